@@ -1,0 +1,20 @@
+"""Figures of a run (PNG, drawn headless with matplotlib's Agg canvas) and its report.
+
+Each ``plot_*`` function takes plain NumPy arrays and a path, writes a PNG
+and returns the path; the matching ``*_figure`` function returns the
+matplotlib ``Figure`` itself, for a notebook or for further styling.
+"""
+
+from .curves import loss_curves_figure, plot_loss_curves, plot_quality, quality_figure
+from .images import (interpolation_figure, plot_interpolation, plot_reconstructions,
+                     plot_samples, reconstructions_figure, samples_figure)
+from .latent import latent_space_figure, manifold_figure, plot_latent_space, plot_manifold
+from .report import make_all_figures, write_report
+
+__all__ = [
+    "plot_loss_curves", "plot_quality", "plot_reconstructions", "plot_samples",
+    "plot_latent_space", "plot_manifold", "plot_interpolation", "write_report",
+    "make_all_figures", "loss_curves_figure", "quality_figure",
+    "reconstructions_figure", "samples_figure", "latent_space_figure",
+    "manifold_figure", "interpolation_figure",
+]

@@ -1,0 +1,80 @@
+"""Training curves: loss per epoch (total, reconstruction, KL) and image quality.
+
+``metrics_rows`` is the per-epoch log written by training: a list of dicts
+with keys epoch, train_loss, train_recon, train_kl, test_loss, test_recon,
+test_kl, psnr, ssim, mse, seconds. A missing key, or a None / NaN value, is
+simply left out of the plot (e.g. a run without a test set).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._common import new_figure, save
+
+
+def _series(rows, key):
+    """(epochs, values) for one key, skipping rows where it is absent or NaN."""
+    xs, ys = [], []
+    for i, row in enumerate(rows):
+        v = row.get(key)
+        if v is None or not math.isfinite(float(v)):
+            continue
+        xs.append(row.get("epoch", i + 1))
+        ys.append(float(v))
+    return xs, ys
+
+
+def _plot_series(ax, rows, key, label, **style):
+    xs, ys = _series(rows, key)
+    if xs:
+        ax.plot(xs, ys, marker="o", markersize=3, label=label, **style)
+    return bool(xs)
+
+
+def loss_curves_figure(metrics_rows):
+    """Three panels (total loss, reconstruction, KL), train and test in each.
+
+    The total is the negative ELBO per example, recon + beta * KL, in nats.
+    """
+    fig = new_figure(12, 3.6)
+    axes = fig.subplots(1, 3)
+    panels = [("loss", "negative ELBO (nats / image)"),
+              ("recon", "reconstruction -log p(x|z)"),
+              ("kl", "KL(q(z|x) || p(z))")]
+    for ax, (part, title) in zip(axes, panels):
+        drawn = _plot_series(ax, metrics_rows, f"train_{part}", "train", color="C0")
+        drawn |= _plot_series(ax, metrics_rows, f"test_{part}", "test", color="C1")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=8)
+    axes[0].set_ylabel("nats per image")
+    return fig
+
+
+def quality_figure(metrics_rows):
+    """Two panels: PSNR (dB) and SSIM of test reconstructions per epoch."""
+    fig = new_figure(9, 3.6)
+    axes = fig.subplots(1, 2)
+    for ax, key, title, color in [(axes[0], "psnr", "PSNR (dB, higher is better)", "C2"),
+                                  (axes[1], "ssim", "SSIM (1 = identical)", "C3")]:
+        if _plot_series(ax, metrics_rows, key, key.upper(), color=color):
+            xs, ys = _series(metrics_rows, key)
+            ax.annotate(f"{ys[-1]:.3f}", (xs[-1], ys[-1]), textcoords="offset points",
+                        xytext=(0, 6), ha="center", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_loss_curves(metrics_rows, path) -> str:
+    """Save :func:`loss_curves_figure` as a PNG at ``path``; return the path."""
+    return save(loss_curves_figure(metrics_rows), path)
+
+
+def plot_quality(metrics_rows, path) -> str:
+    """Save :func:`quality_figure` as a PNG at ``path``; return the path."""
+    return save(quality_figure(metrics_rows), path)

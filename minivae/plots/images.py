@@ -1,0 +1,100 @@
+"""Pictures of images: reconstructions, samples from the prior, interpolations.
+
+Every function takes plain NumPy arrays of pixel rows in [0, 1], shape (M, D),
+and the ``image_shape`` to fold them into: (H, W) for grey, (H, W, C) for
+colour with D = H * W * C.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._common import cell_centres, mosaic, new_figure, save, show
+
+
+def reconstructions_figure(originals, reconstructions, image_shape=(28, 28)):
+    """Two axes: a row of test images over the row of their reconstructions.
+
+    Parameters
+    ----------
+    originals, reconstructions : arrays (n, D) in [0, 1]
+    """
+    originals = np.asarray(originals)
+    reconstructions = np.asarray(reconstructions)
+    if originals.shape != reconstructions.shape:
+        raise ValueError(f"shapes differ: {originals.shape} vs {reconstructions.shape}")
+    n = originals.shape[0]
+    fig = new_figure(max(4.0, 0.75 * n), 2.0 + 0.75 * 2)
+    top, bottom = fig.subplots(2, 1)
+    show(top, mosaic(originals, image_shape, ncols=n), "original x")
+    show(bottom, mosaic(reconstructions, image_shape, ncols=n),
+         "reconstruction: mean of p(x | z = mu(x))")
+    return fig
+
+
+def samples_figure(images, image_shape, title="samples: decoder mean at z ~ N(0, I)"):
+    """One axes: a near-square grid of M images, ceil(sqrt(M)) columns.
+
+    Parameters
+    ----------
+    images : array (M, D) in [0, 1]
+    """
+    images = np.asarray(images)
+    ncols = math.ceil(math.sqrt(images.shape[0]))
+    nrows = math.ceil(images.shape[0] / ncols)
+    fig = new_figure(max(3.0, 0.6 * ncols), max(3.0, 0.6 * nrows) + 0.4)
+    show(fig.subplots(1, 1), mosaic(images, image_shape, ncols=ncols), title)
+    return fig
+
+
+def interpolation_figure(decode_fn, z_start, z_end, image_shape, steps=10, endpoints=None):
+    """One axes: decodings along the segment from z_start to z_end.
+
+    z_t = (1 - t) z_start + t z_end, for t = 0, 1/(steps-1), ..., 1. Between
+    two posterior means, this shows whether the path between two codes goes
+    through plausible images (a smooth latent space) or through noise.
+
+    Parameters
+    ----------
+    decode_fn : callable, NumPy (M, Z) -> NumPy (M, D) in [0, 1]
+    z_start, z_end : arrays (Z,)
+    steps : int
+    endpoints : array (2, D), optional
+        The two original images, shown at the left and right ends.
+    """
+    z_start = np.asarray(z_start, dtype=np.float64).reshape(-1)  # (Z,)
+    z_end = np.asarray(z_end, dtype=np.float64).reshape(-1)  # (Z,)
+    t = np.linspace(0.0, 1.0, steps)[:, None]  # (steps, 1)
+    z = (1 - t) * z_start + t * z_end  # (steps, Z)
+    row = np.asarray(decode_fn(z))  # (steps, D)
+    labels = [f"{v:.2f}" for v in t[:, 0]]
+    if endpoints is not None:
+        endpoints = np.asarray(endpoints)  # (2, D)
+        row = np.concatenate([endpoints[:1], row, endpoints[1:]])  # (steps + 2, D)
+        labels = ["x_a"] + labels + ["x_b"]
+    fig = new_figure(max(4.0, 0.75 * len(labels)), 1.9)
+    ax = fig.subplots(1, 1)
+    show(ax, mosaic(row, image_shape, ncols=len(labels)),
+         "linear interpolation between two posterior means")
+    ax.set_xticks(cell_centres(len(labels), image_shape[1]), labels, fontsize=7)
+    ax.set_xlabel("t", fontsize=8)
+    return fig
+
+
+def plot_reconstructions(originals, reconstructions, path, image_shape=(28, 28)) -> str:
+    """Save :func:`reconstructions_figure` as a PNG; return the path."""
+    return save(reconstructions_figure(originals, reconstructions, image_shape), path)
+
+
+def plot_samples(images, path, image_shape) -> str:
+    """Save :func:`samples_figure` as a PNG; return the path."""
+    return save(samples_figure(images, image_shape), path)
+
+
+def plot_interpolation(decode_fn, z_start, z_end, path, image_shape, steps=10,
+                       endpoints=None) -> str:
+    """Save :func:`interpolation_figure` as a PNG; return the path."""
+    fig = interpolation_figure(decode_fn, z_start, z_end, image_shape, steps, endpoints)
+    return save(fig, path)

@@ -1,0 +1,69 @@
+"""Saving arrays to ``.npz`` files safely: no pickle, atomic writes, clear errors.
+
+A file holds named arrays plus one JSON string of metadata (stored as a
+0-d unicode array, which ``np.load(..., allow_pickle=False)`` can read).
+Writes go to a temporary file in the same directory which is then renamed
+over the target, so a crash mid-write never leaves a half-written file
+where a good one was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .backend import to_numpy
+
+META_KEY = "__meta__"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable minivae file, or belongs to another model."""
+
+
+def save_npz(path, arrays: dict, meta: dict) -> None:
+    """Write ``arrays`` (name -> array, CPU or GPU) and ``meta`` (JSON-able) to path, atomically."""
+    path = os.fspath(path)
+    payload = {name: to_numpy(a) for name, a in arrays.items()}
+    if META_KEY in payload:
+        raise ValueError(f"{META_KEY!r} is reserved")
+    payload[META_KEY] = np.array(json.dumps(meta))
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)   # atomic on POSIX and Windows
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_npz(path):
+    """Read a file written by :func:`save_npz`; returns (arrays, meta) on the CPU."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {name: f[name] for name in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise CheckpointError(
+            f"{path} is not a readable minivae .npz file ({type(e).__name__}: {e}); "
+            "it may be truncated or corrupt"
+        ) from None
+    if META_KEY not in arrays:
+        raise CheckpointError(f"{path} is an .npz file but not one written by minivae (no metadata)")
+    try:
+        meta = json.loads(str(arrays.pop(META_KEY)))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: its metadata is not valid JSON ({e})") from None
+    return arrays, meta
