@@ -45,13 +45,6 @@ def read_idx(path):
     return torch.frombuffer(body, dtype=torch.uint8).reshape(shape)
 
 
-def _find(data_dir, stem):
-    for name in (stem, stem + ".gz"):
-        if os.path.exists(os.path.join(data_dir, name)):
-            return os.path.join(data_dir, name)
-    raise FileNotFoundError(f"{stem}[.gz] not found in {data_dir}")
-
-
 def load_mnist_tensors(data_dir, device):
     """Train and test images as float32 (N, 784) tensors in [0, 1] on `device`.
 
@@ -60,7 +53,11 @@ def load_mnist_tensors(data_dir, device):
     """
     out = []
     for stem in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
-        images = read_idx(_find(data_dir, stem))                  # (N, 28, 28) uint8
+        paths = [os.path.join(data_dir, stem + ext) for ext in ("", ".gz")]
+        path = next((q for q in paths if os.path.exists(q)), None)
+        if path is None:
+            raise FileNotFoundError(f"{stem}[.gz] not found in {data_dir}")
+        images = read_idx(path)                                   # (N, 28, 28) uint8
         x = images.reshape(len(images), -1).float().div_(255.0)   # (N, 784) float32
         out.append(x.to(device))
     return out[0], out[1]
@@ -110,11 +107,6 @@ def build_model(device):
 
 
 # ---------------------------------------------------------------- train / test
-def _sync(device):
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-
-
 def train_epoch(model, opt, x_train, batch_size, generator):
     """One pass over x_train in a fresh random order; losses in nats per image.
 
@@ -126,7 +118,8 @@ def train_epoch(model, opt, x_train, batch_size, generator):
     perm = torch.randperm(n, generator=generator).to(x_train.device)
     total_bce = torch.zeros((), device=x_train.device)
     total_kld = torch.zeros((), device=x_train.device)
-    _sync(x_train.device)
+    sync = torch.cuda.synchronize if x_train.is_cuda else (lambda: None)  # honest GPU timing
+    sync()
     t0 = time.perf_counter()
     for start in range(0, n, batch_size):
         x = x_train[perm[start:start + batch_size]]      # (B, D); last batch may be smaller
@@ -137,7 +130,7 @@ def train_epoch(model, opt, x_train, batch_size, generator):
         opt.step()
         total_bce += bce.detach()
         total_kld += kld.detach()
-    _sync(x_train.device)
+    sync()
     seconds = time.perf_counter() - t0
     recon, kl = total_bce.item() / n, total_kld.item() / n
     return {"loss": recon + kl, "recon": recon, "kl": kl, "seconds": seconds}

@@ -1,5 +1,24 @@
-"""minivae: a Variational Autoencoder written from scratch in NumPy (CuPy on a GPU)."""
+"""minivae: a Variational Autoencoder written from scratch in NumPy (CuPy on a GPU).
 
+    import minivae
+    model = minivae.VAE(input_dim=784, hidden_dims=(400,), latent_dim=20)
+    opt = minivae.Adam(model.params, lr=1e-3)
+    loss, parts = model.loss_and_grads(x)     # x: (B, 784) in [0, 1]
+    opt.step(model.grads)
+"""
+
+from .autoencoder import Autoencoder
 from .backend import cuda_available, get_xp, to_numpy
+from .gradcheck import GradcheckError, check_model, gradcheck
+from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Tanh
+from .optim import SGD, Adam
+from .serialize import CheckpointError
+from .vae import VAE
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "VAE", "Autoencoder", "Adam", "SGD", "Dense", "ReLU", "LeakyReLU", "Tanh", "Sigmoid",
+    "gradcheck", "check_model", "GradcheckError", "CheckpointError",
+    "cuda_available", "get_xp", "to_numpy",
+]

@@ -58,12 +58,14 @@ def quality_figure(metrics_rows):
     """Two panels: PSNR (dB) and SSIM of test reconstructions per epoch."""
     fig = new_figure(9, 3.6)
     axes = fig.subplots(1, 2)
-    for ax, key, title, color in [(axes[0], "psnr", "PSNR (dB, higher is better)", "C2"),
-                                  (axes[1], "ssim", "SSIM (1 = identical)", "C3")]:
+    for ax, key, title, color, fmt in [
+            (axes[0], "psnr", "PSNR (dB, higher is better)", "C2", ".2f"),
+            (axes[1], "ssim", "SSIM (1 = identical)", "C3", ".4f")]:
         if _plot_series(ax, metrics_rows, key, key.upper(), color=color):
-            xs, ys = _series(metrics_rows, key)
-            ax.annotate(f"{ys[-1]:.3f}", (xs[-1], ys[-1]), textcoords="offset points",
-                        xytext=(0, 6), ha="center", fontsize=8)
+            xs, ys = _series(metrics_rows, key)  # label the last value
+            ax.annotate(format(ys[-1], fmt), (xs[-1], ys[-1]), textcoords="offset points",
+                        xytext=(-4, 6), ha="right", fontsize=8)
+            ax.margins(y=0.12)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

@@ -26,7 +26,9 @@ def reconstructions_figure(originals, reconstructions, image_shape=(28, 28)):
     if originals.shape != reconstructions.shape:
         raise ValueError(f"shapes differ: {originals.shape} vs {reconstructions.shape}")
     n = originals.shape[0]
-    fig = new_figure(max(4.0, 0.75 * n), 2.0 + 0.75 * 2)
+    width = max(4.0, 0.75 * n)
+    cell = width / n * image_shape[0] / image_shape[1]  # height of one image, inches
+    fig = new_figure(width, 2 * cell + 0.7)
     top, bottom = fig.subplots(2, 1)
     show(top, mosaic(originals, image_shape, ncols=n), "original x")
     show(bottom, mosaic(reconstructions, image_shape, ncols=n),
@@ -74,7 +76,8 @@ def interpolation_figure(decode_fn, z_start, z_end, image_shape, steps=10, endpo
         endpoints = np.asarray(endpoints)  # (2, D)
         row = np.concatenate([endpoints[:1], row, endpoints[1:]])  # (steps + 2, D)
         labels = ["x_a"] + labels + ["x_b"]
-    fig = new_figure(max(4.0, 0.75 * len(labels)), 1.9)
+    width = max(4.0, 0.75 * len(labels))
+    fig = new_figure(width, width / len(labels) * image_shape[0] / image_shape[1] + 0.8)
     ax = fig.subplots(1, 1)
     show(ax, mosaic(row, image_shape, ncols=len(labels)),
          "linear interpolation between two posterior means")

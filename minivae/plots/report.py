@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
-import math
 import os
 
 import numpy as np
@@ -45,8 +44,8 @@ BATCH = 1000
 
 
 def _cell(value) -> str:
-    if isinstance(value, float):
-        return "inf" if math.isinf(value) else f"{value:.4g}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"  # also prints inf and nan
     return html.escape(str(value))
 
 

@@ -1,0 +1,293 @@
+"""The settings of a training run, and the command line built from them.
+
+One dataclass, :class:`TrainConfig`, lists every setting with its default and
+a comment. The argparse parser is generated from its fields, so an option
+cannot be documented in one place and parsed differently in another:
+
+    cfg = parse_args(["--epochs", "20", "--hidden", "512,256"])
+    cfg.epochs, cfg.hidden          # 20, (512, 256)
+
+Where a value comes from, lowest priority first:
+
+    1. the defaults below (the PyTorch example: 784-400-20, Adam 1e-3, ...)
+    2. ``--config FILE`` (TOML, or a run's config.json; keys = field names)
+    3. options on the command line
+
+With ``--resume DIR`` the base is DIR/config.json instead, and only options
+that do not change what is being trained (``--epochs``, ``--device``...)
+may differ from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field, fields
+
+DATASETS = ("mnist", "fashion-mnist")
+CHECKPOINT = "checkpoint.npz"
+
+
+# -- parsers: text (command line) or TOML/JSON value -> checked Python value --
+# Each raises argparse.ArgumentTypeError; argparse then prints
+# "argument --lr: <message>" and exits with status 2.
+
+def _number(value, kind):
+    if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+        # TOML's true is not the number 1, and 2.5 epochs is not 2
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                         f"got {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                         f"got {value!r}") from None
+
+
+def positive_int(value):
+    n = _number(value, int)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+    return n
+
+
+def nonnegative_int(value):
+    n = _number(value, int)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value!r}")
+    return n
+
+
+def positive_float(value):
+    x = _number(value, float)
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {value!r}")
+    return x
+
+
+def nonnegative_float(value):
+    x = _number(value, float)
+    if not (math.isfinite(x) and x >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {value!r}")
+    return x
+
+
+def int_list(value):
+    """ "512,256" or [512, 256] -> (512, 256): the hidden layer widths."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    try:
+        widths = tuple(positive_int(str(v).strip()) for v in items)
+    except argparse.ArgumentTypeError:
+        widths = ()
+    if not widths:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 400 or 512,256; got {value!r}")
+    return widths
+
+
+def dataset_name(value):
+    """A known dataset name, or the path of a .npy/.npz file."""
+    value = str(value)
+    if value in DATASETS or value.endswith((".npy", ".npz")):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"expected one of {', '.join(DATASETS)} or a path ending in .npy or .npz; got {value!r}")
+
+
+def optional_path(value):
+    return None if value in (None, "") else os.fspath(value)
+
+
+def flag(value):
+    if not isinstance(value, bool):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+    return value
+
+
+def option(default, help, parse=None, choices=None, resumable=False, metavar=None):
+    """A dataclass field carrying what argparse needs to build its option.
+
+    resumable: may be changed when a run is resumed (it does not alter what
+    is being trained, so the resumed run still matches an uninterrupted one).
+    """
+    meta = {"help": help, "parse": parse, "choices": choices, "resumable": resumable,
+            "metavar": metavar}
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. config.json stores one of these."""
+
+    # Data
+    dataset: str = option("mnist", "mnist, fashion-mnist, or a .npy/.npz file of images",
+                          parse=dataset_name, metavar="NAME|FILE")
+    data_dir: str | None = option(None, "where the dataset files are (default: $MINIVAE_DATA_DIR "
+                                  "or the download cache)", parse=optional_path, resumable=True,
+                                  metavar="DIR")
+    binarize: bool = option(False, "train on pixels resampled to 0/1 each epoch "
+                            "(dynamic binarization) instead of grey levels in [0, 1]", parse=flag)
+    # Model: the defaults are the PyTorch example's 784-400-20 VAE
+    model: str = option("vae", "vae, or ae for the deterministic autoencoder baseline",
+                        choices=("vae", "ae"))
+    hidden: tuple = option((400,), "encoder hidden widths, e.g. 400 or 512,256 "
+                           "(the decoder mirrors them)", parse=int_list, metavar="W[,W...]")
+    latent_dim: int = option(20, "size Z of the latent code", parse=positive_int, metavar="Z")
+    likelihood: str = option("bernoulli", "p(x|z): bernoulli (BCE on logits) or gaussian "
+                             "(fixed std 1)", choices=("bernoulli", "gaussian"))
+    activation: str = option("relu", "hidden-layer nonlinearity",
+                             choices=("relu", "leaky_relu", "tanh", "sigmoid"))
+    beta: float = option(1.0, "weight of the KL term (1: the ELBO; other values: beta-VAE)",
+                         parse=nonnegative_float)
+    dtype: str = option("float32", "floating-point type of parameters and data",
+                        choices=("float32", "float64"))
+    # Optimisation
+    epochs: int = option(10, "passes over the training set (raise it with --resume to train "
+                         "longer)", parse=positive_int, resumable=True, metavar="N")
+    batch_size: int = option(128, "examples per gradient step", parse=positive_int, metavar="B")
+    lr: float = option(1e-3, "Adam learning rate", parse=positive_float)
+    seed: int = option(1, "seeds initialisation, shuffling and the noise eps",
+                       parse=nonnegative_int)
+    # Where and how to run
+    device: str = option("auto", "cpu (NumPy), cuda (CuPy), or auto: cuda when a GPU is found",
+                         choices=("cpu", "cuda", "auto"), resumable=True)
+    out: str | None = option(None, "run directory (default: runs/<dataset>-<model>-<time>)",
+                             parse=optional_path, metavar="DIR")
+    plots: bool = option(True, "draw the figures and report.html at the end (needs matplotlib)",
+                         parse=flag, resumable=True)
+    quiet: bool = option(False, "no progress bar and no per-epoch lines", parse=flag,
+                         resumable=True)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)   # JSON has lists, not tuples
+        return d
+
+
+FIELDS = {f.name: f for f in fields(TrainConfig)}
+ARCHITECTURE = ("model", "hidden", "latent_dim", "likelihood", "activation", "dtype")
+
+
+def _flag_name(name):
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m minivae.train",
+        description="Train a VAE (or an autoencoder) on MNIST-like images. The defaults "
+                    "reproduce the PyTorch example: 784-400-20, ReLU, Bernoulli, Adam 1e-3, "
+                    "batch 128, 10 epochs, seed 1.",
+        allow_abbrev=False,                   # --lat is not --latent-dim: typos are errors
+        argument_default=argparse.SUPPRESS)   # absent options stay absent: see parse_args
+    p.add_argument("--config", metavar="FILE", help="read settings from a TOML file (or a run's "
+                   "config.json); keys are the option names with underscores; the command "
+                   "line overrides it")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last "
+                   "checkpoint (with its config.json; --epochs may be raised)")
+    for f in fields(TrainConfig):
+        m = f.metadata
+        default_note = "" if f.default is None else f" (default: {_show(f.default)})"
+        if f.type in (bool, "bool"):
+            p.add_argument(_flag_name(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
+                           help=m["help"] + default_note)
+        else:
+            p.add_argument(_flag_name(f.name), dest=f.name, type=m["parse"], choices=m["choices"],
+                           metavar=m["metavar"], help=m["help"] + default_note)
+    return p
+
+
+def _show(value):
+    return ",".join(map(str, value)) if isinstance(value, tuple) else value
+
+
+def check_value(name, value):
+    """``value`` parsed and checked as field ``name``; raises ArgumentTypeError."""
+    m = FIELDS[name].metadata
+    if m["parse"] is not None:
+        value = m["parse"](value)
+    if m["choices"] is not None and value not in m["choices"]:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice {value!r} (choose from {', '.join(m['choices'])})")
+    return value
+
+
+def read_config_file(path) -> dict:
+    """The settings in a TOML or JSON file, checked: unknown keys or bad values raise ValueError."""
+    path = os.fspath(path)
+    try:
+        if path.endswith(".json"):
+            with open(path, encoding="utf-8") as f:
+                raw = json.load(f)
+        else:
+            try:
+                import tomllib                      # Python >= 3.11
+            except ModuleNotFoundError:             # pragma: no cover (Python 3.10)
+                import tomli as tomllib             # pip install tomli
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"config file {path}: no such file") from None
+    except (OSError, ValueError) as e:              # TOMLDecodeError, JSONDecodeError
+        raise ValueError(f"config file {path}: cannot be read ({e})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"config file {path}: expected a table of settings")
+    settings = {}
+    for key, value in raw.items():
+        if key not in FIELDS:
+            raise ValueError(f"config file {path}: unknown key {key!r} "
+                             f"(known keys: {', '.join(FIELDS)})")
+        try:
+            settings[key] = check_value(key, value)
+        except argparse.ArgumentTypeError as e:
+            raise ValueError(f"config file {path}: key {key!r}: {e}") from None
+    return settings
+
+
+def parse_args(argv=None, parser=None):
+    """(TrainConfig, resume_dir or None) from the command line; exits 2 on a bad option."""
+    parser = parser or build_parser()
+    ns = vars(parser.parse_args(argv))
+    config_file, resume = ns.pop("config", None), ns.pop("resume", None)
+    cli = ns                                        # only the options actually given
+    if resume is not None:
+        if config_file is not None:
+            parser.error("--config and --resume cannot be used together: a resumed run "
+                         "keeps the settings in its own config.json")
+        return _resumed(parser, resume, cli), resume
+    base = {}
+    if config_file is not None:
+        try:
+            base = read_config_file(config_file)
+        except ValueError as e:
+            parser.error(str(e))
+    return TrainConfig(**{**base, **cli}), None
+
+
+def _resumed(parser, run_dir, cli) -> TrainConfig:
+    """The saved config of ``run_dir``, with the command-line changes a resume allows."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isdir(run_dir):
+        parser.error(f"--resume {run_dir}: no such directory")
+    if not os.path.exists(os.path.join(run_dir, CHECKPOINT)):
+        parser.error(f"--resume {run_dir}: there is no {CHECKPOINT} in it (a run writes "
+                     "one after each epoch; this one did not finish its first)")
+    try:
+        saved = read_config_file(path)
+    except ValueError as e:
+        parser.error(f"--resume {run_dir}: {e}")
+    saved["out"] = run_dir                           # the run may have been moved
+    for name, value in cli.items():
+        if name == "out" and os.path.abspath(value) != os.path.abspath(run_dir):
+            parser.error(f"--out {value}: a resumed run writes into its own directory {run_dir}")
+        if not FIELDS[name].metadata["resumable"] and value != saved.get(name, FIELDS[name].default):
+            what = "changes the model's architecture" if name in ARCHITECTURE else \
+                   "changes what is being trained"
+            parser.error(f"{_flag_name(name)} {_show(value)}: the run in {run_dir} used "
+                         f"{_show(saved.get(name, FIELDS[name].default))}, and a resumed run "
+                         f"must keep it (this option {what}); start a new run with another "
+                         "--out instead")
+    return TrainConfig(**{**saved, **cli})

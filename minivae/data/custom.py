@@ -1,0 +1,142 @@
+"""Your own images from a ``.npy`` or ``.npz`` file.
+
+Any image size, grey or colour, trains: the model only sees D = H * W * C
+numbers per image. A 64x64 colour face set for anomaly detection is
+
+    np.savez("faces.npz", x_train=train_faces, x_test=test_faces)   # uint8 (N, 64, 64, 3)
+    python -m minivae.train --dataset faces.npz --likelihood gaussian
+
+Accepted arrays
+---------------
+images : (N, H, W) grey or (N, H, W, C) channels-last with C in {1, 3, 4};
+         uint8 in 0..255, or float in [0, 1] (float16/32/64, no NaN or inf).
+labels : optional (N,) integers, used only for plots.
+
+Which images are "train" and which "test"
+-----------------------------------------
+* A ``.npz`` with ``x_train`` and ``x_test`` (Keras's naming, as in its
+  mnist.npz) uses them as given, with ``y_train`` / ``y_test`` as labels.
+* Otherwise the file holds one image array: a ``.npy``, or a ``.npz`` key
+  ``x``, ``images`` or ``x_train``, or its only array (labels from ``y``,
+  ``labels`` or ``y_train``). Its **last 10%** is "test" and the rest
+  "train". The hold-out is deterministic (no shuffling, so the same file
+  always gives the same split); shuffle the file first if it is sorted.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError, DataNotFoundError
+
+SUFFIXES = (".npy", ".npz")
+TEST_FRACTION = 0.1  # share of a single image array held out as the "test" split
+_IMAGE_KEYS = ("x", "images", "x_train")
+_LABEL_KEYS = ("y", "labels", "y_train")
+
+
+def check_images(images, source: str = "images") -> np.ndarray:
+    """Validate an image array; return it as uint8 or float32.
+
+    Parameters
+    ----------
+    images : array_like
+        (N, H, W) or (N, H, W, C) images, uint8 or float in [0, 1].
+    source : str
+        What to call the array in error messages.
+
+    Returns
+    -------
+    np.ndarray
+        The images, uint8 unchanged, floats (and bools) as float32.
+    """
+    images = np.asarray(images)
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3, 4)):
+        raise DataError(f"{source}: expected images of shape (N, H, W) or (N, H, W, C) "
+                        f"with C in (1, 3, 4), got shape {images.shape}. A flat (N, D) "
+                        "array needs reshaping to its image size first")
+    if images.shape[0] == 0:
+        raise DataError(f"{source}: the array holds no images (N = 0)")
+    if images.dtype == np.uint8:
+        return images
+    if images.dtype == np.bool_:
+        return images.astype(np.float32)
+    if images.dtype.kind != "f":
+        raise DataError(f"{source}: images must be uint8 (0..255) or float in [0, 1], "
+                        f"got dtype {images.dtype}; convert them, e.g. "
+                        "images.astype(np.uint8) if they hold 0..255")
+    lo, hi = float(images.min()), float(images.max())
+    if not (0.0 <= lo and hi <= 1.0):  # False for NaN and inf too
+        bad = int(np.count_nonzero(~((images >= 0) & (images <= 1))))
+        raise DataError(f"{source}: float images must lie in [0, 1] with no NaN or inf; "
+                        f"{bad} values do not (min {lo}, max {hi}). Divide 0..255 "
+                        "data by 255")
+    return images.astype(np.float32, copy=False)
+
+
+def _check_labels(labels, n: int, source: str):
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if labels.shape != (n,) or labels.dtype.kind not in "iu":
+        raise DataError(f"{source}: labels must be (N,) = ({n},) integers, got "
+                        f"shape {labels.shape} of {labels.dtype}")
+    return labels
+
+
+def _pick(arrays: dict, keys, source: str, what: str):
+    for key in keys:
+        if key in arrays:
+            return arrays[key]
+    if what == "images" and len(arrays) == 1:
+        return next(iter(arrays.values()))
+    if what == "images":
+        raise DataError(f"{source}: cannot tell which array holds the images; "
+                        f"name it one of {_IMAGE_KEYS} (or x_train and x_test), "
+                        f"found keys {sorted(arrays)}")
+    return None
+
+
+def load_array_file(path, split: str = "train"):
+    """Load ``split`` ("train" or "test") of the images in a .npy/.npz file.
+
+    Returns
+    -------
+    images : np.ndarray
+        (N, H, W) or (N, H, W, C), uint8 or float32 in [0, 1].
+    labels : np.ndarray or None
+        (N,) integers if the file has them.
+    """
+    path = Path(path)
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be one of ('train', 'test'), got {split!r}")
+    if path.suffix not in SUFFIXES:
+        raise DataError(f"{path}: custom data must be a {' or '.join(SUFFIXES)} file")
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: no such file")
+    try:
+        # allow_pickle=False: an .npy/.npz file must never be able to run code.
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        else:
+            arrays = {"x": np.load(path, allow_pickle=False)}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: cannot read it as {path.suffix} ({exc})") from None
+
+    source = str(path)
+    if "x_train" in arrays and "x_test" in arrays:  # the file states its own split
+        images = check_images(arrays[f"x_{split}"], f"{source}[x_{split}]")
+        return images, _check_labels(arrays.get(f"y_{split}"), len(images), source)
+
+    images = check_images(_pick(arrays, _IMAGE_KEYS, source, "images"), source)
+    labels = _check_labels(_pick(arrays, _LABEL_KEYS, source, "labels"), len(images), source)
+    n = len(images)
+    n_test = max(1, int(round(n * TEST_FRACTION)))
+    if n - n_test < 1:
+        raise DataError(f"{source}: {n} image(s) are too few to hold out a test split")
+    part = slice(0, n - n_test) if split == "train" else slice(n - n_test, n)
+    return images[part], (labels[part] if labels is not None else None)

