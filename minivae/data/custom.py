@@ -87,17 +87,20 @@ def _check_labels(labels, n: int, source: str):
     return labels
 
 
-def _pick(arrays: dict, keys, source: str, what: str):
-    for key in keys:
+def _pick_images(arrays: dict, source: str):
+    for key in _IMAGE_KEYS:
         if key in arrays:
             return arrays[key]
-    if what == "images" and len(arrays) == 1:
-        return next(iter(arrays.values()))
-    if what == "images":
-        raise DataError(f"{source}: cannot tell which array holds the images; "
-                        f"name it one of {_IMAGE_KEYS} (or x_train and x_test), "
-                        f"found keys {sorted(arrays)}")
-    return None
+    others = [key for key in arrays if key not in _LABEL_KEYS]
+    if len(others) == 1:  # the file's only array besides the labels
+        return arrays[others[0]]
+    raise DataError(f"{source}: cannot tell which array holds the images; name it "
+                    f"one of {_IMAGE_KEYS} (or use x_train and x_test); found keys "
+                    f"{sorted(arrays)}")
+
+
+def _pick_labels(arrays: dict):
+    return next((arrays[key] for key in _LABEL_KEYS if key in arrays), None)
 
 
 def load_array_file(path, split: str = "train"):
@@ -132,8 +135,8 @@ def load_array_file(path, split: str = "train"):
         images = check_images(arrays[f"x_{split}"], f"{source}[x_{split}]")
         return images, _check_labels(arrays.get(f"y_{split}"), len(images), source)
 
-    images = check_images(_pick(arrays, _IMAGE_KEYS, source, "images"), source)
-    labels = _check_labels(_pick(arrays, _LABEL_KEYS, source, "labels"), len(images), source)
+    images = check_images(_pick_images(arrays, source), source)
+    labels = _check_labels(_pick_labels(arrays), len(images), source)
     n = len(images)
     n_test = max(1, int(round(n * TEST_FRACTION)))
     if n - n_test < 1:

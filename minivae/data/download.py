@@ -29,6 +29,7 @@ from .errors import DataError, DownloadError
 DEFAULT_TIMEOUT = 30.0  # seconds one socket operation may wait; tests use ~0.5
 CHUNK_BYTES = 1 << 16  # read the body 64 KiB at a time, to update the progress bar
 USER_AGENT = "minivae-data/1.0 (python urllib)"  # some servers refuse urllib's default
+CACHE_FILE_MODE = 0o644  # mkstemp makes 0600 files; data files are for everyone to read
 
 
 def atomic_write(dest, data: bytes) -> Path:
@@ -45,6 +46,7 @@ def atomic_write(dest, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the name points at them
+        os.chmod(tmp, CACHE_FILE_MODE)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -104,6 +106,7 @@ def download(url: str, dest, *, timeout: float = DEFAULT_TIMEOUT,
             os.fsync(f.fileno())
         if verify is not None:
             verify(tmp)
+        os.chmod(tmp, CACHE_FILE_MODE)
         os.replace(tmp, dest)
         return dest
     finally:

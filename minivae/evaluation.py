@@ -1,0 +1,157 @@
+"""Measuring a trained model on held-out images.
+
+Three measurements, each over a whole test set in batches:
+
+* :func:`test_elbo`: the loss the model trains on (negative ELBO, with one
+  sample of z per image) and its two parts, in nats per image. The PyTorch
+  example reports exactly this as its "Test set loss".
+* :func:`reconstruction_metrics`: MSE, PSNR and SSIM between each image and
+  its reconstruction from the posterior mean, decode(mu(x)).
+* :func:`iw_log_likelihood`: the importance-weighted estimate of log p(x)
+  (Burda, Grosse & Salakhutdinov 2015), which tightens towards the true
+  log-likelihood as the number K of samples grows.
+
+Sums are accumulated on the model's device and read back once at the end:
+on a GPU, reading a number forces the CPU to wait for the GPU.
+
+Shapes: N images, B batch, D pixels, Z latent size, K importance samples.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import Generator, to_numpy
+from .metrics import mse, psnr, ssim
+
+EVAL_SEED_OFFSET = 1_000_003   # evaluation noise is seeded apart from the training noise
+
+
+def eval_generator(model, seed: int) -> Generator:
+    """A generator for evaluation noise that leaves the training generator untouched.
+
+    Drawing the test-set eps from ``model.rng`` would change the noise of the
+    following training steps, so a resumed run would drift from an
+    uninterrupted one. A fresh generator, with the same seed at every
+    evaluation, also makes epoch-to-epoch changes in the test loss reflect the
+    model rather than the luck of the draw.
+    """
+    return Generator(model.xp, seed + EVAL_SEED_OFFSET)
+
+
+def _batches(n: int, batch_size: int):
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def test_elbo(model, x, batch_size: int = 1000, rng: Generator | None = None) -> dict:
+    """Mean loss, recon and KL per image over ``x`` (N, D), one z sample each.
+
+    The loss is recon + beta * KL as in training, so for beta = 1 it is the
+    negative ELBO: an upper bound on -log p(x).
+    """
+    xp = model.xp
+    rng = rng or eval_generator(model, 0)
+    totals = xp.zeros(3, dtype=xp.float64)                 # sums of loss, recon, kl
+    for s in _batches(x.shape[0], batch_size):
+        xb = x[s]                                          # (B, D)
+        B = xb.shape[0]
+        eps = rng.normal((B, model.latent_dim), dtype=model.dtype) if model.kind == "vae" else None
+        loss, parts = model.loss(xb, eps)                  # batch means, 0-d
+        totals += xp.stack([loss, parts["recon"], parts["kl"]]).astype(xp.float64) * B
+    loss, recon, kl = to_numpy(totals) / x.shape[0]        # one read per evaluation
+    return {"loss": float(loss), "recon": float(recon), "kl": float(kl)}
+
+
+def reconstruction_metrics(model, x, image_shape, batch_size: int = 1000) -> dict:
+    """Mean MSE, PSNR (dB) and SSIM of decode(mu(x)) against x, over ``x`` (N, D).
+
+    SSIM needs images at least 7 pixels on a side (its window); smaller
+    images get NaN for it.
+    """
+    xp = model.xp
+    image_shape = tuple(image_shape)
+    has_ssim = min(image_shape[:2]) >= 7
+    totals = xp.zeros(3, dtype=xp.float64)                 # sums of mse, psnr, ssim
+    for s in _batches(x.shape[0], batch_size):
+        xb = x[s]                                          # (B, D)
+        rb = model.reconstruct(xb)                         # (B, D) posterior-mean reconstruction
+        ims = xb.reshape(-1, *image_shape)                 # (B, H, W[, C])
+        rec = rb.reshape(-1, *image_shape)
+        per_image = [mse(ims, rec), psnr(ims, rec, data_range=1.0)]   # each (B,)
+        per_image.append(ssim(ims, rec, data_range=1.0) if has_ssim else xp.zeros_like(per_image[0]))
+        totals += xp.stack([p.sum() for p in per_image])
+    m, p, s = to_numpy(totals) / x.shape[0]
+    return {"mse": float(m), "psnr": float(p), "ssim": float(s) if has_ssim else math.nan}
+
+
+def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size: int = 100,
+                      k_chunk: int | None = None):
+    """Importance-weighted estimate of log p(x) for each row of ``x``, shape (N,).
+
+    Burda et al. (2015), eq. (8): with z_1..z_K drawn from q(z|x),
+
+        log p(x) >= L_K = log (1/K) sum_k w_k,   w_k = p(x|z_k) p(z_k) / q(z_k|x)
+
+    L_1 is the ELBO (with the KL estimated by sampling), and L_K increases
+    towards log p(x) as K grows. The weights are far too small to hold in
+    floating point (log w ~ -100), so everything stays in log space and the
+    sum is a log-sum-exp, kept running over chunks of samples:
+
+        m <- max(m, max_k log w_k),  s <- s e^(m_old - m) + sum_k e^(log w_k - m)
+        L_K = m + log s - log K
+
+    Memory grows with batch_size * k_chunk * D; both are batched.
+    """
+    if model.kind != "vae":
+        raise ValueError("the importance-weighted log-likelihood needs a VAE (an autoencoder "
+                         "has no q(z|x) and no prior)")
+    if k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    xp = model.xp
+    rng = rng or eval_generator(model, 0)
+    out = []
+    for s in _batches(x.shape[0], batch_size):
+        out.append(_iw_batch(model, x[s], k, rng, k_chunk or max(1, 5000 // batch_size)))
+    return xp.concatenate(out)                             # (N,)
+
+
+def _iw_batch(model, x, k, rng, k_chunk):
+    xp = model.xp
+    x = xp.asarray(x, dtype=model.dtype)                   # (B, D)
+    B, D = x.shape
+    mu, logvar = model.encode(x)                           # (B, Z), (B, Z)
+    std = xp.exp(0.5 * logvar)                             # (B, Z)
+    m = s = None                                           # running max and scaled sum, (B,)
+    for start in range(0, k, k_chunk):
+        kc = min(k_chunk, k - start)
+        eps = rng.normal((kc, B, model.latent_dim), dtype=model.dtype)   # (kc, B, Z)
+        z = mu + std * eps                                 # (kc, B, Z)
+        out = model.decoder.forward(z.reshape(kc * B, -1))               # (kc*B, D)
+        x_rep = xp.broadcast_to(x, (kc, B, D)).reshape(kc * B, D)        # (kc*B, D)
+        log_px_z = -model._recon_nll(out, x_rep).reshape(kc, B)         # (kc, B)
+        # log p(z) - log q(z|x) for diagonal Gaussians; the log(2 pi) terms cancel:
+        #   log N(z; 0, I) = -1/2 sum z^2 + c,  log N(z; mu, sigma^2) = -1/2 sum (eps^2 + logvar) + c
+        log_pz_qz = 0.5 * xp.sum(eps * eps + logvar - z * z, axis=2)     # (kc, B)
+        log_w = (log_px_z + log_pz_qz).astype(xp.float64)              # (kc, B)
+        chunk_max = log_w.max(axis=0)                                   # (B,)
+        if m is None:
+            m, s = chunk_max, xp.zeros_like(chunk_max)
+        else:
+            new_m = xp.maximum(m, chunk_max)
+            s = s * xp.exp(m - new_m)                      # rescale what was summed so far
+            m = new_m
+        s = s + xp.exp(log_w - m).sum(axis=0)              # every term <= 1: no overflow
+    return m + xp.log(s) - math.log(k)                     # (B,)
+
+
+def pick_examples(labels, n: int, count: int = 10) -> np.ndarray:
+    """Indices of ``count`` test images to show: one per class when there are labels."""
+    if labels is None:
+        return np.arange(min(count, n))
+    _, first = np.unique(np.asarray(labels), return_index=True)
+    if len(first) < 2:
+        return np.arange(min(count, n))
+    return np.sort(first[:count])

@@ -1,0 +1,219 @@
+"""The run directory: what a training run leaves on disk, and how it resumes.
+
+    runs/mnist-vae-20250101-120000/
+        config.json          every setting (python -m minivae.train --config config.json reruns it)
+        metrics.csv          one row per finished epoch, columns METRIC_COLUMNS
+        checkpoint.npz       model, optimizer, random generators, epoch: rewritten after each epoch
+        reconstructions.csv  a few test images and their reconstructions, pixel by pixel
+        *.png, report.html   the figures (unless --no-plots)
+
+Every file is replaced atomically (written under a temporary name, then
+renamed), so a run killed at any instant, even by SIGKILL, leaves the last
+complete version of each file. Order matters for the one file that is
+appended to: an epoch's row goes into metrics.csv *before* its checkpoint, and
+a resume drops the rows after the checkpoint's epoch. So whatever the moment
+of the kill, the resumed run's metrics.csv equals an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+import zipfile
+
+import numpy as np
+
+from .config import CHECKPOINT, TrainConfig
+from .serialize import CheckpointError, load_npz
+
+METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
+                  "test_kl", "psnr", "ssim", "mse", "seconds")
+CHECKPOINT_VERSION = 1
+
+
+class RunError(Exception):
+    """A problem with the run directory that the user can fix (printed without a traceback)."""
+
+
+# -- files, written atomically --------------------------------------------
+
+def write_text(path, text: str) -> None:
+    """Replace ``path`` by ``text`` atomically (temporary file + rename)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def default_run_dir(cfg: TrainConfig) -> str:
+    """runs/<dataset>-<model>-<date>-<time>; a file dataset is named by its stem."""
+    name = os.path.splitext(os.path.basename(cfg.dataset))[0]
+    base = os.path.join("runs", f"{name}-{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}")
+    path, n = base, 1
+    while os.path.exists(path):   # two runs started in the same second
+        n += 1
+        path = f"{base}-{n}"
+    return path
+
+
+def create_run_dir(run_dir: str, cfg: TrainConfig) -> None:
+    """Make ``run_dir`` for a new run and write its config.json; never overwrite a run."""
+    if os.path.exists(os.path.join(run_dir, CHECKPOINT)):
+        raise RunError(f"{run_dir} already holds a run (it has a {CHECKPOINT}). Continue it with "
+                       f"--resume {run_dir}, or choose another directory with --out")
+    os.makedirs(run_dir, exist_ok=True)
+    write_config(run_dir, cfg)
+    write_text(os.path.join(run_dir, "metrics.csv"), ",".join(METRIC_COLUMNS) + "\n")
+
+
+def write_config(run_dir: str, cfg: TrainConfig) -> None:
+    """config.json: the settings, keyed by option name (so --config config.json reruns them)."""
+    write_text(os.path.join(run_dir, "config.json"), json.dumps(cfg.to_dict(), indent=2) + "\n")
+
+
+# -- metrics.csv ----------------------------------------------------------
+
+def _cell(value) -> str:
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    # repr gives the shortest text that reads back as the same float: the
+    # resume test compares these strings exactly.
+    return repr(float(value))
+
+
+def append_metrics(run_dir: str, row: dict) -> None:
+    """Add one epoch's row (a dict with every column) to metrics.csv."""
+    line = ",".join(_cell(row[c]) for c in METRIC_COLUMNS) + "\n"
+    with open(os.path.join(run_dir, "metrics.csv"), "a", encoding="utf-8", newline="") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_metrics(run_dir: str) -> list[dict]:
+    """The rows of metrics.csv as dicts of floats ("epoch" as int); a torn last line is skipped."""
+    path = os.path.join(run_dir, "metrics.csv")
+    if not os.path.exists(path):
+        return []
+    rows = []
+    with open(path, encoding="utf-8", newline="") as f:
+        for rec in csv.DictReader(f):
+            try:
+                row = {c: float(rec[c]) for c in METRIC_COLUMNS}
+            except (TypeError, ValueError):   # a line cut short by a kill
+                continue
+            row["epoch"] = int(row["epoch"])
+            rows.append(row)
+    return rows
+
+
+def truncate_metrics(run_dir: str, last_epoch: int) -> list[dict]:
+    """Keep the rows of epochs 1..last_epoch (a killed run may have written one more)."""
+    rows = [r for r in read_metrics(run_dir) if r["epoch"] <= last_epoch]
+    lines = [",".join(METRIC_COLUMNS)] + [",".join(_cell(r[c]) for c in METRIC_COLUMNS)
+                                          for r in rows]
+    write_text(os.path.join(run_dir, "metrics.csv"), "\n".join(lines) + "\n")
+    return rows
+
+
+# -- reconstructions.csv --------------------------------------------------
+
+def write_reconstructions(run_dir: str, row_ids, originals, recons) -> None:
+    """row_id,orig_px0,recon_px0,orig_px1,recon_px1,... for a few test images.
+
+    row_ids: (n,) indices into the test set; originals, recons: (n, D) in [0, 1].
+    """
+    originals, recons = np.asarray(originals), np.asarray(recons)
+    D = originals.shape[1]
+    buf = io.StringIO()
+    header = ["row_id"] + [f"{kind}_px{d}" for d in range(D) for kind in ("orig", "recon")]
+    buf.write(",".join(header) + "\n")
+    for i, o, r in zip(row_ids, originals, recons):
+        pairs = np.stack([o, r], axis=1).reshape(-1)   # (D, 2) -> (2D,): orig0, recon0, orig1...
+        buf.write(str(int(i)) + "," + ",".join(f"{v:.6g}" for v in pairs) + "\n")
+    write_text(os.path.join(run_dir, "reconstructions.csv"), buf.getvalue())
+
+
+# -- the checkpoint -------------------------------------------------------
+
+def checkpoint_path(path: str) -> str:
+    """A run directory's checkpoint, or ``path`` itself if it is a file."""
+    return os.path.join(path, CHECKPOINT) if os.path.isdir(path) else path
+
+
+def save_checkpoint(run_dir, model, opt, epoch: int, data_state, cfg: TrainConfig,
+                    image_shape) -> None:
+    """Everything needed to continue after ``epoch``, in one atomically written file."""
+    opt_state = opt.state_dict()
+    meta = {
+        "epoch": int(epoch),
+        "checkpoint_version": CHECKPOINT_VERSION,
+        "optimizer": {"name": type(opt).__name__, "t": int(opt_state["t"])},
+        "rng": model.rng.state(),            # the noise eps of the next epoch
+        "data": data_state,                  # the shuffling of the next epoch
+        "train_config": cfg.to_dict(),
+        "image_shape": [int(s) for s in image_shape],
+    }
+    arrays = {f"optim/{k}": v for k, v in opt_state.items() if k != "t"}
+    model.save(checkpoint_path(run_dir), extra_arrays=arrays, extra_meta=meta)
+
+
+def load_checkpoint(path):
+    """(arrays, meta) of a training checkpoint (a run directory or an .npz file), or a clear error."""
+    file = checkpoint_path(path)
+    if not os.path.exists(file):
+        where = f"{path} has no {CHECKPOINT}" if os.path.isdir(path) else f"{path}: no such file"
+        raise RunError(f"{where} (a run writes its checkpoint after each finished epoch)")
+    if not zipfile.is_zipfile(file):         # an .npz is a zip archive; NumPy's own error misleads
+        raise CheckpointError(f"{file} is not a checkpoint: not an .npz (zip) file; it may be "
+                              "truncated or corrupt")
+    arrays, meta = load_npz(file)            # CheckpointError if damaged or not ours
+    if meta.get("format") != "minivae" or "config" not in meta:
+        raise CheckpointError(f"{file} was not written by minivae")
+    return arrays, meta
+
+
+def _describe(c: dict) -> str:
+    dims = [c.get("input_dim"), *c.get("hidden_dims", []), c.get("latent_dim")]
+    return (f"{c.get('model')} {'-'.join(map(str, dims))} ({c.get('activation')}, "
+            f"{c.get('likelihood')}, {c.get('dtype')})")
+
+
+def check_architecture(meta: dict, model, path) -> None:
+    """Refuse a checkpoint whose model differs from ``model``, naming every difference."""
+    saved, wanted = meta["config"], model.config()
+    keys = ("model", "input_dim", "hidden_dims", "decoder_hidden_dims", "latent_dim",
+            "likelihood", "activation", "dtype", "gaussian_std")
+    diffs = [f"{k}: checkpoint {saved.get(k)!r}, config {wanted.get(k)!r}"
+             for k in keys if saved.get(k) != wanted.get(k)]
+    if diffs:
+        raise CheckpointError(
+            f"{path} holds a {_describe(saved)}, but this run builds a {_describe(wanted)}; "
+            f"they differ in " + "; ".join(diffs) + ". A checkpoint only resumes the run "
+            "that wrote it: start a new run with another --out")
+
+
+def restore(model, opt, arrays, meta, path) -> int:
+    """Load a checkpoint into ``model`` and ``opt``; return the epoch it was written after."""
+    check_architecture(meta, model, path)
+    model.load_params(arrays, path)          # also refuses NaN values
+    opt_state = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}
+    try:
+        opt.load_state_dict({**opt_state, "t": meta["optimizer"]["t"]})
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: the optimizer state does not fit this model ({e})") from None
+    model.rng.set_state(meta["rng"])
+    return int(meta["epoch"])
+

@@ -1,0 +1,66 @@
+"""Draw new images from a trained VAE: ``python -m minivae.sample RUN_DIR -n 64 --out grid.png``.
+
+A VAE's decoder turns any z from the prior N(0, I) into an image, so new
+images need no data at all: draw n codes, decode them, tile the means into
+one picture. CKPT is a run directory or its checkpoint.npz (or any file
+written by ``model.save``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from .backend import to_numpy
+from .config import nonnegative_int, positive_int
+from .model import BaseModel
+from .runs import RunError, checkpoint_path, load_checkpoint
+from .serialize import CheckpointError
+
+
+def load_model(path, device="cpu"):
+    """(model, image_shape) from a run directory or a checkpoint file, or a clear error."""
+    arrays, meta = load_checkpoint(path)
+    model = BaseModel.from_arrays(arrays, meta, checkpoint_path(path), device=device)
+    shape = meta.get("image_shape")
+    if not shape:   # a file from model.save(): assume square grey images
+        side = math.isqrt(model.input_dim)
+        shape = [side, side] if side * side == model.input_dim else [1, model.input_dim]
+    return model, tuple(shape), meta
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m minivae.sample", allow_abbrev=False,
+                                description="Decode images drawn from the prior of a trained VAE "
+                                            "and save them as one grid image.")
+    p.add_argument("checkpoint", metavar="CKPT", help="a run directory or a checkpoint .npz file")
+    p.add_argument("-n", type=positive_int, default=64, help="number of images (default: 64)")
+    p.add_argument("--out", default="grid.png", help="PNG file to write (default: grid.png)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the codes z (default: 0)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                   help="where to run the decoder (default: cpu)")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        model, image_shape, _ = load_model(args.checkpoint, args.device)
+    except (RunError, CheckpointError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if model.kind != "vae":
+        print(f"error: {args.checkpoint} holds an autoencoder: it has no prior to sample from "
+              "(train with --model vae)", file=sys.stderr)
+        return 1
+    model.rng = type(model.rng)(model.xp, args.seed)     # the codes depend on --seed only
+    images = to_numpy(model.sample(args.n))              # (n, D) decoder means in [0, 1]
+    from .plots import plot_samples                      # matplotlib, only here
+    path = plot_samples(images, args.out, image_shape)
+    print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""Train a VAE: ``python -m minivae.train`` (``--help`` lists every option).
+
+The defaults reproduce the PyTorch example (pytorch/examples, vae/main.py):
+784-400-20, ReLU, Bernoulli likelihood, Adam 1e-3, batch 128, 10 epochs,
+seed 1, MNIST in [0, 1]. One epoch is
+
+    for x in batches:                          # x: (B, 784) on the device
+        loss, parts = model.loss_and_grads(x)  # negative ELBO, nats per image
+        opt.step(model.grads)
+
+then the test set is measured and everything is saved (see runs.py for the
+run directory, evaluation.py for the measurements). Three things can stop a
+run early, and each leaves the last good checkpoint in place:
+
+* Ctrl-C: the current step finishes and the run exits (status 130) telling
+  you how to resume; a second Ctrl-C aborts at once.
+* a loss that is NaN or infinite: reported with its epoch and step, no
+  checkpoint is written (status 1).
+* being killed (even SIGKILL): every file is written atomically, so
+  ``--resume DIR`` continues from the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .autoencoder import Autoencoder
+from .backend import Generator, get_xp, resolve_device, synchronize, to_numpy
+from .config import CHECKPOINT, TrainConfig, parse_args
+from .data import BatchIterator, DataError, load_dataset, to_unit_float
+from .evaluation import (EVAL_SEED_OFFSET, eval_generator, pick_examples,
+                         reconstruction_metrics, test_elbo)
+from .optim import Adam
+from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, load_checkpoint,
+                   read_metrics, restore, save_checkpoint, truncate_metrics, write_config,
+                   write_reconstructions)
+from .serialize import CheckpointError
+from .vae import VAE
+
+LOG_EVERY = 50   # steps between progress-bar updates: reading the loss waits for the GPU
+
+
+class Interrupted(Exception):
+    """Ctrl-C was pressed; raised between two steps."""
+
+
+class NonFiniteLoss(Exception):
+    """The loss or the parameters became NaN or infinite."""
+
+
+class StopOnCtrlC:
+    """While active, Ctrl-C (SIGINT) sets ``self.requested`` instead of raising.
+
+    Stopping between two steps, rather than wherever KeyboardInterrupt happens
+    to land, means no checkpoint is ever written from half-updated parameters.
+    The first Ctrl-C restores Python's handler, so a second one aborts at once.
+    """
+
+    def __init__(self):
+        self.requested = False
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("\nCtrl-C: stopping after this step (press it again to abort now)", file=sys.stderr)
+
+    def __enter__(self):
+        self._old = None
+        if threading.current_thread() is threading.main_thread():   # signals need the main thread
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def main(argv=None) -> int:
+    """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
+    cfg, resume_dir = parse_args(argv)      # bad options: argparse exits with status 2
+    try:
+        return run(cfg, resume_dir)
+    except KeyboardInterrupt:               # a second Ctrl-C, or one before training started
+        print("\nAborted.", file=sys.stderr)
+        return 130
+    except (DataError, CheckpointError, RunError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except RuntimeError as e:               # e.g. --device cuda without a GPU
+        if "device" not in str(e):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def build_model(cfg: TrainConfig, input_dim: int, device: str):
+    kwargs = dict(input_dim=input_dim, hidden_dims=cfg.hidden, latent_dim=cfg.latent_dim,
+                  likelihood=cfg.likelihood, activation=cfg.activation, dtype=cfg.dtype,
+                  device=device, seed=cfg.seed)
+    return VAE(beta=cfg.beta, **kwargs) if cfg.model == "vae" else Autoencoder(**kwargs)
+
+
+def run(cfg: TrainConfig, resume_dir: str | None) -> int:
+    device = resolve_device(cfg.device)
+    xp = get_xp(device)
+    say = (lambda *a: None) if cfg.quiet else print
+
+    # Data: uploaded to the device once, as (N, D) floats in [0, 1].
+    train_images, _ = load_dataset(cfg.dataset, "train", root=cfg.data_dir)
+    test_images, test_labels = load_dataset(cfg.dataset, "test", root=cfg.data_dir)
+    image_shape = train_images.shape[1:]                    # (H, W) or (H, W, C)
+    batches = BatchIterator(train_images, cfg.batch_size, seed=cfg.seed, binarize=cfg.binarize,
+                            dtype=cfg.dtype, xp=xp)
+    x_test = to_unit_float(test_images, xp, cfg.dtype)      # (N_test, D)
+    if cfg.binarize:   # one fixed binarization of the test set, so epochs compare fairly
+        u = Generator(xp, cfg.seed + EVAL_SEED_OFFSET + 1).uniform(x_test.shape, dtype=x_test.dtype)
+        x_test = (u < x_test).astype(x_test.dtype)
+
+    model = build_model(cfg, x_test.shape[1], device)
+    opt = Adam(model.params, lr=cfg.lr)
+
+    run_dir, done = cfg.out, 0
+    if resume_dir is None:
+        run_dir = run_dir or default_run_dir(cfg)
+        cfg.out = run_dir
+        create_run_dir(run_dir, cfg)
+    else:
+        arrays, meta = load_checkpoint(run_dir)
+        path = os.path.join(run_dir, CHECKPOINT)
+        done = restore(model, opt, arrays, meta, path)
+        try:
+            batches.set_state(meta["data"])
+        except (KeyError, ValueError) as e:
+            raise CheckpointError(f"{path}: its data position does not fit this dataset ({e})") from None
+        truncate_metrics(run_dir, done)          # drop a row a killed run wrote after it
+        write_config(run_dir, cfg)               # records a raised --epochs
+
+    dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim)))
+    say(f"{'Resuming' if done else 'Training'} a {cfg.model.upper()} {dims} ({cfg.activation}, "
+        f"{cfg.likelihood}) on {cfg.dataset}: {len(batches.data)} train / {len(x_test)} test "
+        f"images, {device} {cfg.dtype}, {len(batches)} steps per epoch -> {run_dir}")
+    if done >= cfg.epochs:
+        say(f"{run_dir} has already finished {done} epochs; raise --epochs to train longer.")
+
+    examples = pick_examples(test_labels, len(x_test))      # a few test images to save
+    with StopOnCtrlC() as stop:
+        for epoch in range(done + 1, cfg.epochs + 1):
+            start = time.perf_counter()
+            try:
+                train_stats = train_epoch(model, opt, batches, epoch, cfg, stop)
+            except Interrupted as e:
+                last = f"the last checkpoint (epoch {epoch - 1}) is in {run_dir}; resume with: " \
+                       f"python -m minivae.train --resume {run_dir}" if epoch > 1 else \
+                       "no epoch had finished, so there is no checkpoint yet; run the command again"
+                print(f"Interrupted at {e}; {last}", file=sys.stderr)
+                return 130
+            except NonFiniteLoss as e:
+                kept = f"the last good checkpoint (epoch {epoch - 1}) in {run_dir} is kept " \
+                       "unchanged" if epoch > 1 else "no checkpoint was written"
+                print(f"error: {e}; training stopped and {kept}. A smaller --lr usually "
+                      "helps.", file=sys.stderr)
+                return 1
+            test = test_elbo(model, x_test, rng=eval_generator(model, cfg.seed))
+            quality = reconstruction_metrics(model, x_test, image_shape)
+            synchronize(xp)
+            row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_stats.items()},
+                   **{f"test_{k}": v for k, v in test.items()}, **quality,
+                   "seconds": time.perf_counter() - start}
+            if not (math.isfinite(test["loss"]) and bool(xp.isfinite(model.params.flat).all())):
+                print(f"error: the test loss or the parameters became NaN or infinite after "
+                      f"epoch {epoch}; no checkpoint was written for it.", file=sys.stderr)
+                return 1
+            append_metrics(run_dir, row)                   # the row first, then the checkpoint
+            save_checkpoint(run_dir, model, opt, epoch, batches.state(), cfg, image_shape)
+            xs = x_test[examples]                          # (n, D)
+            write_reconstructions(run_dir, examples, to_numpy(xs), to_numpy(model.reconstruct(xs)))
+            say(f"epoch {epoch:3d} | train {row['train_loss']:8.3f} (recon {row['train_recon']:.3f}"
+                f", KL {row['train_kl']:.3f}) | test {test['loss']:8.3f} | PSNR {quality['psnr']:.2f}"
+                f" dB, SSIM {quality['ssim']:.4f} | {row['seconds']:.1f} s")
+    finish(model, cfg, run_dir, x_test, test_labels, image_shape)
+    return 0
+
+
+def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict:
+    """One pass over the training set; returns the mean loss, recon and KL per image.
+
+    Each step's (loss, recon, kl) is written into a device array, not read:
+    reading a number from the GPU waits for it. The array is read once at the
+    end, where it also tells at which step a NaN first appeared.
+    """
+    xp, n_steps = model.xp, len(batches)
+    per_step = xp.zeros((n_steps, 3), dtype=xp.float64)    # (steps, 3): loss, recon, kl
+    sizes = np.zeros(n_steps)                               # (steps,) batch sizes
+    bar = tqdm(total=n_steps, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,
+               disable=True if cfg.quiet else None)         # None: only on a terminal
+    done = 0
+    # np.errstate: a diverging loss would make NumPy print overflow warnings
+    # from deep inside the model; the check after the loop says it better.
+    with bar, np.errstate(over="ignore", invalid="ignore"):
+        for i, x in enumerate(batches):                     # x: (B, D)
+            if stop.requested:
+                raise Interrupted(f"epoch {epoch} step {i}/{n_steps}")
+            loss, parts = model.loss_and_grads(x)
+            opt.step(model.grads)
+            per_step[i] = xp.stack([loss, parts["recon"], parts["kl"]])
+            sizes[i], done = x.shape[0], i + 1
+            if done % LOG_EVERY == 0 or done == n_steps:
+                value = float(loss)                         # one read every LOG_EVERY steps
+                bar.set_postfix(loss=f"{value:.2f}")
+                bar.update(done - bar.n)
+                if not math.isfinite(value):
+                    break                                   # the check below names the step
+    values = to_numpy(per_step[:done])                      # (done, 3): the one read per epoch
+    bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+    if bad.size:
+        raise NonFiniteLoss(f"the loss became {values[bad[0], 0]} at epoch {epoch}, step "
+                            f"{bad[0] + 1} of {n_steps}")
+    # Mean per image = sum over batches of (batch mean x batch size) / N, as PyTorch's example.
+    means = (values * sizes[:done, None]).sum(axis=0) / sizes[:done].sum()
+    return dict(zip(("loss", "recon", "kl"), map(float, means)))
+
+
+def finish(model, cfg, run_dir, x_test, test_labels, image_shape) -> None:
+    """Draw the figures (unless --no-plots) and say where everything is."""
+    rows = read_metrics(run_dir)
+    if cfg.plots and rows:
+        try:
+            from .plots import make_all_figures             # imports matplotlib: only when wanted
+        except ImportError as e:
+            print(f"warning: figures skipped ({e}); install matplotlib or pass --no-plots",
+                  file=sys.stderr)
+        else:
+            make_all_figures(model, x_test, test_labels, rows, run_dir, image_shape, cfg.to_dict())
+    if rows:
+        last = rows[-1]
+        print(f"Done: {last['epoch']} epochs. Final test loss {last['test_loss']:.3f} nats per "
+              f"image (train {last['train_loss']:.3f}); PSNR {last['psnr']:.2f} dB, "
+              f"SSIM {last['ssim']:.4f}.")
+    print(f"Run directory {run_dir}: config.json, metrics.csv, {CHECKPOINT}, reconstructions.csv"
+          + (", figures and report.html" if cfg.plots and rows else ""))
+    print(f"  samples:  python -m minivae.sample {run_dir} -n 64 --out grid.png")
+    print(f"  evaluate: python -m minivae.evaluate {run_dir} --iw 100")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
