@@ -8,9 +8,11 @@
 """
 
 from .autoencoder import Autoencoder
+from .data import BatchIterator, load_dataset, load_fashion_mnist, load_mnist
 from .backend import cuda_available, get_xp, to_numpy
 from .gradcheck import GradcheckError, check_model, gradcheck
 from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Tanh
+from .metrics import mse, psnr, ssim
 from .optim import SGD, Adam
 from .serialize import CheckpointError
 from .vae import VAE
@@ -21,4 +23,6 @@ __all__ = [
     "VAE", "Autoencoder", "Adam", "SGD", "Dense", "ReLU", "LeakyReLU", "Tanh", "Sigmoid",
     "gradcheck", "check_model", "GradcheckError", "CheckpointError",
     "cuda_available", "get_xp", "to_numpy",
+    "load_mnist", "load_fashion_mnist", "load_dataset", "BatchIterator", "mse", "psnr", "ssim",
 ]
+# The figures live in minivae.plots (import it to use them; it loads matplotlib).

