@@ -25,7 +25,7 @@ from .backend import Generator, to_numpy
 from .config import dataset_name, nonnegative_int, positive_int
 from .data import DataError, load_dataset, to_unit_float
 from .evaluation import (EVAL_SEED_OFFSET, eval_generator, iw_log_likelihood,
-                         reconstruction_metrics, test_elbo)
+                         reconstruction_metrics, evaluate_elbo)
 from .runs import RunError
 from .sample import load_model
 from .serialize import CheckpointError
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     epoch = meta.get("epoch", "?")
     print(f"{args.checkpoint}: {type(model).__name__} after epoch {epoch}, {len(x)} test "
           f"images of {dataset}")
-    elbo = test_elbo(model, x, rng=eval_generator(model, seed))
+    elbo = evaluate_elbo(model, x, rng=eval_generator(model, seed))
     quality = reconstruction_metrics(model, x, image_shape)
     print(f"  test loss   {elbo['loss']:.3f} nats/image (recon {elbo['recon']:.3f}, "
           f"KL {elbo['kl']:.3f}; one sample of z per image)")

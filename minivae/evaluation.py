@@ -2,7 +2,7 @@
 
 Three measurements, each over a whole test set in batches:
 
-* :func:`test_elbo`: the loss the model trains on (negative ELBO, with one
+* :func:`evaluate_elbo`: the loss the model trains on (negative ELBO, with one
   sample of z per image) and its two parts, in nats per image. The PyTorch
   example reports exactly this as its "Test set loss".
 * :func:`reconstruction_metrics`: MSE, PSNR and SSIM between each image and
@@ -46,7 +46,7 @@ def _batches(n: int, batch_size: int):
         yield slice(start, min(start + batch_size, n))
 
 
-def test_elbo(model, x, batch_size: int = 1000, rng: Generator | None = None) -> dict:
+def evaluate_elbo(model, x, batch_size: int = 1000, rng: Generator | None = None) -> dict:
     """Mean loss, recon and KL per image over ``x`` (N, D), one z sample each.
 
     The loss is recon + beta * KL as in training, so for beta = 1 it is the

@@ -37,7 +37,7 @@ from .backend import Generator, get_xp, resolve_device, synchronize, to_numpy
 from .config import CHECKPOINT, TrainConfig, parse_args
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
 from .evaluation import (EVAL_SEED_OFFSET, eval_generator, pick_examples,
-                         reconstruction_metrics, test_elbo)
+                         reconstruction_metrics, evaluate_elbo)
 from .optim import Adam
 from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, load_checkpoint,
                    read_metrics, restore, save_checkpoint, truncate_metrics, write_config,
@@ -168,7 +168,7 @@ def run(cfg: TrainConfig, resume_dir: str | None) -> int:
                 print(f"error: {e}; training stopped and {kept}. A smaller --lr usually "
                       "helps.", file=sys.stderr)
                 return 1
-            test = test_elbo(model, x_test, rng=eval_generator(model, cfg.seed))
+            test = evaluate_elbo(model, x_test, rng=eval_generator(model, cfg.seed))
             quality = reconstruction_metrics(model, x_test, image_shape)
             synchronize(xp)
             row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_stats.items()},

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minivae.data import DataNotFoundError, DownloadError, load_mnist
+from minivae.data import ChecksumError, DataNotFoundError, DownloadError, load_mnist
 from minivae.data import datasets, pypi
+from minivae.data.catalog import MNIST
 from minivae.data.download import download, fetch_from_mirrors
 
 TIMEOUT = 0.5  # seconds; the slow route waits far longer than this
@@ -90,7 +91,7 @@ def mirror():
 def expect_exact(expected):
     def verify(path):
         if Path(path).read_bytes() != expected:
-            raise datasets.ChecksumError(f"{path}: checksum mismatch")
+            raise ChecksumError(f"{path}: checksum mismatch")
     return verify
 
 
@@ -151,7 +152,7 @@ def _real_mnist_gz():
     """The four MNIST files gzipped, from MINIVAE_DATA_DIR; None if unavailable."""
     root = os.environ.get("MINIVAE_DATA_DIR")
     for d in ([Path(root) / "mnist", Path(root)] if root else []):
-        names = [f.name for f in datasets.MNIST.files.values()]
+        names = [f.name for f in MNIST.files.values()]
         if all((d / f"{n}.gz").is_file() for n in names):
             return {f"{n}.gz": (d / f"{n}.gz").read_bytes() for n in names}
         if all((d / n).is_file() for n in names):

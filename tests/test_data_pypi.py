@@ -24,6 +24,7 @@ import pytest
 
 from minivae.data import ChecksumError, DataError, load_mnist
 from minivae.data import datasets, pypi
+from minivae.data.catalog import MNIST
 from minivae.data.idx import parse_idx, read_idx, to_idx_bytes
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -129,8 +130,12 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 def tiny():
     """A small MNIST-shaped dataset (60 + 20 images) and its wheel payload."""
     rng = np.random.default_rng(0)
-    train = (rng.integers(0, 256, (60, 28, 28), dtype=np.uint8), rng.integers(0, 10, 60, dtype=np.uint8))
-    test = (rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), rng.integers(0, 10, 20, dtype=np.uint8))
+
+    def split(n):
+        return (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+                rng.integers(0, 10, n, dtype=np.uint8))
+
+    train, test = split(60), split(20)
     payload = gzip.compress(py2_pickle(nielsen_splits(train, test)))
     return train, test, payload
 
@@ -234,7 +239,7 @@ def test_real_mnist_from_a_local_wheel_into_an_empty_cache(tmp_path, monkeypatch
     assert np.bincount(labels).tolist() == MNIST_TRAIN_COUNTS
     np.testing.assert_array_equal(images, REAL["train"][0])
     cached = sorted(os.listdir(tmp_path / "cache" / "minivae" / "mnist"))
-    assert cached == sorted(f"{f.name}.gz" for f in datasets.MNIST.files.values())
+    assert cached == sorted(f"{f.name}.gz" for f in MNIST.files.values())
 
 
 @pytest.mark.slow

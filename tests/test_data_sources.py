@@ -78,7 +78,8 @@ def put(src, directory, name=None):
 
 @needs_mnist
 def test_real_mnist_loads_verifies_and_has_canonical_label_counts():
-    for split, n, counts in (("train", 60000, MNIST_TRAIN_COUNTS), ("test", 10000, MNIST_TEST_COUNTS)):
+    for split, n, counts in (("train", 60000, MNIST_TRAIN_COUNTS),
+                             ("test", 10000, MNIST_TEST_COUNTS)):
         images, labels = load_mnist(split)  # through MINIVAE_DATA_DIR
         assert images.shape == (n, 28, 28) and images.dtype == np.uint8
         assert labels.shape == (n,) and labels.dtype == np.uint8
@@ -101,7 +102,8 @@ def test_fashion_mnist_loads_from_debian_location(monkeypatch, tmp_path):
     images, labels = load_fashion_mnist("test")
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     assert np.bincount(labels).tolist() == [1000] * 10
-    assert find_file("fashion-mnist", "test", "images") == DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz"
+    expected = DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz"
+    assert find_file("fashion-mnist", "test", "images") == expected
     assert load_dataset("fashion_mnist", "test")[1].shape == (10000,)
 
 

@@ -77,7 +77,8 @@ def test_main_reads_idx_files_and_writes_csv(tmp_path):
     write_idx(str(tmp_path / "t10k-images-idx3-ubyte"), test)          # raw
     x_train, x_test = ref.load_mnist_tensors(str(tmp_path), "cpu")
     assert x_train.shape == (256, 784) and x_train.dtype == torch.float32
-    np.testing.assert_array_equal(x_test.numpy(), (test.reshape(64, 784) / 255.0).astype(np.float32))
+    expected = (test.reshape(64, 784) / 255.0).astype(np.float32)
+    np.testing.assert_array_equal(x_test.numpy(), expected)
 
     out = tmp_path / "run.csv"
     ref.main(["--data-dir", str(tmp_path), "--epochs", "2", "--batch-size", "32",

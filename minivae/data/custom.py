@@ -4,7 +4,7 @@ Any image size, grey or colour, trains: the model only sees D = H * W * C
 numbers per image. A 64x64 colour face set for anomaly detection is
 
     np.savez("faces.npz", x_train=train_faces, x_test=test_faces)   # uint8 (N, 64, 64, 3)
-    python -m minivae.train --dataset faces.npz --likelihood gaussian
+    images, labels = load_dataset("faces.npz", "train")             # labels: None
 
 Accepted arrays
 ---------------
@@ -17,8 +17,8 @@ Which images are "train" and which "test"
 * A ``.npz`` with ``x_train`` and ``x_test`` (Keras's naming, as in its
   mnist.npz) uses them as given, with ``y_train`` / ``y_test`` as labels.
 * Otherwise the file holds one image array: a ``.npy``, or a ``.npz`` key
-  ``x``, ``images`` or ``x_train``, or its only array (labels from ``y``,
-  ``labels`` or ``y_train``). Its **last 10%** is "test" and the rest
+  ``x``, ``images`` or ``x_train``, or its only array besides the labels
+  (``y``, ``labels`` or ``y_train``). Its **last 10%** is "test" and the rest
   "train". The hold-out is deterministic (no shuffling, so the same file
   always gives the same split); shuffle the file first if it is sorted.
 """

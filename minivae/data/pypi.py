@@ -161,9 +161,10 @@ def rebuild_idx(splits) -> dict[str, bytes]:
 
     # The canonical training file is the 50,000 training then the 10,000
     # validation images, in that order.
+    train_labels = np.concatenate([y_train, y_valid]).astype(np.uint8)  # (60000,)
     return {
         "train-images-idx3-ubyte": to_idx_bytes(to_bytes(np.concatenate([x_train, x_valid]))),
-        "train-labels-idx1-ubyte": to_idx_bytes(np.concatenate([y_train, y_valid]).astype(np.uint8)),
+        "train-labels-idx1-ubyte": to_idx_bytes(train_labels),
         "t10k-images-idx3-ubyte": to_idx_bytes(to_bytes(x_test)),
         "t10k-labels-idx1-ubyte": to_idx_bytes(np.asarray(y_test).astype(np.uint8)),
     }
