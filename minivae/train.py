@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -110,83 +111,96 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str):
 
 def run(cfg: TrainConfig, resume_dir: str | None) -> int:
     device = resolve_device(cfg.device)
-    xp = get_xp(device)
     say = (lambda *a: None) if cfg.quiet else print
+    data = load_data(cfg, get_xp(device))
+    model = build_model(cfg, data.x_test.shape[1], device)
+    opt = Adam(model.params, lr=cfg.lr)
+    run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches)
 
-    # Data: uploaded to the device once, as (N, D) floats in [0, 1].
+    dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim)))
+    say(f"{'Resuming' if done else 'Training'} a {cfg.model.upper()} {dims} ({cfg.activation}, "
+        f"{cfg.likelihood}) on {cfg.dataset}: {len(data.batches.data)} train / "
+        f"{len(data.x_test)} test images, {device} {cfg.dtype}, {len(data.batches)} steps "
+        f"per epoch -> {run_dir}")
+    if done >= cfg.epochs:
+        say(f"{run_dir} has already finished {done} epochs; raise --epochs to train longer.")
+
+    epoch = done
+    try:
+        with StopOnCtrlC() as stop:
+            for epoch in range(done + 1, cfg.epochs + 1):
+                start = time.perf_counter()
+                train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop)
+                row = measure(model, data, cfg, epoch, train_stats, start)
+                append_metrics(run_dir, row)        # the row first, then the checkpoint: see runs.py
+                save_checkpoint(run_dir, model, opt, epoch, data.batches.state(), cfg,
+                                data.image_shape)
+                xs = data.x_test[model.xp.asarray(data.examples)]     # (n, D)
+                write_reconstructions(run_dir, data.examples, to_numpy(xs),
+                                      to_numpy(model.reconstruct(xs)))
+                say(f"epoch {epoch:3d} | train {row['train_loss']:8.3f} (recon "
+                    f"{row['train_recon']:.3f}, KL {row['train_kl']:.3f}) | test "
+                    f"{row['test_loss']:8.3f} | PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
+                    f" | {row['seconds']:.1f} s")
+    except Interrupted as e:
+        last = (f"the last checkpoint (epoch {epoch - 1}) is in {run_dir}; resume with: "
+                f"python -m minivae.train --resume {run_dir}") if epoch > 1 else \
+            "no epoch had finished, so there is no checkpoint yet; run the command again"
+        print(f"Interrupted at {e}; {last}", file=sys.stderr)
+        return 130
+    except NonFiniteLoss as e:
+        kept = (f"the last good checkpoint (epoch {epoch - 1}) in {run_dir} is kept unchanged"
+                if epoch > 1 else "no checkpoint was written")
+        print(f"error: {e}; training stopped and {kept}. A smaller --lr usually helps.",
+              file=sys.stderr)
+        return 1
+    finish(model, cfg, run_dir, data)
+    return 0
+
+
+def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
+    """The training batches and the test set, uploaded to the device once, (N, D) in [0, 1]."""
     train_images, _ = load_dataset(cfg.dataset, "train", root=cfg.data_dir)
     test_images, test_labels = load_dataset(cfg.dataset, "test", root=cfg.data_dir)
-    image_shape = train_images.shape[1:]                    # (H, W) or (H, W, C)
     batches = BatchIterator(train_images, cfg.batch_size, seed=cfg.seed, binarize=cfg.binarize,
                             dtype=cfg.dtype, xp=xp)
     x_test = to_unit_float(test_images, xp, cfg.dtype)      # (N_test, D)
     if cfg.binarize:   # one fixed binarization of the test set, so epochs compare fairly
         u = Generator(xp, cfg.seed + EVAL_SEED_OFFSET + 1).uniform(x_test.shape, dtype=x_test.dtype)
         x_test = (u < x_test).astype(x_test.dtype)
+    return SimpleNamespace(batches=batches, x_test=x_test, test_labels=test_labels,
+                           image_shape=train_images.shape[1:],      # (H, W) or (H, W, C)
+                           examples=pick_examples(test_labels, len(x_test)))   # to save, (n,)
 
-    model = build_model(cfg, x_test.shape[1], device)
-    opt = Adam(model.params, lr=cfg.lr)
 
-    run_dir, done = cfg.out, 0
+def open_run(cfg: TrainConfig, resume_dir, model, opt, batches):
+    """(run directory, epochs already done): a new directory, or the state of a resumed run."""
     if resume_dir is None:
-        run_dir = run_dir or default_run_dir(cfg)
-        cfg.out = run_dir
-        create_run_dir(run_dir, cfg)
-    else:
-        arrays, meta = load_checkpoint(run_dir)
-        path = os.path.join(run_dir, CHECKPOINT)
-        done = restore(model, opt, arrays, meta, path)
-        try:
-            batches.set_state(meta["data"])
-        except (KeyError, ValueError) as e:
-            raise CheckpointError(f"{path}: its data position does not fit this dataset ({e})") from None
-        truncate_metrics(run_dir, done)          # drop a row a killed run wrote after it
-        write_config(run_dir, cfg)               # records a raised --epochs
+        cfg.out = cfg.out or default_run_dir(cfg)
+        create_run_dir(cfg.out, cfg)
+        return cfg.out, 0
+    arrays, meta = load_checkpoint(resume_dir)
+    path = os.path.join(resume_dir, CHECKPOINT)
+    done = restore(model, opt, arrays, meta, path)   # refuses another architecture
+    try:
+        batches.set_state(meta["data"])
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: its data position does not fit this dataset ({e})") from None
+    truncate_metrics(resume_dir, done)       # drop a row a killed run wrote after its checkpoint
+    write_config(resume_dir, cfg)            # records a raised --epochs
+    return resume_dir, done
 
-    dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim)))
-    say(f"{'Resuming' if done else 'Training'} a {cfg.model.upper()} {dims} ({cfg.activation}, "
-        f"{cfg.likelihood}) on {cfg.dataset}: {len(batches.data)} train / {len(x_test)} test "
-        f"images, {device} {cfg.dtype}, {len(batches)} steps per epoch -> {run_dir}")
-    if done >= cfg.epochs:
-        say(f"{run_dir} has already finished {done} epochs; raise --epochs to train longer.")
 
-    examples = pick_examples(test_labels, len(x_test))      # a few test images to save
-    with StopOnCtrlC() as stop:
-        for epoch in range(done + 1, cfg.epochs + 1):
-            start = time.perf_counter()
-            try:
-                train_stats = train_epoch(model, opt, batches, epoch, cfg, stop)
-            except Interrupted as e:
-                last = f"the last checkpoint (epoch {epoch - 1}) is in {run_dir}; resume with: " \
-                       f"python -m minivae.train --resume {run_dir}" if epoch > 1 else \
-                       "no epoch had finished, so there is no checkpoint yet; run the command again"
-                print(f"Interrupted at {e}; {last}", file=sys.stderr)
-                return 130
-            except NonFiniteLoss as e:
-                kept = f"the last good checkpoint (epoch {epoch - 1}) in {run_dir} is kept " \
-                       "unchanged" if epoch > 1 else "no checkpoint was written"
-                print(f"error: {e}; training stopped and {kept}. A smaller --lr usually "
-                      "helps.", file=sys.stderr)
-                return 1
-            test = evaluate_elbo(model, x_test, rng=eval_generator(model, cfg.seed))
-            quality = reconstruction_metrics(model, x_test, image_shape)
-            synchronize(xp)
-            row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_stats.items()},
-                   **{f"test_{k}": v for k, v in test.items()}, **quality,
-                   "seconds": time.perf_counter() - start}
-            if not (math.isfinite(test["loss"]) and bool(xp.isfinite(model.params.flat).all())):
-                print(f"error: the test loss or the parameters became NaN or infinite after "
-                      f"epoch {epoch}; no checkpoint was written for it.", file=sys.stderr)
-                return 1
-            append_metrics(run_dir, row)                   # the row first, then the checkpoint
-            save_checkpoint(run_dir, model, opt, epoch, batches.state(), cfg, image_shape)
-            xs = x_test[examples]                          # (n, D)
-            write_reconstructions(run_dir, examples, to_numpy(xs), to_numpy(model.reconstruct(xs)))
-            say(f"epoch {epoch:3d} | train {row['train_loss']:8.3f} (recon {row['train_recon']:.3f}"
-                f", KL {row['train_kl']:.3f}) | test {test['loss']:8.3f} | PSNR {quality['psnr']:.2f}"
-                f" dB, SSIM {quality['ssim']:.4f} | {row['seconds']:.1f} s")
-    finish(model, cfg, run_dir, x_test, test_labels, image_shape)
-    return 0
+def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start: float) -> dict:
+    """The epoch's row of metrics.csv; raises NonFiniteLoss rather than let NaN be saved."""
+    test = evaluate_elbo(model, data.x_test, rng=eval_generator(model, cfg.seed))
+    quality = reconstruction_metrics(model, data.x_test, data.image_shape)
+    synchronize(model.xp)                    # so that "seconds" counts all the queued GPU work
+    if not (math.isfinite(test["loss"]) and bool(model.xp.isfinite(model.params.flat).all())):
+        raise NonFiniteLoss(f"the test loss or the parameters became NaN or infinite in epoch {epoch}")
+    return {"epoch": epoch, **{f"train_{k}": v for k, v in train_stats.items()},
+            **{f"test_{k}": v for k, v in test.items()}, **quality,
+            "seconds": time.perf_counter() - start}
 
 
 def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict:
@@ -228,7 +242,7 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
     return dict(zip(("loss", "recon", "kl"), map(float, means)))
 
 
-def finish(model, cfg, run_dir, x_test, test_labels, image_shape) -> None:
+def finish(model, cfg, run_dir, data) -> None:
     """Draw the figures (unless --no-plots) and say where everything is."""
     rows = read_metrics(run_dir)
     if cfg.plots and rows:
@@ -238,7 +252,8 @@ def finish(model, cfg, run_dir, x_test, test_labels, image_shape) -> None:
             print(f"warning: figures skipped ({e}); install matplotlib or pass --no-plots",
                   file=sys.stderr)
         else:
-            make_all_figures(model, x_test, test_labels, rows, run_dir, image_shape, cfg.to_dict())
+            make_all_figures(model, data.x_test, data.test_labels, rows, run_dir, data.image_shape,
+                             cfg.to_dict())
     if rows:
         last = rows[-1]
         print(f"Done: {last['epoch']} epochs. Final test loss {last['test_loss']:.3f} nats per "

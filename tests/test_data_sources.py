@@ -77,7 +77,8 @@ def put(src, directory, name=None):
 # --- real data ---------------------------------------------------------------
 
 @needs_mnist
-def test_real_mnist_loads_verifies_and_has_canonical_label_counts():
+def test_real_mnist_loads_verifies_and_has_canonical_label_counts(monkeypatch):
+    monkeypatch.setenv("MINIVAE_OFFLINE", "1")  # found through MINIVAE_DATA_DIR, never fetched
     for split, n, counts in (("train", 60000, MNIST_TRAIN_COUNTS),
                              ("test", 10000, MNIST_TEST_COUNTS)):
         images, labels = load_mnist(split)  # through MINIVAE_DATA_DIR

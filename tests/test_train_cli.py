@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from minivae import train
-from minivae.config import TrainConfig, build_parser, parse_args
+from minivae.config import TrainConfig, parse_args
 from minivae.runs import METRIC_COLUMNS, load_checkpoint
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

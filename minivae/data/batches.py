@@ -92,6 +92,8 @@ class BatchIterator:
         Device to keep the data on; default: where ``data`` already is.
 
     Each ``for x in it`` is one epoch of ``len(it)`` batches of shape (B, D).
+    With ``shuffle=False`` (and no binarization) a batch is a view into the
+    dataset, so do not modify batches in place.
     """
 
     def __init__(self, data, batch_size: int, *, shuffle: bool = True, seed: int = 0,

@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .errors import DataError, DownloadError
 
