@@ -172,22 +172,32 @@ def roc_auc(negatives, positives) -> float:
 
 
 def roc_curve(negatives, positives):
-    """(false positive rates, true positive rates) as the threshold sweeps down the scores."""
-    scores = np.concatenate([negatives, positives])
+    """(false positive rates, true positive rates), one point per distinct threshold.
+
+    Flag every image scoring >= t, for t running down the distinct scores.
+    Tied scores enter together, so the curve goes diagonally through a tie
+    and the area under it equals :func:`roc_auc`.
+    """
+    scores = np.concatenate([negatives, positives]).astype(np.float64)
     is_pos = np.concatenate([np.zeros(len(negatives)), np.ones(len(positives))])
     order = np.argsort(-scores, kind="stable")
-    tpr = np.concatenate([[0], np.cumsum(is_pos[order]) / len(positives)])
-    fpr = np.concatenate([[0], np.cumsum(1 - is_pos[order]) / len(negatives)])
-    return fpr, tpr
+    scores, is_pos = scores[order], is_pos[order]
+    last = np.append(scores[1:] != scores[:-1], True)         # the end of each run of ties
+    tpr = np.cumsum(is_pos)[last] / len(positives)
+    fpr = np.cumsum(1 - is_pos)[last] / len(negatives)
+    return np.append(0.0, fpr), np.append(0.0, tpr)
 
 
 def print_table(header, rows, formats=None) -> None:
-    """Print rows under a header, columns right-aligned; floats to 2 decimals by default."""
+    """Print rows under a header; floats to 2 decimals unless ``formats`` says otherwise."""
     formats = formats or [None] * len(header)
-    cells = [[f"{v:{f}}" if f else (f"{v:.2f}" if isinstance(v, float) else str(v))
+    cells = [[v if isinstance(v, str) else f"{v:{f}}" if f else
+              f"{v:.2f}" if isinstance(v, float) else str(v)
               for v, f in zip(row, formats)] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
-    line = lambda items: "  ".join(s.rjust(w) for s, w in zip(items, widths))  # noqa: E731
+    # The first column (names) aligned left, the numbers right.
+    line = lambda items: "  ".join(s.ljust(w) if i == 0 else s.rjust(w)  # noqa: E731
+                                   for i, (s, w) in enumerate(zip(items, widths)))
     print(line(header))
     print(line(["-" * w for w in widths]))
     for r in cells:
@@ -197,22 +207,21 @@ def print_table(header, rows, formats=None) -> None:
 def rate_distortion(ax, kl, recon, labels) -> None:
     """Plot models as points on the plane of KL (rate) against reconstruction (distortion).
 
-    Along each dashed line recon + KL, the negative ELBO, is constant: lines
-    further down and to the left are better bounds (Alemi et al. 2018,
-    "Fixing a Broken ELBO", Fig. 1).
+    The dashed line through a model joins every point with its recon + KL,
+    its negative ELBO: a model whose line runs lower has the better bound,
+    however it splits it between the terms (Alemi et al. 2018, "Fixing a
+    Broken ELBO", Fig. 1).
     """
     kl, recon = np.asarray(kl, dtype=np.float64), np.asarray(recon, dtype=np.float64)
+    rates = np.array([0.0, kl.max() * 1.35 + 1])
     for i, label in enumerate(labels):
+        total = kl[i] + recon[i]
+        ax.plot(rates, total - rates, "--", color=f"C{i}", lw=0.8, alpha=0.7)
         ax.scatter(kl[i], recon[i], s=40, color=f"C{i}", zorder=3)
-        ax.annotate(label, (kl[i], recon[i]), textcoords="offset points", xytext=(6, 4),
-                    fontsize=9)
-    rates = np.linspace(0, kl.max() * 1.2 + 1, 50)
-    for total in np.unique(np.round(np.linspace((recon + kl).min(), (recon + kl).max(), 3))):
-        ax.plot(rates, total - rates, "--", color="grey", lw=0.8)
-        ax.annotate(f"-ELBO {total:.0f}", (rates[-1], total - rates[-1]), fontsize=7,
-                    color="grey", ha="right", va="bottom")
+        ax.annotate(f"{label}: -ELBO {total:.1f}", (kl[i], recon[i]), textcoords="offset points",
+                    xytext=(7, 5 if i % 2 == 0 else -13), fontsize=8)   # alternate: no overlap
     span = recon.max() - recon.min() + 1
-    ax.set_xlim(0, rates[-1])
+    ax.set_xlim(rates)
     ax.set_ylim(recon.min() - 0.3 * span, recon.max() + 0.3 * span)
     ax.set_xlabel("KL(q(z|x) || p(z)): rate, nats")
     ax.set_ylabel("-log p(x|z): distortion, nats")

@@ -29,7 +29,7 @@ from _common import (active_units, figure_path, load_data, parser, per_image_los
 
 
 def main(argv=None, data=None) -> list[dict]:
-    p = parser(__doc__)
+    p = parser(__doc__, epochs=10)
     p.add_argument("--sizes", default="2,20,50", help="latent sizes Z to compare, comma-separated")
     p.add_argument("--hidden", type=int, default=400, help="width of the hidden layer")
     args = p.parse_args(argv)
@@ -46,10 +46,10 @@ def main(argv=None, data=None) -> list[dict]:
               desc=f"Z={Z}")
         x = test_array(model, data.test_images)                   # (N, D)
         recon, kl = per_image_loss(model, x)                      # (N,) each
-        units, _ = active_units(model, x)
+        units, activity = active_units(model, x)                 # activity: (Z,)
         z = np.random.default_rng(0).standard_normal((64, Z))     # (64, Z) from the prior
         results.append(dict(Z=Z, loss=recon.mean() + kl.mean(), recon=recon.mean(),
-                            kl=kl.mean(), active=units,
+                            kl=kl.mean(), active=units, activity=activity,
                             samples=minivae.to_numpy(model.decode(z))))   # (64, D)
 
     print(f"\nTest set, {len(data.test_images)} images, after {args.epochs} epochs "
@@ -64,13 +64,26 @@ def main(argv=None, data=None) -> list[dict]:
 
 def draw(results, image_shape, path) -> str:
     n = len(results)
-    fig = new_figure(4.2 + 2.9 * n, 3.6)
-    axes = fig.subplots(1, n + 1, width_ratios=[1.45] + [1] * n)
-
+    fig = new_figure(8.4 + 2.7 * n, 3.6)
+    axes = fig.subplots(1, n + 2, width_ratios=[1.5, 1.5] + [1] * n)
     rate_distortion(axes[0], [r["kl"] for r in results], [r["recon"] for r in results],
                     [f"Z={r['Z']}" for r in results])
     axes[0].set_title("reconstruction vs KL on the test set", fontsize=10)
-    for ax, r in zip(axes[1:], results):
+
+    ax = axes[1]   # each dimension's activity, most active first: where collapse shows
+    for i, r in enumerate(results):
+        ax.plot(np.arange(1, r["Z"] + 1), np.sort(r["activity"])[::-1], ".-", color=f"C{i}",
+                label=f"Z={r['Z']}")
+    ax.axhline(0.01, color="grey", ls="--", lw=0.8)
+    ax.annotate("active: Var > 0.01", (1, 0.012), fontsize=8, color="grey")
+    ax.set_yscale("log")
+    ax.set_xlabel("latent dimension j, most active first")
+    ax.set_ylabel("Var over test images of mu_j(x)")
+    ax.set_title("activity of each latent dimension", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+
+    for ax, r in zip(axes[2:], results):
         show(ax, mosaic(r["samples"], image_shape, ncols=8),
              f"Z={r['Z']}: samples, {r['active']} active units")
     return save(fig, path)

@@ -12,6 +12,7 @@ N(0, I).
 
 from __future__ import annotations
 
+from . import losses
 from .layers import Dense
 from .mlp import build_mlp
 from .model import BaseModel
@@ -55,8 +56,13 @@ class Autoencoder(BaseModel):
         """Like :meth:`VAE.loss_and_grads`; eps is accepted and ignored (nothing is sampled)."""
         x = self._as_input(x)
         B = x.shape[0]
-        loss, parts, out = self._forward(x)
-        dout = self._recon_grad_out(out, x) / B                  # (B, D)
+        z = self.encode(x)                                       # (B, Z)
+        out = self.decoder.forward(z)                            # (B, D)
+        # The reconstruction term and its gradient d/d out (with 1/B) come together.
+        recon, dout = losses.recon_nll_and_grad(self.likelihood, out, x, 1.0 / B,
+                                                self.gaussian_std)   # (B,), (B, D)
+        loss = self.xp.asarray(self.xp.mean(recon))              # ()
+        parts = {"recon": loss, "kl": self.xp.zeros((), dtype=self.dtype)}
         dz = self.decoder.backward(dout)                         # (B, D) -> (B, Z)
         dh = self.code_head.backward(dz)                         # (B, Z) -> (B, H)
         dx = self.encoder.backward(dh, need_dx=input_grad)       # (B, H) -> (B, D) or None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from . import ops
 from .backend import get_array_module
 
 
@@ -125,16 +126,8 @@ class Adam(Optimizer):
 
     def step(self, grads) -> None:
         self.t += 1
-        b1, b2 = self.beta1, self.beta2
-        bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
-        step_size = self.lr / bc1                       # lr / (1 - beta1^t)
         for p, g, m, v in self._groups(grads):
-            xp = get_array_module(p)
-            if self.weight_decay:
-                g = g + self.weight_decay * p
-            m *= b1
-            m += (1 - b1) * g                           # m = b1 m + (1 - b1) g
-            v *= b2
-            v += (1 - b2) * (g * g)                     # v = b2 v + (1 - b2) g^2
-            denom = xp.sqrt(v) / math.sqrt(bc2) + self.eps   # sqrt(v^) + eps
-            p -= step_size * (m / denom)                # p -= lr m^ / (sqrt(v^) + eps)
+            # The formula above, computed in place a cache-sized chunk at a time
+            # (about twelve passes that stay in L2, no temporaries): see ops.adam_update.
+            ops.adam_update(p, g, m, v, lr=self.lr, beta1=self.beta1, beta2=self.beta2,
+                            eps=self.eps, step=self.t, weight_decay=self.weight_decay)

@@ -7,6 +7,15 @@
         reconstructions.csv  a few test images and their reconstructions, pixel by pixel
         *.png, report.html   the figures (unless --no-plots)
 
+The columns of metrics.csv, all per image and in nats unless noted:
+
+    train_loss, train_recon, train_kl   means over the epoch's steps, weighted by batch size
+                                        (the PyTorch example's "Average loss")
+    test_loss, test_recon, test_kl      the whole test set, one sample of z per image: the
+                                        example's "Test set loss" (fixed noise, see evaluation.py)
+    psnr (dB), ssim, mse                each test image against decode(mu(x)), averaged
+    seconds                             the epoch's training steps plus its test evaluation
+
 Every file is replaced atomically (written under a temporary name, then
 renamed), so a run killed at any instant, even by SIGKILL, leaves the last
 complete version of each file. Order matters for the one file that is

@@ -176,6 +176,10 @@ def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
 def open_run(cfg: TrainConfig, resume_dir, model, opt, batches):
     """(run directory, epochs already done): a new directory, or the state of a resumed run."""
     if resume_dir is None:
+        # Absolute paths, so that --resume works from any directory.
+        if cfg.dataset.endswith((".npy", ".npz")):
+            cfg.dataset = os.path.abspath(cfg.dataset)
+        cfg.data_dir = cfg.data_dir and os.path.abspath(cfg.data_dir)
         cfg.out = cfg.out or default_run_dir(cfg)
         create_run_dir(cfg.out, cfg)
         return cfg.out, 0
@@ -227,7 +231,7 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
             per_step[i] = xp.stack([loss, parts["recon"], parts["kl"]])
             sizes[i], done = x.shape[0], i + 1
             if done % LOG_EVERY == 0 or done == n_steps:
-                value = float(loss)                         # one read every LOG_EVERY steps
+                value = float(per_step[:done, 0].mean())    # running loss: one read per LOG_EVERY steps
                 bar.set_postfix(loss=f"{value:.2f}")
                 bar.update(done - bar.n)
                 if not math.isfinite(value):
@@ -256,13 +260,14 @@ def finish(model, cfg, run_dir, data) -> None:
                              cfg.to_dict())
     if rows:
         last = rows[-1]
-        print(f"Done: {last['epoch']} epochs. Final test loss {last['test_loss']:.3f} nats per "
-              f"image (train {last['train_loss']:.3f}); PSNR {last['psnr']:.2f} dB, "
+        print(f"Done after epoch {last['epoch']}. Final test loss {last['test_loss']:.3f} nats "
+              f"per image (train {last['train_loss']:.3f}); PSNR {last['psnr']:.2f} dB, "
               f"SSIM {last['ssim']:.4f}.")
     print(f"Run directory {run_dir}: config.json, metrics.csv, {CHECKPOINT}, reconstructions.csv"
           + (", figures and report.html" if cfg.plots and rows else ""))
-    print(f"  samples:  python -m minivae.sample {run_dir} -n 64 --out grid.png")
-    print(f"  evaluate: python -m minivae.evaluate {run_dir} --iw 100")
+    if cfg.model == "vae":
+        print(f"  new images:     python -m minivae.sample {run_dir} -n 64 --out grid.png")
+        print(f"  log-likelihood: python -m minivae.evaluate {run_dir} --iw 100")
 
 
 if __name__ == "__main__":

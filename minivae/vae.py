@@ -75,17 +75,20 @@ class VAE(BaseModel):
         return self.mu_head.forward(h), self.logvar_head.forward(h)   # (B, Z), (B, Z)
 
     def _forward(self, x, eps):
-        """Run the whole model, keeping what the backward pass needs."""
+        """Run the model to the decoder output, keeping what the backward pass needs."""
         xp = self.xp
         mu, logvar = self.encode(x)                  # (B, Z), (B, Z)
         std = xp.exp(0.5 * logvar)                   # (B, Z)  sigma = exp(logvar / 2)
         z = mu + std * eps                           # (B, Z)  reparameterization
         out = self.decoder.forward(z)                # (B, Z) -> (B, D)
-        recon = self._recon_nll(out, x)              # (B,)
+        return mu, logvar, std, out
+
+    def _batch_loss(self, recon, mu, logvar):
+        """Batch means of recon (B,) + beta * KL: (loss, {"recon", "kl"}), nats per example."""
+        xp = self.xp
         kl = losses.gaussian_kl(mu, logvar)          # (B,)
-        loss = xp.asarray(xp.mean(recon + self.beta * kl))   # ()  nats per example
-        parts = {"recon": xp.asarray(xp.mean(recon)), "kl": xp.asarray(xp.mean(kl))}
-        return loss, parts, (mu, logvar, std, out)
+        loss = xp.asarray(xp.mean(recon + self.beta * kl))   # ()
+        return loss, {"recon": xp.asarray(xp.mean(recon)), "kl": xp.asarray(xp.mean(kl))}
 
     def _eps(self, eps, B):
         if eps is None:
@@ -95,8 +98,8 @@ class VAE(BaseModel):
     def loss(self, x, eps=None):
         """The loss and its parts, without gradients: (loss, {"recon", "kl"})."""
         x = self._as_input(x)
-        loss, parts, _ = self._forward(x, self._eps(eps, x.shape[0]))
-        return loss, parts
+        mu, logvar, _, out = self._forward(x, self._eps(eps, x.shape[0]))
+        return self._batch_loss(self._recon_nll(out, x), mu, logvar)
 
     # -- the backward pass --------------------------------------------------
 
@@ -110,11 +113,13 @@ class VAE(BaseModel):
         x = self._as_input(x)
         B = x.shape[0]
         eps = self._eps(eps, B)
-        loss, parts, (mu, logvar, std, out) = self._forward(x, eps)
+        mu, logvar, std, out = self._forward(x, eps)
 
         # loss = (1/B) sum_b [recon_b + beta kl_b]: each per-example gradient carries 1/B.
-        # Decoder: d recon / d out, then back through the decoder MLP to z.
-        dout = self._recon_grad_out(out, x) / B                   # (B, D)
+        # The reconstruction term and d recon / d out come together (one tanh for both).
+        recon, dout = losses.recon_nll_and_grad(self.likelihood, out, x, 1.0 / B,
+                                                self.gaussian_std)   # (B,), (B, D)
+        loss, parts = self._batch_loss(recon, mu, logvar)
         dz = self.decoder.backward(dout)                          # (B, D) -> (B, Z)
 
         # Reparameterization z = mu + exp(logvar/2) eps  (eps is the one used above):
@@ -126,7 +131,8 @@ class VAE(BaseModel):
         dlogvar = dz * eps * (0.5 * std) + c * dkl_dlogvar        # (B, Z)
 
         # Both heads read h, so their contributions to dL/dh add up.
-        dh = self.mu_head.backward(dmu) + self.logvar_head.backward(dlogvar)   # (B, H)
+        dh = self.mu_head.backward(dmu)                           # (B, Z) -> (B, H)
+        dh += self.logvar_head.backward(dlogvar)                  # (B, H)
         dx = self.encoder.backward(dh, need_dx=input_grad)        # (B, H) -> (B, D) or None
         if input_grad:
             # x reaches the loss twice: through the encoder, and directly in recon.

@@ -1,0 +1,121 @@
+"""What the benchmark scripts share: thread counts, data, the GEMM floor.
+
+Thread counts must be fixed before NumPy is imported (OpenBLAS reads
+OPENBLAS_NUM_THREADS when it loads), so each script calls
+``threads_from_argv()`` first, and imports NumPy and minivae after it.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def threads_from_argv(argv=None, default=None):
+    """Read ``--threads N`` from the command line and pin every BLAS pool to N.
+
+    Must run before NumPy (or torch) is imported. Returns N.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    n = default or os.cpu_count()
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            n = argv[i + 1]
+        elif a.startswith("--threads="):
+            n = a.split("=", 1)[1]
+    try:
+        n = int(n)
+    except ValueError:
+        sys.exit(f"--threads must be a positive integer, got {n!r}")
+    if n < 1:
+        sys.exit(f"--threads must be a positive integer, got {n}")
+    if "numpy" in sys.modules:
+        raise RuntimeError("threads_from_argv() must run before numpy is imported")
+    for var in THREAD_VARS:
+        os.environ[var] = str(n)
+    return n
+
+
+def load_train_images(data_dir, n_rows=None):
+    """MNIST training images as float32 (N, 784) in [0, 1], and where they came from.
+
+    Real MNIST from ``data_dir`` (or $MINIVAE_DATA_DIR); without it, random
+    images with MNIST's shape and ink density (about 19% of pixels), which
+    time the same as the real ones: no operation's speed depends on the values.
+    """
+    import numpy as np
+
+    data_dir = data_dir or os.environ.get("MINIVAE_DATA_DIR")
+    if data_dir:
+        from minivae.data import load_mnist, to_unit_float
+        images, _ = load_mnist("train", root=data_dir, download=False)
+        x, source = to_unit_float(images), f"MNIST train ({data_dir})"
+    else:
+        x = np.random.default_rng(0).random((60000, 784), dtype=np.float32)
+        x[x > 0.19] = 0                      # about 19% of pixels carry ink,
+        x /= 0.19                            # with grey levels in [0, 1)
+        source = "synthetic MNIST-shaped data (no --data-dir)"
+    if n_rows is not None:
+        x = x[:n_rows]
+    return np.ascontiguousarray(x, dtype=np.float32), source
+
+
+def dense_shapes(params):
+    """[(name, in, out)] of a model's Dense layers, from its "<name>.W" parameters."""
+    return [(k[:-2], *v.shape) for k, v in params.items() if k.endswith(".W")]
+
+
+class GemmFloor:
+    """Exactly the GEMMs of one training step, with NumPy (or CuPy) alone.
+
+    For each Dense layer (I, O) at batch B, as layers.Dense runs them:
+        forward   y  = x @ W        (B, I) @ (I, O)
+        backward  dW = x.T @ dy     (I, B) @ (B, O)
+                  dx = dy @ W.T     (B, O) @ (O, I)   not for the first layer
+    The operands are preallocated and the results written with ``out=``:
+    what is left is the matrix multiplication itself, the floor under any
+    implementation that uses the same BLAS.
+    """
+
+    def __init__(self, shapes, batch_sizes, xp=None, dtype="float32", first=None):
+        import numpy as np
+        xp = np if xp is None else xp
+        self.xp = xp
+        first = shapes[0][0] if first is None else first
+        rng = np.random.default_rng(0)
+
+        def rand(*shape):
+            return xp.asarray(rng.random(shape, dtype=np.float32).astype(dtype))
+
+        self.plans = {}
+        for B in set(batch_sizes):
+            ops = []
+            for name, i, o in shapes:
+                x, W, dy = rand(B, i), rand(i, o), rand(B, o)
+                ops.append((x, W, xp.empty((B, o), dtype)))              # y = x @ W
+                ops.append((x.T, dy, xp.empty((i, o), dtype)))           # dW = x.T @ dy
+                if name != first:
+                    ops.append((dy, W.T, xp.empty((B, i), dtype)))       # dx = dy @ W.T
+            self.plans[B] = ops
+        self.flops = {B: sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in ops)
+                      for B, ops in self.plans.items()}
+
+    def step(self, B):
+        """The GEMMs of one step at batch size B."""
+        matmul = self.xp.matmul
+        for a, b, out in self.plans[B]:
+            matmul(a, b, out=out)
+
+
+def epoch_batch_sizes(n, batch_size, steps=None):
+    """The batch sizes of one epoch over n rows: full batches, then the remainder."""
+    sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+    return sizes[:steps] if steps else sizes
+
+
+def median(values):
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else 0.5 * (s[mid - 1] + s[mid])

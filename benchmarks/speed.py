@@ -1,0 +1,338 @@
+"""minivae against the PyTorch reference: epoch time, the GEMM floor, peak memory.
+
+    python benchmarks/speed.py --threads 2 --data-dir ../shared/data/mnist
+    python benchmarks/speed.py --threads 2 --steps 100            # a quick partial epoch
+    python benchmarks/speed.py --device cuda --data-dir ../shared/data/mnist
+
+Both sides train the same model (784-400-20 VAE, ReLU, Bernoulli/BCE + KL,
+Adam 1e-3, float32) at the same batch size, with the same number of threads
+(NumPy's OpenBLAS and torch.set_num_threads) and the data already in memory
+(on the GPU for --device cuda). One warm-up epoch each, then --epochs-each
+rounds, each round one epoch of minivae, one of PyTorch and one of the GEMM
+floor, in rotating order, so that every side sees the same machine load. The
+figures are medians over the rounds.
+
+    GEMM floor   exactly the matrix products of every step of the epoch, done
+                 with NumPy (CuPy) alone on preallocated arrays: what no
+                 implementation over the same BLAS can go below.
+    peak memory  CPU: in a fresh process for each side, which loads the data
+                 (--memory-steps batches of it), builds the model and trains
+                 --memory-steps steps: the peak resident memory while it
+                 trains (VmHWM, reset after loading), and "+" its increase over
+                 the memory just before the model was built: parameters,
+                 gradients, optimizer state, activations and temporaries, not
+                 the library or the data.
+                 CUDA: the allocator's peak, CuPy's memory pool total_bytes()
+                 against torch.cuda.max_memory_reserved(): device memory held.
+
+minivae runs through its public API (VAE, Adam, BatchIterator); PyTorch
+through benchmarks/reference_torch.py. The table comes last; --json saves it.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (GemmFloor, dense_shapes, epoch_batch_sizes, load_train_images,  # noqa: E402
+                    median, threads_from_argv)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--threads", type=int, default=os.cpu_count(),
+                   help="CPU threads for both: OPENBLAS_NUM_THREADS and torch.set_num_threads "
+                        "(default: the core count)")
+    p.add_argument("--batch-size", default=None,
+                   help="batch size, or a comma-separated list (default: 128 on cpu, 128,1024 on cuda)")
+    p.add_argument("--epochs-each", type=int, default=3, help="timed epochs of each side")
+    p.add_argument("--steps", type=int, default=None,
+                   help="time partial epochs of this many steps (default: full epochs)")
+    p.add_argument("--data-dir", default=None, help="MNIST IDX files (default: $MINIVAE_DATA_DIR, "
+                   "else synthetic data of the same shape, which times the same)")
+    p.add_argument("--memory-steps", type=int, default=50,
+                   help="steps trained by each peak-memory process (0: skip memory)")
+    p.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
+    p.add_argument("--memory-of", choices=["minivae", "torch"], help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    default = "128,1024" if args.device == "cuda" else "128"
+    try:
+        args.batch_sizes = [int(b) for b in (args.batch_size or default).split(",")]
+    except ValueError:
+        p.error(f"--batch-size must be an integer or a comma-separated list, got {args.batch_size!r}")
+    if min(args.batch_sizes) < 1 or args.epochs_each < 1 or (args.steps is not None and args.steps < 1):
+        p.error("--batch-size, --epochs-each and --steps must be positive")
+    return args
+
+
+# ---------------------------------------------------------------- one epoch of each side
+class MinivaeSide:
+    """minivae's training loop, as a user writes it: batches, loss_and_grads, Adam."""
+
+    def __init__(self, x, batch_size, device):
+        import minivae
+        from minivae.backend import get_xp, synchronize
+        from minivae.data import BatchIterator
+        self.xp = get_xp(device)
+        self.sync = lambda: synchronize(self.xp)
+        self.model = minivae.VAE(input_dim=784, hidden_dims=(400,), latent_dim=20,
+                                 device=device, seed=1)
+        self.opt = minivae.Adam(self.model.params, lr=1e-3)
+        self.batches = BatchIterator(self.xp.asarray(x), batch_size, seed=1)
+
+    def epoch(self):
+        """Train one epoch; returns the mean loss (read once, at the end)."""
+        total, n = 0.0, 0
+        for x in self.batches:
+            loss, _ = self.model.loss_and_grads(x)
+            self.opt.step(self.model.grads)
+            total = total + loss * x.shape[0]     # stays on the device until the end
+            n += x.shape[0]
+        return float(total) / n
+
+
+class TorchSide:
+    """benchmarks/reference_torch.py: the PyTorch example's model and training step."""
+
+    def __init__(self, x, batch_size, device):
+        import torch
+        import reference_torch as ref
+        self.ref, self.torch = ref, torch
+        torch.manual_seed(1)
+        self.x = torch.from_numpy(x).to(device)
+        self.model = ref.build_model(device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.generator = torch.Generator().manual_seed(1)
+        self.batch_size = batch_size
+
+    def epoch(self):
+        return self.ref.train_epoch(self.model, self.opt, self.x, self.batch_size,
+                                    self.generator)["loss"]
+
+
+# ---------------------------------------------------------------- timing
+def cpu_timer(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def cuda_timer(sync_all):
+    """A timer with CUDA events (recorded on the current stream of both libraries)."""
+    import cupy
+    import torch
+
+    def timer(fn):
+        sync_all()
+        start, end = cupy.cuda.Event(), cupy.cuda.Event()
+        start.record()
+        fn()
+        torch.cuda.current_stream().synchronize()   # torch's work queued before `end`
+        end.record()
+        end.synchronize()
+        return cupy.cuda.get_elapsed_time(start, end) / 1e3
+    return timer
+
+
+def time_rounds(sides, timer, rounds):
+    """One warm-up call per side, then `rounds` rounds in rotating order: name -> [s]."""
+    for fn in sides.values():
+        fn()
+    names, out = list(sides), {name: [] for name in sides}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            out[name].append(timer(sides[name]))
+    return out
+
+
+# ---------------------------------------------------------------- memory (a child process each)
+def _status_kb(field):
+    """A "VmRSS"/"VmHWM" line of /proc/self/status, in KiB (Linux), or None."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def _reset_peak_rss():
+    """Make the peak-RSS mark start again from the current RSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def memory_child(args):
+    """Run by the child: load, build, train --memory-steps steps; print JSON."""
+    import numpy as np
+    B = args.batch_sizes[0]
+    x, _ = load_train_images(args.data_dir, n_rows=args.memory_steps * B)
+    x = np.ascontiguousarray(x)
+    if args.memory_of == "torch":
+        import torch
+        torch.set_num_threads(args.threads)
+    else:
+        import minivae  # noqa: F401  (import cost outside the measurement)
+    import gc
+    gc.collect()
+    reset = _reset_peak_rss()          # loading the data peaked higher than training will
+    before = _status_kb("VmRSS")
+    side = (TorchSide if args.memory_of == "torch" else MinivaeSide)(x, B, "cpu")
+    side.epoch()
+    peak = _status_kb("VmHWM") if reset else None
+    if peak is None:                   # not Linux: the process's lifetime peak
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 if sys.platform != "darwin" else 1024)
+        before = None
+    print(json.dumps({"peak_rss_mb": peak / 1024,
+                      "train_rss_mb": None if before is None else (peak - before) / 1024}))
+
+
+def measure_memory(args, which):
+    cmd = [sys.executable, os.path.abspath(__file__), "--memory-of", which,
+           "--threads", str(args.threads), "--batch-size", str(args.batch_sizes[0]),
+           "--memory-steps", str(args.memory_steps)]
+    if args.data_dir:
+        cmd += ["--data-dir", args.data_dir]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- the two halves
+def run_cpu(args, x):
+    import torch
+    torch.set_num_threads(args.threads)
+    results = []
+    for B in args.batch_sizes:
+        mv, tc = MinivaeSide(x, B, "cpu"), TorchSide(x, B, "cpu")
+        floor = GemmFloor(dense_shapes(mv.model.params), epoch_batch_sizes(len(x), B))
+        sizes = epoch_batch_sizes(len(x), B)
+        sides = {"minivae": mv.epoch, "torch": tc.epoch,
+                 "floor": lambda: [floor.step(b) for b in sizes]}
+        times = time_rounds(sides, cpu_timer, args.epochs_each)
+        row = summarize(times, B, len(sizes), floor.flops[B])
+        if args.memory_steps:
+            row["memory"] = {k: measure_memory(args, k) for k in ("minivae", "torch")}
+        results.append(row)
+    return results
+
+
+def run_cuda(args, x):
+    from minivae.backend import cuda_available
+    import torch
+    if not cuda_available() or not torch.cuda.is_available():
+        sys.exit("no CUDA device: --device cuda needs an NVIDIA GPU with CuPy "
+                 "(pip install 'minivae[gpu]') and a CUDA build of PyTorch")
+    import cupy
+
+    def sync_all():
+        cupy.cuda.get_current_stream().synchronize()
+        torch.cuda.synchronize()
+
+    timer = cuda_timer(sync_all)
+    pool = cupy.get_default_memory_pool()
+    results = []
+    for B in args.batch_sizes:
+        pool.free_all_blocks()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        # Memory first, each side alone: its data, model and one epoch (CuPy's pool
+        # keeps what it once held, so total_bytes() is its high-water mark).
+        mv = MinivaeSide(x, B, "cuda")
+        mv.epoch()
+        mv_peak = pool.total_bytes()
+        tc = TorchSide(x, B, "cuda")
+        tc.epoch()
+        torch_peak = torch.cuda.max_memory_reserved()
+        sizes = epoch_batch_sizes(len(x), B)
+        floor = GemmFloor(dense_shapes(mv.model.params), sizes, xp=cupy)
+        sides = {"minivae": mv.epoch, "torch": tc.epoch,
+                 "floor": lambda: [floor.step(b) for b in sizes]}
+        times = time_rounds(sides, timer, args.epochs_each)
+        row = summarize(times, B, len(sizes), floor.flops[B])
+        row["memory"] = {"minivae": {"device_peak_mb": mv_peak / 2**20},
+                         "torch": {"device_peak_mb": torch_peak / 2**20}}
+        results.append(row)
+    return results
+
+
+def summarize(times, B, steps, flops_per_step):
+    med = {k: median(v) for k, v in times.items()}
+    return {"batch_size": B, "steps_per_epoch": steps, "epochs_each": len(times["minivae"]),
+            "seconds": times, "median_s": med,
+            "ms_per_step": {k: v / steps * 1e3 for k, v in med.items()},
+            "ratio_to_torch": med["minivae"] / med["torch"],
+            "ratio_to_floor": med["minivae"] / med["floor"],
+            "torch_ratio_to_floor": med["torch"] / med["floor"],
+            "floor_gflops": flops_per_step * steps / med["floor"] / 1e9}
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def print_table(args, results, info):
+    print()
+    load = info["load_average"]
+    print(f"# {info['device']} | {info['threads']} thread(s) | {info['data']} | "
+          f"numpy {info['numpy']}, torch {info['torch']} | {info['machine']}"
+          + (f" | load average {load[0]:.1f}" if load else ""))
+    unit = "GPU memory peak" if args.device == "cuda" else "peak RSS (train +)"
+    for row in results:
+        mem = row.get("memory", {})
+        print(f"\nbatch {row['batch_size']}, {row['steps_per_epoch']} steps per epoch, "
+              f"median of {row['epochs_each']} epochs each (alternating)")
+        print(f"{'':20s} {'s/epoch':>8s} {'ms/step':>8s} {'vs torch':>9s} {'vs floor':>9s}  {unit}")
+        for name, label in (("minivae", "minivae (NumPy)" if args.device == "cpu" else "minivae (CuPy)"),
+                            ("torch", "PyTorch reference"), ("floor", "GEMM floor")):
+            m = mem.get(name, {})
+            if "device_peak_mb" in m:
+                mtxt = f"{m['device_peak_mb']:.0f} MB"
+            elif m:
+                extra = "" if m["train_rss_mb"] is None else f" (+{m['train_rss_mb']:.0f})"
+                mtxt = f"{m['peak_rss_mb']:.0f} MB{extra}"
+            else:
+                mtxt = f"{row['floor_gflops']:.0f} GFLOP/s" if name == "floor" else "-"
+            vs_torch = row["median_s"][name] / row["median_s"]["torch"]
+            vs_floor = row["median_s"][name] / row["median_s"]["floor"]
+            print(f"{label:20s} {row['median_s'][name]:8.3f} {row['ms_per_step'][name]:8.2f} "
+                  f"{vs_torch:8.2f}x {vs_floor:8.2f}x  {mtxt}")
+
+
+def main(argv=None):
+    threads_from_argv(argv)
+    args = parse_args(argv)
+    if args.memory_of:
+        return memory_child(args)
+    import numpy as np
+    import torch
+    n_rows = None if args.steps is None else args.steps * max(args.batch_sizes)
+    x, source = load_train_images(args.data_dir, n_rows)
+    results = (run_cuda if args.device == "cuda" else run_cpu)(args, x)
+    info = {"device": args.device, "threads": args.threads, "data": source,
+            "rows": int(len(x)), "numpy": np.__version__, "torch": torch.__version__,
+            "machine": f"{cpu_name()}, {os.cpu_count()} cores, {platform.machine()}",
+            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "date": time.strftime("%Y-%m-%d %H:%M")}
+    print_table(args, results, info)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"info": info, "results": results}, f, indent=1)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The fast forms in minivae.ops equal their plain formulas, in float64 and float32."""
+
+import numpy as np
+import pytest
+
+from minivae import Adam, ReLU, losses, ops
+from minivae.backend import to_numpy
+from conftest import rand
+
+TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-6, atol=2e-6)}
+
+
+def plain_bernoulli(logits, x, scale):
+    """The textbook forms, in float64 on the CPU: logaddexp for softplus, 1/(1+e^-l)."""
+    l, x = to_numpy(logits).astype(np.float64), to_numpy(x).astype(np.float64)
+    nll = np.sum(np.logaddexp(0, l) - x * l, axis=1)
+    with np.errstate(over="ignore"):
+        grad = scale * (1 / (1 + np.exp(-l)) - x)
+    return nll, grad
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("scale", [1.0, 1 / 128])
+def test_bernoulli_nll_and_grad_equals_its_plain_form(xp, dtype, scale):
+    logits = rand(xp, (16, 50), 1, -30, 30).astype(dtype)
+    logits[0, :6] = xp.asarray([1e4, -1e4, 0.0, 88.0, -88.0, 1e-6], dtype=dtype)
+    x = rand(xp, (16, 50), 2).astype(dtype)
+    x[1] = 0.0
+    x[2] = 1.0
+    with np.errstate(all="raise"):
+        nll, grad = ops.bernoulli_nll_and_grad(logits, x, scale)
+    assert nll.dtype == dtype and grad.dtype == dtype
+    assert nll.shape == (16,) and grad.shape == (16, 50)
+    want_nll, want_grad = plain_bernoulli(logits, x, scale)
+    # float32: each of the 50 terms is exact to ~1 ulp of its size (up to 1e4 here).
+    nll_tol = TOL[dtype] if dtype == "float64" else dict(rtol=1e-6, atol=50 * 1e4 * 6e-8)
+    np.testing.assert_allclose(to_numpy(nll), want_nll, **nll_tol)
+    np.testing.assert_allclose(to_numpy(grad), want_grad, **TOL[dtype])
+
+
+def test_bernoulli_nll_and_grad_leaves_its_inputs_alone(xp):
+    logits, x = rand(xp, (4, 7), 3, -5, 5), rand(xp, (4, 7), 4)
+    l0, x0 = logits.copy(), x.copy()
+    ops.bernoulli_nll_and_grad(logits, x, 0.5)
+    assert bool((logits == l0).all()) and bool((x == x0).all())
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softplus_equals_logaddexp(xp, dtype):
+    l = xp.asarray(np.concatenate([np.linspace(-200, 200, 4001), [1e4, -1e4, 0.0, 1e-30]]),
+                   dtype=dtype)
+    with np.errstate(all="raise"):
+        got = losses.softplus(l)
+    want = np.logaddexp(0, to_numpy(l).astype(np.float64))
+    np.testing.assert_allclose(to_numpy(got), want, **TOL[dtype])
+
+
+def plain_adam(p, grads, lr, b1, b2, eps, wd):
+    m = v = 0
+    for t, g in enumerate(grads, start=1):
+        g = g + wd * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - lr / (1 - b1**t) * m / (np.sqrt(v / (1 - b2**t)) + eps)
+    return p, m, v
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+@pytest.mark.parametrize("chunk", [64, 1000, ops.ADAM_CHUNK])   # 1000 = 3 chunks and a remainder
+def test_adam_update_equals_its_plain_form(xp, dtype, wd, chunk):
+    P = 3001
+    rng = np.random.default_rng(5)
+    p0 = rng.standard_normal(P)
+    grads = [rng.standard_normal(P) * 10.0**rng.uniform(-4, 1) for _ in range(5)]
+    p, m, v = (xp.array(a, dtype=dtype) for a in (p0, np.zeros(P), np.zeros(P)))   # copies
+    for t, g in enumerate(grads, start=1):
+        g_dev = xp.asarray(g, dtype=dtype)
+        g_before = g_dev.copy()
+        ops.adam_update(p, g_dev, m, v, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=t,
+                        weight_decay=wd, chunk=chunk)
+        assert bool((g_dev == g_before).all()), "adam_update wrote into the gradient"
+    want = plain_adam(p0, [np.asarray(g, dtype=dtype).astype(np.float64) for g in grads],
+                      1e-2, 0.9, 0.999, 1e-8, wd)
+    tol = TOL[dtype] if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+    for got, w in zip((p, m, v), want):
+        np.testing.assert_allclose(to_numpy(got), w, **tol)
+
+
+def test_adam_update_on_non_contiguous_and_2d_arrays():
+    rng = np.random.default_rng(6)
+    base = rng.standard_normal((6, 8))
+    p = base.copy()[:, ::2]                      # non-contiguous (6, 4)
+    q = np.ascontiguousarray(p)                  # the same values, contiguous
+    g = rng.standard_normal((6, 4))
+    state = [np.zeros((6, 4)) for _ in range(4)]
+    ops.adam_update(p, g, state[0], state[1], lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=1)
+    ops.adam_update(q, g, state[2], state[3], lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=1, chunk=5)
+    np.testing.assert_allclose(p, q, rtol=1e-14)
+    np.testing.assert_allclose(p, plain_adam(base[:, ::2], [g], 0.1, 0.9, 0.99, 1e-8, 0.0)[0], rtol=1e-12)
+
+
+def test_adam_optimizer_uses_the_fast_form_on_a_models_flat_vector(monkeypatch):
+    calls = []
+    real = ops.adam_update
+    monkeypatch.setattr(ops, "adam_update", lambda *a, **k: (calls.append(a[0].shape), real(*a, **k)))
+    params = {"w": np.ones((3, 2))}
+    Adam(params, lr=0.1).step({"w": np.ones((3, 2))})
+    assert calls == [(3, 2)]
+    np.testing.assert_allclose(params["w"], 0.9, rtol=1e-6)   # step 1 moves each parameter by ~lr
+
+
+def test_a_registered_kernel_replaces_the_op(monkeypatch):
+    monkeypatch.setattr(ops, "_KERNELS", {})
+    seen = []
+    ops.register("bernoulli_nll_and_grad", "numpy", lambda l, x, s: seen.append(s) or ("nll", "grad"))
+    assert ops.bernoulli_nll_and_grad(np.zeros((1, 2)), np.zeros((1, 2)), 0.25) == ("nll", "grad")
+    assert seen == [0.25]
+    with pytest.raises(ValueError, match="no op named"):
+        ops.register("softmax", "cupy", print)
+
+
+def test_relu_is_max_x_0_and_its_mask(xp):
+    x = rand(xp, (5, 9), 7, -1, 1)
+    x[0, 0] = 0.0
+    relu = ReLU()
+    y = relu.forward(x)
+    assert bool((y == xp.maximum(x, 0)).all())
+    dy = rand(xp, (5, 9), 8)
+    assert bool((relu.backward(dy) == dy * (x > 0)).all())
