@@ -16,7 +16,7 @@ THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 def threads_from_argv(argv=None, default=None):
     """Read ``--threads N`` from the command line and pin every BLAS pool to N.
 
-    Must run before NumPy (or torch) is imported. Returns N.
+    Call it before NumPy (or torch) is imported. Returns N.
     """
     argv = sys.argv[1:] if argv is None else argv
     n = default or os.cpu_count()
@@ -31,8 +31,8 @@ def threads_from_argv(argv=None, default=None):
         sys.exit(f"--threads must be a positive integer, got {n!r}")
     if n < 1:
         sys.exit(f"--threads must be a positive integer, got {n}")
-    if "numpy" in sys.modules:
-        raise RuntimeError("threads_from_argv() must run before numpy is imported")
+    # In a process that has already loaded NumPy (a test calling main()), the
+    # variables no longer change OpenBLAS; they still reach child processes.
     for var in THREAD_VARS:
         os.environ[var] = str(n)
     return n
@@ -53,7 +53,7 @@ def load_train_images(data_dir, n_rows=None):
         images, _ = load_mnist("train", root=data_dir, download=False)
         x, source = to_unit_float(images), f"MNIST train ({data_dir})"
     else:
-        x = np.random.default_rng(0).random((60000, 784), dtype=np.float32)
+        x = np.random.default_rng(0).random((n_rows or 60000, 784), dtype=np.float32)
         x[x > 0.19] = 0                      # about 19% of pixels carry ink,
         x /= 0.19                            # with grey levels in [0, 1)
         source = "synthetic MNIST-shaped data (no --data-dir)"

@@ -37,6 +37,7 @@ def parse_args(argv=None):
     p.add_argument("--rounds", type=int, default=7, help="rounds; the median is reported")
     p.add_argument("--data-dir", default=None, help="MNIST IDX files (default: $MINIVAE_DATA_DIR, "
                    "else synthetic data of the same shape)")
+    p.add_argument("--warmup", type=int, default=200, help="training steps before timing")
     p.add_argument("--cprofile", action="store_true", help="also print cProfile's top functions")
     return p.parse_args(argv)
 
@@ -67,7 +68,7 @@ def main(argv=None):
                 if done == n:
                     return
 
-    train(200)     # past the first steps, so that values are those of a model in training
+    train(args.warmup)   # past the first steps: the values are those of a model in training
     batches = [np.take(x_all, np.random.default_rng(i).permutation(len(x_all))[:B], axis=0)
                for i in range(args.steps)]
     mu, logvar = model.encode(batches[0])

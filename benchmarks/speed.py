@@ -78,10 +78,9 @@ class MinivaeSide:
 
     def __init__(self, x, batch_size, device):
         import minivae
-        from minivae.backend import get_xp, synchronize
+        from minivae.backend import get_xp
         from minivae.data import BatchIterator
         self.xp = get_xp(device)
-        self.sync = lambda: synchronize(self.xp)
         self.model = minivae.VAE(input_dim=784, hidden_dims=(400,), latent_dim=20,
                                  device=device, seed=1)
         self.opt = minivae.Adam(self.model.params, lr=1e-3)
@@ -226,12 +225,17 @@ def run_cpu(args, x):
     return results
 
 
-def run_cuda(args, x):
+def check_cuda():
     from minivae.backend import cuda_available
     import torch
     if not cuda_available() or not torch.cuda.is_available():
         sys.exit("no CUDA device: --device cuda needs an NVIDIA GPU with CuPy "
                  "(pip install 'minivae[gpu]') and a CUDA build of PyTorch")
+
+
+def run_cuda(args, x):
+    import torch
+    check_cuda()
     import cupy
 
     def sync_all():
@@ -319,6 +323,8 @@ def main(argv=None):
         return memory_child(args)
     import numpy as np
     import torch
+    if args.device == "cuda":
+        check_cuda()
     n_rows = None if args.steps is None else args.steps * max(args.batch_sizes)
     x, source = load_train_images(args.data_dir, n_rows)
     results = (run_cuda if args.device == "cuda" else run_cpu)(args, x)

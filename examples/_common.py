@@ -6,7 +6,7 @@ Each example reads top to bottom as an experiment; the plumbing lives here.
     data = load_data(args)                      # train/test images and labels
     model = minivae.VAE(latent_dim=20, device=args.device, seed=args.seed)
     train(model, data.train_images, args.epochs)
-    x = test_array(model, data.test_images)     # (N, D) on the model's device
+    x = model_input(model, data.test_images)    # (N, D) on the model's device
     recon, kl = per_image_loss(model, x)        # (N,) each, nats per image
 
 Shapes: N images, B batch, D pixels, Z latent size.
@@ -67,7 +67,7 @@ def load_data(args, data: Data | None = None) -> Data:
     return Data(*train, *test)
 
 
-def test_array(model, images, binarize_seed: int | None = None):
+def model_input(model, images, binarize_seed: int | None = None):
     """Test images as an (N, D) array on the model's device, in [0, 1].
 
     With ``binarize_seed``, one fixed binarization (pixel = 1 with probability
@@ -96,14 +96,16 @@ def train(model, images, epochs: int, batch_size: int = 128, lr: float = 1e-3, s
         for epoch in range(epochs):
             total = model.xp.zeros((), dtype=np.float64)       # sum of loss * B, on the device
             for x in batches:                                  # x: (B, D)
-                loss, parts = model.loss_and_grads(x)
+                loss, _ = model.loss_and_grads(x)
                 opt.step(model.grads)
                 total += loss * x.shape[0]
                 bar.update()
             history.append(float(total) / len(batches.data))   # one read per epoch
             bar.set_postfix(loss=f"{history[-1]:.2f}")
-    print(f"{desc}: {epochs} epochs in {time.perf_counter() - start:.1f} s, "
-          f"last epoch's train loss {history[-1]:.2f}" if history else f"{desc}: 0 epochs")
+    seconds = time.perf_counter() - start
+    if history:
+        print(f"{desc}: {epochs} epochs in {seconds:.1f} s ({seconds / epochs:.1f} s per epoch), "
+              f"train loss {history[-1]:.2f} in the last")
     return history
 
 
@@ -218,8 +220,9 @@ def rate_distortion(ax, kl, recon, labels) -> None:
         total = kl[i] + recon[i]
         ax.plot(rates, total - rates, "--", color=f"C{i}", lw=0.8, alpha=0.7)
         ax.scatter(kl[i], recon[i], s=40, color=f"C{i}", zorder=3)
+        odd = i % 2 == 1                     # alternate sides, so close points stay readable
         ax.annotate(f"{label}: -ELBO {total:.1f}", (kl[i], recon[i]), textcoords="offset points",
-                    xytext=(7, 5 if i % 2 == 0 else -13), fontsize=8)   # alternate: no overlap
+                    xytext=(-7, -13) if odd else (7, 5), ha="right" if odd else "left", fontsize=8)
     span = recon.max() - recon.min() + 1
     ax.set_xlim(rates)
     ax.set_ylim(recon.min() - 0.3 * span, recon.max() + 0.3 * span)

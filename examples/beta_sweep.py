@@ -25,8 +25,8 @@ import minivae
 from minivae.evaluation import pick_examples
 from minivae.plots._common import mosaic, new_figure, save, show
 
-from _common import (active_units, figure_path, load_data, parser, per_image_loss,
-                     print_table, rate_distortion, test_array, train)
+from _common import (active_units, figure_path, load_data, model_input, parser, per_image_loss,
+                     print_table, rate_distortion, train)
 
 
 def main(argv=None, data=None) -> list[dict]:
@@ -47,7 +47,7 @@ def main(argv=None, data=None) -> list[dict]:
                             beta=beta, device=args.device, seed=args.seed)
         train(model, data.train_images, args.epochs, args.batch_size, args.lr, args.seed,
               desc=f"beta={beta:g}")
-        x = test_array(model, data.test_images)                           # (N, D)
+        x = model_input(model, data.test_images)                          # (N, D)
         recon, kl = per_image_loss(model, x)                              # (N,) each
         units, _ = active_units(model, x)
         results.append(dict(beta=beta, recon=recon.mean(), kl=kl.mean(), active=units,
@@ -67,8 +67,8 @@ def main(argv=None, data=None) -> list[dict]:
 
 def draw(results, originals, image_shape, path) -> str:
     n = len(results)
-    fig = new_figure(4.0 + 2.4 * n, 4.4)
-    grid = fig.add_gridspec(2, n + 1, width_ratios=[1.6] + [1] * n, height_ratios=[4, 1])
+    fig = new_figure(4.0 + 2.4 * n, 5.0)
+    grid = fig.add_gridspec(2, n + 1, width_ratios=[1.6] + [1] * n, height_ratios=[3, 1.2])
     ax = fig.add_subplot(grid[0, 0])
     rate_distortion(ax, [r["kl"] for r in results], [r["recon"] for r in results],
                     [f"beta={r['beta']:g}" for r in results])

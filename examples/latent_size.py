@@ -4,12 +4,13 @@ The negative ELBO has two terms. The reconstruction term -log p(x|z) falls
 when the code z carries more about the image; the KL term KL(q(z|x) || p(z))
 is the price, in nats, of what z carries. Z = 2 cannot carry much: blurry
 reconstructions, small KL. Z = 20 carries far more and pays for it in KL.
-Z = 50 has room it does not use: the KL penalty keeps the extra dimensions
-switched off (posterior collapse), so the active units stop growing.
-A unit j is active when its posterior mean moves with the input,
-Var_x[mu_j(x)] > 0.01 (Burda et al. 2015, Sec. 5.2).
+Z = 50 has room it does not use: the KL penalty switches the extra
+dimensions off as training goes on (posterior collapse), so the active units
+stop growing and Z = 50 gains little over Z = 20. A unit j is active
+when its posterior mean moves with the input, Var_x[mu_j(x)] > 0.01 (Burda
+et al. 2015, Sec. 5.2).
 
-    python examples/latent_size.py                      # 3 VAEs x 5 epochs
+    python examples/latent_size.py                      # 3 VAEs x 10 epochs
     python examples/latent_size.py --epochs 50 --sizes 2,5,10,20,50,100
 
 Prints a table of the test set's negative ELBO, its two terms and the active
@@ -24,8 +25,8 @@ import numpy as np
 import minivae
 from minivae.plots._common import mosaic, new_figure, save, show
 
-from _common import (active_units, figure_path, load_data, parser, per_image_loss,
-                     print_table, rate_distortion, test_array, train)
+from _common import (active_units, figure_path, load_data, model_input, parser, per_image_loss,
+                     print_table, rate_distortion, train)
 
 
 def main(argv=None, data=None) -> list[dict]:
@@ -44,7 +45,7 @@ def main(argv=None, data=None) -> list[dict]:
                             device=args.device, seed=args.seed)
         train(model, data.train_images, args.epochs, args.batch_size, args.lr, args.seed,
               desc=f"Z={Z}")
-        x = test_array(model, data.test_images)                   # (N, D)
+        x = model_input(model, data.test_images)                  # (N, D)
         recon, kl = per_image_loss(model, x)                      # (N,) each
         units, activity = active_units(model, x)                 # activity: (Z,)
         z = np.random.default_rng(0).standard_normal((64, Z))     # (64, Z) from the prior

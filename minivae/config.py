@@ -281,13 +281,21 @@ def _resumed(parser, run_dir, cli) -> TrainConfig:
         parser.error(f"--resume {run_dir}: {e}")
     saved["out"] = run_dir                           # the run may have been moved
     for name, value in cli.items():
-        if name == "out" and os.path.abspath(value) != os.path.abspath(run_dir):
+        old = saved.get(name, FIELDS[name].default)
+        if FIELDS[name].metadata["resumable"] or _same(name, value, old):
+            continue
+        if name == "out":
             parser.error(f"--out {value}: a resumed run writes into its own directory {run_dir}")
-        if not FIELDS[name].metadata["resumable"] and value != saved.get(name, FIELDS[name].default):
-            what = "changes the model's architecture" if name in ARCHITECTURE else \
-                   "changes what is being trained"
-            parser.error(f"{_flag_name(name)} {_show(value)}: the run in {run_dir} used "
-                         f"{_show(saved.get(name, FIELDS[name].default))}, and a resumed run "
-                         f"must keep it (this option {what}); start a new run with another "
-                         "--out instead")
+        what = "changes the model's architecture" if name in ARCHITECTURE else \
+               "changes what is being trained"
+        parser.error(f"{_flag_name(name)} {_show(value)}: the run in {run_dir} used {_show(old)}, "
+                     f"and a resumed run must keep it (this option {what}); start a new run "
+                     "with another --out instead")
     return TrainConfig(**{**saved, **cli})
+
+
+def _same(name, a, b) -> bool:
+    """Equal settings; paths are compared as absolute paths."""
+    if name == "out" or (name == "dataset" and str(a).endswith((".npy", ".npz"))):
+        return b is not None and os.path.abspath(a) == os.path.abspath(b)
+    return a == b

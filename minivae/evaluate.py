@@ -26,8 +26,7 @@ from .config import dataset_name, nonnegative_int, positive_int
 from .data import DataError, load_dataset, to_unit_float
 from .evaluation import (EVAL_SEED_OFFSET, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo)
-from .runs import RunError
-from .sample import load_model
+from .runs import RunError, load_model
 from .serialize import CheckpointError
 
 

@@ -144,7 +144,7 @@ def _adam_pass(xp, p, g, m, v, tmp, beta1, beta2, a, e, weight_decay):
     xp.subtract(g, m, out=tmp)
     tmp *= 1 - beta1
     m += tmp                                    # m += (1 - beta1) (g - m)
-    xp.multiply(g, g, out=tmp)
+    xp.square(g, out=tmp)
     tmp -= v
     tmp *= 1 - beta2
     v += tmp                                    # v += (1 - beta2) (g^2 - v)

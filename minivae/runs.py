@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 import time
@@ -37,6 +38,7 @@ import zipfile
 import numpy as np
 
 from .config import CHECKPOINT, TrainConfig
+from .model import BaseModel
 from .serialize import CheckpointError, load_npz
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
@@ -226,3 +228,13 @@ def restore(model, opt, arrays, meta, path) -> int:
     model.rng.set_state(meta["rng"])
     return int(meta["epoch"])
 
+
+def load_model(path, device="cpu"):
+    """(model, image_shape, meta) from a run directory or a checkpoint file, or a clear error."""
+    arrays, meta = load_checkpoint(path)
+    model = BaseModel.from_arrays(arrays, meta, checkpoint_path(path), device=device)
+    shape = meta.get("image_shape")
+    if not shape:   # a file from model.save(): assume square grey images
+        side = math.isqrt(model.input_dim)
+        shape = [side, side] if side * side == model.input_dim else [1, model.input_dim]
+    return model, tuple(shape), meta

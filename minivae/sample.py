@@ -9,25 +9,12 @@ written by ``model.save``).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from .backend import to_numpy
 from .config import nonnegative_int, positive_int
-from .model import BaseModel
-from .runs import RunError, checkpoint_path, load_checkpoint
+from .runs import RunError, load_model
 from .serialize import CheckpointError
-
-
-def load_model(path, device="cpu"):
-    """(model, image_shape) from a run directory or a checkpoint file, or a clear error."""
-    arrays, meta = load_checkpoint(path)
-    model = BaseModel.from_arrays(arrays, meta, checkpoint_path(path), device=device)
-    shape = meta.get("image_shape")
-    if not shape:   # a file from model.save(): assume square grey images
-        side = math.isqrt(model.input_dim)
-        shape = [side, side] if side * side == model.input_dim else [1, model.input_dim]
-    return model, tuple(shape), meta
 
 
 def build_parser():

@@ -37,8 +37,8 @@ from .autoencoder import Autoencoder
 from .backend import Generator, get_xp, resolve_device, synchronize, to_numpy
 from .config import CHECKPOINT, TrainConfig, parse_args
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
-from .evaluation import (EVAL_SEED_OFFSET, eval_generator, pick_examples,
-                         reconstruction_metrics, evaluate_elbo)
+from .evaluation import (EVAL_SEED_OFFSET, eval_generator, evaluate_elbo, pick_examples,
+                         reconstruction_metrics)
 from .optim import Adam
 from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, load_checkpoint,
                    read_metrics, restore, save_checkpoint, truncate_metrics, write_config,
@@ -88,15 +88,16 @@ def main(argv=None) -> int:
     """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
     cfg, resume_dir = parse_args(argv)      # bad options: argparse exits with status 2
     try:
-        return run(cfg, resume_dir)
+        device = resolve_device(cfg.device)  # "auto" -> "cuda" or "cpu"
+        return run(cfg, resume_dir, device)
     except KeyboardInterrupt:               # a second Ctrl-C, or one before training started
         print("\nAborted.", file=sys.stderr)
         return 130
     except (DataError, CheckpointError, RunError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except RuntimeError as e:               # e.g. --device cuda without a GPU
-        if "device" not in str(e):
+    except RuntimeError as e:               # --device cuda without CuPy or a GPU
+        if cfg.device != "cuda":
             raise
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -109,8 +110,7 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str):
     return VAE(beta=cfg.beta, **kwargs) if cfg.model == "vae" else Autoencoder(**kwargs)
 
 
-def run(cfg: TrainConfig, resume_dir: str | None) -> int:
-    device = resolve_device(cfg.device)
+def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
     say = (lambda *a: None) if cfg.quiet else print
     data = load_data(cfg, get_xp(device))
     model = build_model(cfg, data.x_test.shape[1], device)
@@ -131,6 +131,7 @@ def run(cfg: TrainConfig, resume_dir: str | None) -> int:
             for epoch in range(done + 1, cfg.epochs + 1):
                 start = time.perf_counter()
                 train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop)
+                train_seconds = time.perf_counter() - start   # train_epoch ends with a read: synced
                 row = measure(model, data, cfg, epoch, train_stats, start)
                 append_metrics(run_dir, row)        # the row first, then the checkpoint: see runs.py
                 save_checkpoint(run_dir, model, opt, epoch, data.batches.state(), cfg,
@@ -141,7 +142,7 @@ def run(cfg: TrainConfig, resume_dir: str | None) -> int:
                 say(f"epoch {epoch:3d} | train {row['train_loss']:8.3f} (recon "
                     f"{row['train_recon']:.3f}, KL {row['train_kl']:.3f}) | test "
                     f"{row['test_loss']:8.3f} | PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
-                    f" | {row['seconds']:.1f} s")
+                    f" | {row['seconds']:.1f} s ({train_seconds:.1f} s training)")
     except Interrupted as e:
         last = (f"the last checkpoint (epoch {epoch - 1}) is in {run_dir}; resume with: "
                 f"python -m minivae.train --resume {run_dir}") if epoch > 1 else \

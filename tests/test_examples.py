@@ -155,10 +155,10 @@ def test_active_units_counts_dimensions_that_move():
     assert np.all(variances[:2] < 1e-20) and np.all(variances[2:] > 0.01) and count == 3
 
 
-def test_test_array_binarizes_once_and_reproducibly():
+def test_model_input_binarizes_once_and_reproducibly():
     model = minivae.VAE(input_dim=64, hidden_dims=(8,), latent_dim=2)
     images = np.random.default_rng(0).integers(0, 256, (50, 8, 8), dtype=np.uint8)
-    a, b = (_common.test_array(model, images, binarize_seed=1) for _ in range(2))
+    a, b = (_common.model_input(model, images, binarize_seed=1) for _ in range(2))
     assert set(np.unique(a)) <= {0.0, 1.0} and np.array_equal(a, b)
-    grey = _common.test_array(model, images)
+    grey = _common.model_input(model, images)
     assert grey.shape == (50, 64) and grey.max() <= 1 and not np.array_equal(grey, a)

@@ -166,6 +166,17 @@ def test_run_directory_files(tiny, tmp_path, capsys):
     assert f"test loss   {m['test_loss'][-1]:.3f}" in res.stdout and "-log p(x)" in res.stdout
 
 
+def test_prints_one_line_per_epoch(tiny, tmp_path, capsys):
+    args = [a for a in tiny_args(tiny, tmp_path / "run", "--epochs", "2") if a != "--quiet"]
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 2
+    for word in ("train", "recon", "KL", "test", "PSNR", "SSIM", " s"):
+        assert word in lines[1]
+    assert out.startswith("Training a VAE 64-32-4") and "Final test loss" in out
+
+
 def test_autoencoder_runs(tiny, tmp_path):
     out = tmp_path / "ae"
     assert train.main(tiny_args(tiny, out, "--epochs", "1", "--model", "ae")) == 0
@@ -212,14 +223,17 @@ def test_resume_refuses_options_that_change_the_run(tiny, tmp_path, capsys):
     out = tmp_path / "run"
     assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
     for argv, named in ((["--hidden", "64"], "--hidden"), (["--latent-dim", "3"], "--latent-dim"),
-                        (["--lr", "0.1"], "--lr"), (["--config", "x.toml"], "--config")):
+                        (["--lr", "0.1"], "--lr"), (["--config", "x.toml"], "--config"),
+                        (["--out", str(tmp_path / "other")], "--out")):
         with pytest.raises(SystemExit) as e:
             parse_args(["--resume", str(out), *argv])
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert named in err
-    cfg, resume = parse_args(["--resume", str(out), "--epochs", "5", "--hidden", "32"])  # same value: fine
-    assert resume == str(out) and cfg.epochs == 5
+    # Restating a setting unchanged is fine; so are --epochs and the display options.
+    cfg, resume = parse_args(["--resume", str(out), "--epochs", "5", "--hidden", "32",
+                              "--dataset", tiny, "--out", str(out), "--no-quiet"])
+    assert resume == str(out) and cfg.epochs == 5 and not cfg.quiet
 
 
 def test_resume_without_checkpoint(tmp_path, capsys):

@@ -1,0 +1,195 @@
+"""minivae's loss curve on real MNIST against the PyTorch reference band.
+
+    python benchmarks/loss_curve.py --data-dir ../shared/data/mnist
+    python benchmarks/loss_curve.py --seeds 1,2,3 --threads 1 --png curve.png
+
+Trains minivae with the PyTorch example's configuration (784-400-20 VAE,
+ReLU, Bernoulli likelihood on [0, 1] pixels, Adam lr 1e-3, batch 128, 10
+epochs, float32), through the public API only (VAE, Adam, BatchIterator,
+load_mnist), and compares each epoch's train and test loss, in nats per
+image, with benchmarks/reference_curve.csv: the same model trained by
+benchmarks/reference_torch.py with 3 seeds.
+
+    train loss  mean over the epoch's batches of the batch loss, weighted by
+                batch size: the loss the parameters had while they trained
+    test loss   single-sample negative ELBO over the 10,000 test images (z is
+                sampled, as in the PyTorch example's test())
+
+The band, per epoch and split, from the reference runs' min, max and
+spread = max - min:
+
+    [min - K * spread - FLOOR,  max + K * spread + FLOOR],  K = 1, FLOOR = 0.5 nats
+
+Why this width: minivae is one more run of the same experiment with its own
+random streams (initialisation, shuffling, noise), so it should fall where a
+4th reference seed would. Three seeds pin that down poorly: their range is
+by chance as small as 0.08 nats (test, epoch 3). FLOOR is set from the seed
+standard deviation pooled over all 10 epochs, 0.17 nats (train) and 0.20
+(test): 0.5 nats is 2.5 to 3 of those beyond the extremes. For normal seed
+noise, a new run falls outside this band with probability 0.1% per check
+(simulated), so 20 checks fail together by chance less than 2% of the time.
+At the same time 0.5 nats is 0.5% of the final loss: a wrong gradient, a
+missing 1/B, or exp(logvar) used as the standard deviation moves the curve
+by several nats and fails.
+
+Prints a PASS/FAIL table, writes a PNG of both curves (and of minivae's
+distance from the reference mean, with the band), and exits with status 1
+if any epoch of any seed falls outside the band.
+"""
+
+import argparse
+import csv
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import HERE, threads_from_argv  # noqa: E402
+
+K, FLOOR = 1.0, 0.5
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", default=os.environ.get("MINIVAE_DATA_DIR"),
+                   help="directory with the MNIST IDX files (default: $MINIVAE_DATA_DIR, "
+                        "else minivae's usual search and download)")
+    p.add_argument("--seeds", default="1", help="comma-separated seeds; each run must pass")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS threads")
+    p.add_argument("--reference", default=os.path.join(HERE, "reference_curve.csv"))
+    p.add_argument("--png", default=os.path.join(HERE, "loss_curve.png"), help="figure to write")
+    p.add_argument("--csv", metavar="OUT", help="also write minivae's per-epoch losses here")
+    args = p.parse_args(argv)
+    try:
+        args.seed_list = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    if not 1 <= args.epochs:
+        p.error("--epochs must be at least 1")
+    return args
+
+
+def read_reference(path):
+    """epoch -> {"train_min": ..., ...} from reference_curve.csv ('#' lines are comments)."""
+    with open(path) as f:
+        rows = csv.DictReader(line for line in f if not line.startswith("#"))
+        return {int(r["epoch"]): {k: float(v) for k, v in r.items() if k != "epoch"} for r in rows}
+
+
+def band(ref_row, split):
+    """(low, high) of the accepted band for one epoch and split ("train" or "test")."""
+    lo, hi = ref_row[f"{split}_min"], ref_row[f"{split}_max"]
+    spread = hi - lo
+    return lo - K * spread - FLOOR, hi + K * spread + FLOOR
+
+
+def train_minivae(x_train, x_test, seed, epochs, batch_size=128, lr=1e-3):
+    """Train from scratch; one dict per epoch: train_loss, test_loss, seconds."""
+    import minivae
+    from minivae.data import BatchIterator
+    model = minivae.VAE(input_dim=784, hidden_dims=(400,), latent_dim=20, seed=seed)
+    opt = minivae.Adam(model.params, lr=lr)
+    batches = BatchIterator(x_train, batch_size, seed=seed)
+    rows = []
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        total = 0.0
+        for x in batches:
+            loss, _ = model.loss_and_grads(x)
+            opt.step(model.grads)
+            total += float(loss) * x.shape[0]
+        seconds = time.perf_counter() - t0
+        test = 0.0
+        for start in range(0, len(x_test), batch_size):
+            x = x_test[start:start + batch_size]
+            test += float(model.loss(x)[0]) * x.shape[0]
+        rows.append({"seed": seed, "epoch": epoch, "train_loss": total / len(x_train),
+                     "test_loss": test / len(x_test), "seconds": seconds})
+        print(f"seed {seed} epoch {epoch:2d}  train {rows[-1]['train_loss']:.4f}  "
+              f"test {rows[-1]['test_loss']:.4f}  {seconds:.2f} s", flush=True)
+    return rows
+
+
+def check(runs, ref):
+    """[(seed, epoch, split, value, low, high, ok)] for every epoch of every run."""
+    out = []
+    for row in runs:
+        for split in ("train", "test"):
+            lo, hi = band(ref[row["epoch"]], split)
+            value = row[f"{split}_loss"]
+            out.append((row["seed"], row["epoch"], split, value, lo, hi, lo <= value <= hi))
+    return out
+
+
+def plot(runs, ref, path):
+    """Top: loss per epoch, reference band and minivae. Bottom: minivae minus the reference mean."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 7), layout="constrained")
+    axes = fig.subplots(2, 2, sharex=True)
+    epochs = sorted(e for e in ref if e <= max(r["epoch"] for r in runs))
+    seeds = sorted({r["seed"] for r in runs})
+    for col, split in enumerate(("train", "test")):
+        mean = [ref[e][f"{split}_mean"] for e in epochs]
+        lows, highs = zip(*(band(ref[e], split) for e in epochs))
+        top, bottom = axes[0, col], axes[1, col]
+        top.fill_between(epochs, lows, highs, color="tab:blue", alpha=0.25, label="accepted band")
+        top.plot(epochs, mean, color="black", lw=1, label="PyTorch reference (mean of 3 seeds)")
+        bottom.fill_between(epochs, [lo - m for lo, m in zip(lows, mean)],
+                            [hi - m for hi, m in zip(highs, mean)], color="tab:blue", alpha=0.25)
+        bottom.axhline(0, color="black", lw=1)
+        for i, seed in enumerate(seeds):
+            values = [r[f"{split}_loss"] for r in runs if r["seed"] == seed]
+            color = f"C{(i + 1) % 10}"                   # C0 (blue) is the reference's
+            top.plot(epochs, values, "o--", ms=4, color=color, label=f"minivae, seed {seed}")
+            bottom.plot(epochs, [v - m for v, m in zip(values, mean)], "o--", ms=4, color=color)
+        top.set_title(f"{split} loss (negative ELBO, nats per image)")
+        top.legend()
+        bottom.set_xlabel("epoch")
+        bottom.set_ylabel("minivae - reference mean (nats)")
+    fig.suptitle("minivae against the PyTorch example: 784-400-20, Adam 1e-3, batch 128, MNIST")
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    threads_from_argv(argv)
+    args = parse_args(argv)
+    from minivae.data import load_mnist, to_unit_float
+
+    ref = read_reference(args.reference)
+    missing = [e for e in range(1, args.epochs + 1) if e not in ref]
+    if missing:
+        sys.exit(f"{args.reference} has no reference for epochs {missing}")
+    x_train = to_unit_float(load_mnist("train", root=args.data_dir)[0])   # (60000, 784) float32
+    x_test = to_unit_float(load_mnist("test", root=args.data_dir)[0])     # (10000, 784)
+    runs = []
+    for seed in args.seed_list:
+        runs += train_minivae(x_train, x_test, seed, args.epochs)
+    results = check(runs, ref)
+
+    print(f"\nband = [min - {K:g} * spread - {FLOOR:g}, max + {K:g} * spread + {FLOOR:g}] nats, "
+          f"from {os.path.relpath(args.reference)}")
+    print(f"{'seed':>4s} {'epoch':>5s} {'split':>5s} {'minivae':>9s} {'ref mean':>9s} "
+          f"{'band low':>9s} {'band high':>9s}  result")
+    for seed, epoch, split, value, lo, hi, ok in results:
+        print(f"{seed:4d} {epoch:5d} {split:>5s} {value:9.3f} {ref[epoch][f'{split}_mean']:9.3f} "
+              f"{lo:9.3f} {hi:9.3f}  {'PASS' if ok else 'FAIL'}")
+    failed = sum(not r[-1] for r in results)
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(runs[0]))
+            w.writeheader()
+            w.writerows(runs)
+    plot(runs, ref, args.png)
+    print(f"\nfigure: {args.png}")
+    print(f"{len(results) - failed} of {len(results)} checks inside the band"
+          + ("" if not failed else f"; {failed} FAILED"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

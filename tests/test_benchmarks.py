@@ -1,0 +1,113 @@
+"""The benchmark scripts run, fail when they should, and count what they claim.
+
+The timings themselves are not tested (they depend on the machine); what is:
+the GEMM floor does exactly the step's products, speed.py runs end to end and
+writes its JSON, --device cuda without a GPU says so, and loss_curve.py
+passes a curve inside the band and fails one outside it.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minivae
+from minivae.backend import cuda_available
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+sys.path.insert(0, BENCH)
+import common  # noqa: E402
+import loss_curve  # noqa: E402
+
+
+def run(script, *args, env=None):
+    return subprocess.run([sys.executable, os.path.join(BENCH, script), *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def test_gemm_floor_does_the_products_of_one_step():
+    model = minivae.VAE(input_dim=784, hidden_dims=(400,), latent_dim=20)
+    shapes = common.dense_shapes(model.params)
+    assert shapes == [("enc0", 784, 400), ("mu", 400, 20), ("logvar", 400, 20),
+                      ("dec0", 20, 400), ("out", 400, 784)]
+    floor = common.GemmFloor(shapes, [128, 96])
+    # forward and dW for every layer, dx for all but the first: 2 + 3 * 4 = 14 GEMMs
+    assert len(floor.plans[128]) == 14
+    per_image = 2 * (784 * 400 * 2 + (400 * 20 * 3) * 2 + 20 * 400 * 3 + 400 * 784 * 3)
+    assert floor.flops[128] == 128 * per_image and floor.flops[96] == 96 * per_image
+    floor.step(96)
+    x, W, out = floor.plans[96][0]
+    np.testing.assert_allclose(out, x @ W, rtol=1e-5)
+
+
+def test_epoch_batch_sizes():
+    assert common.epoch_batch_sizes(60000, 128)[-2:] == [128, 96]
+    assert len(common.epoch_batch_sizes(60000, 128)) == 469
+    assert common.epoch_batch_sizes(1000, 100, steps=3) == [100, 100, 100]
+
+
+def test_speed_runs_end_to_end_and_writes_json(tmp_path):
+    pytest.importorskip("torch", reason="PyTorch not installed (the 'bench' extra)")
+    out = tmp_path / "speed.json"
+    r = run("speed.py", "--threads", "1", "--steps", "3", "--epochs-each", "1",
+            "--memory-steps", "0", "--json", str(out), env={"MINIVAE_DATA_DIR": ""})
+    assert r.returncode == 0, r.stderr
+    assert "GEMM floor" in r.stdout and "minivae (NumPy)" in r.stdout
+    result = json.loads(out.read_text())["results"][0]
+    assert result["batch_size"] == 128 and result["steps_per_epoch"] == 3
+    assert result["ratio_to_torch"] > 0 and result["ratio_to_floor"] > 0
+
+
+def test_speed_memory_child_reports_peak_and_increase():
+    r = run("speed.py", "--memory-of", "minivae", "--threads", "1", "--memory-steps", "2",
+            env={"MINIVAE_DATA_DIR": ""})
+    assert r.returncode == 0, r.stderr
+    mem = json.loads(r.stdout.strip().splitlines()[-1])
+    assert mem["peak_rss_mb"] > 0 and mem["train_rss_mb"] is not None
+    assert 0 < mem["train_rss_mb"] < mem["peak_rss_mb"]
+
+
+@pytest.mark.skipif(cuda_available(), reason="a GPU is present")
+def test_speed_on_cuda_without_a_gpu_says_so():
+    pytest.importorskip("torch", reason="PyTorch not installed (the 'bench' extra)")
+    r = run("speed.py", "--device", "cuda", "--steps", "2", env={"MINIVAE_DATA_DIR": ""})
+    assert r.returncode != 0
+    assert "no CUDA device" in r.stderr
+
+
+def test_profile_step_runs():
+    r = run("profile_step.py", "--threads", "1", "--steps", "2", "--rounds", "1", "--warmup", "2",
+            env={"MINIVAE_DATA_DIR": ""})
+    assert r.returncode == 0, r.stderr
+    assert "Adam step" in r.stdout and "GEMMs alone" in r.stdout
+
+
+def fake_reference(epochs=3):
+    return {e: {"train_mean": 100.0, "train_min": 99.9, "train_max": 100.1,
+                "test_mean": 90.0, "test_min": 89.8, "test_max": 90.2} for e in range(1, epochs + 1)}
+
+
+def test_band_is_min_max_widened_by_the_spread_and_the_floor():
+    lo, hi = loss_curve.band(fake_reference()[1], "test")
+    assert lo == pytest.approx(89.8 - loss_curve.K * 0.4 - loss_curve.FLOOR)
+    assert hi == pytest.approx(90.2 + loss_curve.K * 0.4 + loss_curve.FLOOR)
+
+
+@pytest.mark.parametrize("offset, status", [(0.0, 0), (0.3, 0), (1.5, 1), (-1.5, 1)])
+def test_loss_curve_exit_status(monkeypatch, tmp_path, offset, status):
+    ref = fake_reference()
+    monkeypatch.setattr(loss_curve, "read_reference", lambda path: ref)
+    monkeypatch.setattr("minivae.data.load_mnist", lambda split, root=None: (
+        np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.uint8)))
+
+    def fake_train(x_train, x_test, seed, epochs, **kw):
+        return [{"seed": seed, "epoch": e, "train_loss": 100.0 + offset * (e == 2),
+                 "test_loss": 90.0, "seconds": 1.0} for e in range(1, epochs + 1)]
+
+    monkeypatch.setattr(loss_curve, "train_minivae", fake_train)
+    png = tmp_path / "curve.png"
+    assert loss_curve.main(["--epochs", "3", "--png", str(png), "--threads", "1"]) == status
+    assert png.stat().st_size > 0
