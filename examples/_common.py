@@ -220,9 +220,8 @@ def rate_distortion(ax, kl, recon, labels) -> None:
         total = kl[i] + recon[i]
         ax.plot(rates, total - rates, "--", color=f"C{i}", lw=0.8, alpha=0.7)
         ax.scatter(kl[i], recon[i], s=40, color=f"C{i}", zorder=3)
-        odd = i % 2 == 1                     # alternate sides, so close points stay readable
         ax.annotate(f"{label}: -ELBO {total:.1f}", (kl[i], recon[i]), textcoords="offset points",
-                    xytext=(-7, -13) if odd else (7, 5), ha="right" if odd else "left", fontsize=8)
+                    xytext=(7, 5 if i % 2 == 0 else -13), fontsize=8)   # alternate: no overlap
     span = recon.max() - recon.min() + 1
     ax.set_xlim(rates)
     ax.set_ylim(recon.min() - 0.3 * span, recon.max() + 0.3 * span)

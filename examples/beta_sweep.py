@@ -74,8 +74,8 @@ def draw(results, originals, image_shape, path) -> str:
                     [f"beta={r['beta']:g}" for r in results])
     ax.set_title("reconstruction vs KL on the test set", fontsize=10)
     k = len(originals)
-    show(fig.add_subplot(grid[1, 0]), mosaic(originals, image_shape, ncols=-(-k // 2)),
-         "test images")
+    right = grid[1, 0].subgridspec(1, 2, width_ratios=[0.6, 1])[0, 1]   # as wide as the others
+    show(fig.add_subplot(right), mosaic(originals, image_shape, ncols=-(-k // 2)), "test images")
     for i, r in enumerate(results):
         show(fig.add_subplot(grid[0, i + 1]), mosaic(r["samples"], image_shape, ncols=8),
              f"beta={r['beta']:g}: samples, {r['active']} active")
