@@ -92,6 +92,11 @@ def synchronize(xp) -> None:
         xp.cuda.get_current_stream().synchronize()
 
 
+def derived_seed(*keys: int) -> int:
+    """One integer seed from several, e.g. (run seed, epoch, stream), well mixed."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
+
+
 class Generator:
     """A seeded random generator on the model's device.
 

@@ -33,7 +33,6 @@ import math
 import os
 import tempfile
 import time
-import zipfile
 
 import numpy as np
 
@@ -172,7 +171,6 @@ def save_checkpoint(run_dir, model, opt, epoch: int, data_state, cfg: TrainConfi
         "epoch": int(epoch),
         "checkpoint_version": CHECKPOINT_VERSION,
         "optimizer": {"name": type(opt).__name__, "t": int(opt_state["t"])},
-        "rng": model.rng.state(),            # the noise eps of the next epoch
         "data": data_state,                  # the shuffling of the next epoch
         "train_config": cfg.to_dict(),
         "image_shape": [int(s) for s in image_shape],
@@ -187,9 +185,6 @@ def load_checkpoint(path):
     if not os.path.exists(file):
         where = f"{path} has no {CHECKPOINT}" if os.path.isdir(path) else f"{path}: no such file"
         raise RunError(f"{where} (a run writes its checkpoint after each finished epoch)")
-    if not zipfile.is_zipfile(file):         # an .npz is a zip archive; NumPy's own error misleads
-        raise CheckpointError(f"{file} is not a checkpoint: not an .npz (zip) file; it may be "
-                              "truncated or corrupt")
     arrays, meta = load_npz(file)            # CheckpointError if damaged or not ours
     if meta.get("format") != "minivae" or "config" not in meta:
         raise CheckpointError(f"{file} was not written by minivae")
@@ -225,7 +220,6 @@ def restore(model, opt, arrays, meta, path) -> int:
         opt.load_state_dict({**opt_state, "t": meta["optimizer"]["t"]})
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: the optimizer state does not fit this model ({e})") from None
-    model.rng.set_state(meta["rng"])
     return int(meta["epoch"])
 
 

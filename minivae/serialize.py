@@ -52,6 +52,9 @@ def load_npz(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):   # an .npz is a zip archive; NumPy's own error misleads
+        raise CheckpointError(f"{path} is not a readable minivae .npz file (not a zip archive); "
+                              "it may be truncated or corrupt")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {name: f[name] for name in f.files}

@@ -34,7 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .autoencoder import Autoencoder
-from .backend import Generator, get_xp, resolve_device, synchronize, to_numpy
+from .backend import Generator, derived_seed, get_xp, resolve_device, synchronize, to_numpy
 from .config import CHECKPOINT, TrainConfig, parse_args
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
 from .evaluation import (EVAL_SEED_OFFSET, eval_generator, evaluate_elbo, pick_examples,
@@ -46,6 +46,7 @@ from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, lo
 from .serialize import CheckpointError
 from .vae import VAE
 
+NOISE_STREAM = 1   # derived_seed(seed, epoch, 1) seeds an epoch's eps; (seed, epoch) its shuffling
 LOG_EVERY = 50   # steps between progress-bar updates: reading the loss waits for the GPU
 
 
@@ -216,6 +217,10 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
     end, where it also tells at which step a NaN first appeared.
     """
     xp, n_steps = model.xp, len(batches)
+    # The epoch's noise eps comes from a generator seeded by (seed, epoch), like
+    # its shuffling: a resumed run draws exactly what an uninterrupted one would,
+    # on the GPU too (where a generator's state cannot be saved).
+    model.rng = Generator(xp, derived_seed(cfg.seed, epoch, NOISE_STREAM))
     per_step = xp.zeros((n_steps, 3), dtype=xp.float64)    # (steps, 3): loss, recon, kl
     sizes = np.zeros(n_steps)                               # (steps,) batch sizes
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,

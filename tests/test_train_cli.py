@@ -261,7 +261,7 @@ def test_checkpoint_of_another_architecture_is_refused(tiny, tmp_path, capsys):
 def test_tools_report_missing_and_corrupt_checkpoints(tmp_path, tool):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file")
-    for target, message in ((tmp_path / "nope", "no such file"), (bad, "not an .npz"),
+    for target, message in ((tmp_path / "nope", "no such file"), (bad, "not a zip archive"),
                             (tmp_path, "no checkpoint.npz")):
         res = run_cli("-m", f"minivae.{tool}", str(target))
         assert res.returncode == 1 and message in res.stderr and "Traceback" not in res.stderr

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import Generator, get_array_module, resolve_dtype, to_device
+from ..backend import Generator, derived_seed, get_array_module, resolve_dtype, to_device
 from .errors import DataError
 
 
@@ -124,8 +124,7 @@ class BatchIterator:
         what ran before; resuming at epoch e is therefore exact on any device
         (CuPy's generator state cannot be saved, but it can be re-seeded).
         """
-        epoch_seed = np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0]
-        return Generator(self.xp, int(epoch_seed))
+        return Generator(self.xp, derived_seed(self.seed, epoch))
 
     def __iter__(self):
         xp, data, b = self.xp, self.data, self.batch_size
