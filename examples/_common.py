@@ -199,7 +199,7 @@ def print_table(header, rows, formats=None) -> None:
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
     # The first column (names) aligned left, the numbers right.
     line = lambda items: "  ".join(s.ljust(w) if i == 0 else s.rjust(w)  # noqa: E731
-                                   for i, (s, w) in enumerate(zip(items, widths)))
+                                   for i, (s, w) in enumerate(zip(items, widths))).rstrip()
     print(line(header))
     print(line(["-" * w for w in widths]))
     for r in cells:

@@ -113,7 +113,7 @@ def draw(ks, nll, neg_elbo, reference, path) -> str:
     left.plot(ks, means, "o-", label="-L_K, importance weighted")
     left.axhline(neg_elbo.mean(), color="C1", ls="--", lw=1, label="-ELBO, exact KL")
     if reference is not None:
-        left.axhline(reference, color="grey", ls=":", label="Burda et al. 2015, VAE")
+        left.axhline(reference, color="grey", ls=":", label="Burda et al. 2015, VAE, K = 5000")
     left.set_xscale("log")
     left.set_xlabel("K, samples per image")
     left.set_ylabel("test NLL estimate, nats per image")
