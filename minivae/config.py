@@ -286,8 +286,7 @@ def _resumed(parser, run_dir, cli) -> TrainConfig:
             continue
         if name == "out":
             parser.error(f"--out {value}: a resumed run writes into its own directory {run_dir}")
-        what = "changes the model's architecture" if name in ARCHITECTURE else \
-               "changes what is being trained"
+        what = "changes the model's " + ("architecture" if name in ARCHITECTURE else "training")
         parser.error(f"{_flag_name(name)} {_show(value)}: the run in {run_dir} used {_show(old)}, "
                      f"and a resumed run must keep it (this option {what}); start a new run "
                      "with another --out instead")

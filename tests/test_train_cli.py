@@ -16,23 +16,9 @@ from minivae import train
 from minivae.config import TrainConfig, parse_args
 from minivae.runs import METRIC_COLUMNS, load_checkpoint
 
+from conftest import make_tiny
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def make_tiny(path, n_train=512, n_test=128, seed=0):
-    """Gaussian blobs at random places, 8x8 uint8, labelled by quadrant."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:8, 0:8]
-
-    def blobs(n):
-        cx, cy, s = rng.uniform(1, 6, n), rng.uniform(1, 6, n), rng.uniform(0.8, 2, n)
-        im = np.exp(-((xx - cx[:, None, None]) ** 2 + (yy - cy[:, None, None]) ** 2)
-                    / (2 * s[:, None, None] ** 2))
-        return (im * 255).astype(np.uint8), ((cx > 3.5) + 2 * (cy > 3.5)).astype(np.uint8)
-
-    (xt, yt), (xs, ys) = blobs(n_train), blobs(n_test)
-    np.savez(path, x_train=xt, y_train=yt, x_test=xs, y_test=ys)
-    return str(path)
 
 
 @pytest.fixture
