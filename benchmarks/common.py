@@ -6,6 +6,7 @@ OPENBLAS_NUM_THREADS when it loads), so each script calls
 """
 
 import os
+import platform
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -119,3 +120,30 @@ def median(values):
     s = sorted(values)
     mid = len(s) // 2
     return s[mid] if len(s) % 2 else 0.5 * (s[mid - 1] + s[mid])
+
+
+def status_kb(field):
+    """A "VmRSS"/"VmHWM" line of /proc/self/status, in KiB (Linux), or None."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def reset_peak_rss():
+    """Make the peak-RSS mark start again from the current RSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"

@@ -39,8 +39,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (GemmFloor, dense_shapes, epoch_batch_sizes, load_train_images,  # noqa: E402
-                    median, threads_from_argv)
+from common import (GemmFloor, cpu_name, dense_shapes, epoch_batch_sizes,  # noqa: E402
+                    load_train_images, median, reset_peak_rss, status_kb, threads_from_argv)
 
 
 def parse_args(argv=None):
@@ -152,31 +152,10 @@ def time_rounds(sides, timer, rounds):
 
 
 # ---------------------------------------------------------------- memory (a child process each)
-def _status_kb(field):
-    """A "VmRSS"/"VmHWM" line of /proc/self/status, in KiB (Linux), or None."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
-    except (OSError, StopIteration, ValueError):
-        return None
-
-
-def _reset_peak_rss():
-    """Make the peak-RSS mark start again from the current RSS (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def memory_child(args):
     """Run by the child: load, build, train --memory-steps steps; print JSON."""
-    import numpy as np
     B = args.batch_sizes[0]
-    x, _ = load_train_images(args.data_dir, n_rows=args.memory_steps * B)
-    x = np.ascontiguousarray(x)
+    x, _ = load_train_images(args.data_dir, n_rows=args.memory_steps * B)   # (N, 784) float32
     if args.memory_of == "torch":
         import torch
         torch.set_num_threads(args.threads)
@@ -184,11 +163,11 @@ def memory_child(args):
         import minivae  # noqa: F401  (import cost outside the measurement)
     import gc
     gc.collect()
-    reset = _reset_peak_rss()          # loading the data peaked higher than training will
-    before = _status_kb("VmRSS")
+    reset = reset_peak_rss()          # loading the data peaked higher than training will
+    before = status_kb("VmRSS")
     side = (TorchSide if args.memory_of == "torch" else MinivaeSide)(x, B, "cpu")
     side.epoch()
-    peak = _status_kb("VmHWM") if reset else None
+    peak = status_kb("VmHWM") if reset else None
     if peak is None:                   # not Linux: the process's lifetime peak
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 if sys.platform != "darwin" else 1024)
         before = None
@@ -196,9 +175,9 @@ def memory_child(args):
                       "train_rss_mb": None if before is None else (peak - before) / 1024}))
 
 
-def measure_memory(args, which):
+def measure_memory(args, which, batch_size):
     cmd = [sys.executable, os.path.abspath(__file__), "--memory-of", which,
-           "--threads", str(args.threads), "--batch-size", str(args.batch_sizes[0]),
+           "--threads", str(args.threads), "--batch-size", str(batch_size),
            "--memory-steps", str(args.memory_steps)]
     if args.data_dir:
         cmd += ["--data-dir", args.data_dir]
@@ -220,7 +199,7 @@ def run_cpu(args, x):
         times = time_rounds(sides, cpu_timer, args.epochs_each)
         row = summarize(times, B, len(sizes), floor.flops[B])
         if args.memory_steps:
-            row["memory"] = {k: measure_memory(args, k) for k in ("minivae", "torch")}
+            row["memory"] = {k: measure_memory(args, k, B) for k in ("minivae", "torch")}
         results.append(row)
     return results
 
@@ -278,14 +257,6 @@ def summarize(times, B, steps, flops_per_step):
             "ratio_to_floor": med["minivae"] / med["floor"],
             "torch_ratio_to_floor": med["torch"] / med["floor"],
             "floor_gflops": flops_per_step * steps / med["floor"] / 1e9}
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def print_table(args, results, info):

@@ -30,8 +30,9 @@ def softplus(l):
     Written as  softplus(l) = max(l, 0) + log(1 + e^-|l|) = max(l, 0) - log sigmoid(|l|):
     sigmoid(|l|) lies in [1/2, 1], so the log never sees 0 and e^l is never
     formed (e^1000 = inf). ``xp.logaddexp(0, l)`` is the same function, but
-    NumPy evaluates it one element at a time: 1.8 ms for a (128, 784) batch
-    here against 0.15 ms for this form, whose tanh and log are vectorized.
+    NumPy evaluates it one element at a time: 0.7 to 1.9 ms for a (128, 784)
+    float32 batch on one core here, depending on the values, against about
+    0.12 ms for this form, whose tanh and log run on whole SIMD registers.
     """
     xp = get_array_module(l)
     return xp.maximum(l, 0) - xp.log(sigmoid(xp.abs(l)))
