@@ -7,7 +7,7 @@ Each example reads top to bottom as an experiment; the plumbing lives here.
     model = minivae.VAE(latent_dim=20, device=args.device, seed=args.seed)
     train(model, data.train_images, args.epochs)
     x = model_input(model, data.test_images)    # (N, D) on the model's device
-    recon, kl = per_image_loss(model, x)        # (N,) each, nats per image
+    recon, kl = recon_and_kl(model, x)          # (N,) each, nats per image
 
 Shapes: N images, B batch, D pixels, Z latent size.
 """
@@ -23,10 +23,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import minivae
-from minivae import losses
-from minivae.backend import Generator
-from minivae.data import to_unit_float
-from minivae.evaluation import eval_generator
+from minivae.data import binarize, to_unit_float
+from minivae.evaluation import per_example_loss
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 
@@ -74,10 +72,7 @@ def model_input(model, images, binarize_seed: int | None = None):
     its grey level), so that every model is measured on the same 0/1 images.
     """
     x = to_unit_float(images, model.xp, model.dtype)              # (N, D)
-    if binarize_seed is not None:
-        u = Generator(model.xp, binarize_seed).uniform(x.shape, dtype=x.dtype)
-        x = (u < x).astype(x.dtype)
-    return x
+    return x if binarize_seed is None else binarize(x, binarize_seed)
 
 
 def train(model, images, epochs: int, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
@@ -109,44 +104,15 @@ def train(model, images, epochs: int, batch_size: int = 128, lr: float = 1e-3, s
     return history
 
 
-def per_image_loss(model, x, seed: int = 0, batch_size: int = 1000):
+def recon_and_kl(model, x):
     """-log p(x | z) and KL(q(z|x) || p(z)) of every row of ``x``: two NumPy (N,) arrays.
 
     For a VAE, z is one draw from q(z|x) (the noise is seeded apart from
     training's), so recon + KL is the single-sample negative ELBO of each
     image. For an Autoencoder, z is its code and the KL is 0.
-    Assumes the Bernoulli likelihood: the decoder's output is logits.
     """
-    if model.likelihood != "bernoulli":
-        raise ValueError("per_image_loss is written for the Bernoulli likelihood")
-    xp, rng = model.xp, eval_generator(model, seed)
-    recon, kl = [], []
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start:start + batch_size]                       # (B, D)
-        if model.kind == "vae":
-            mu, logvar = model.encode(xb)                      # (B, Z) each
-            z = mu + xp.exp(0.5 * logvar) * rng.normal(mu.shape, dtype=model.dtype)   # (B, Z)
-            kl.append(losses.gaussian_kl(mu, logvar))          # (B,)
-        else:
-            z = model.encode(xb)                               # (B, Z)
-            kl.append(xp.zeros(xb.shape[0], dtype=model.dtype))
-        logits = model.decoder.forward(z)                      # (B, D)
-        recon.append(losses.bernoulli_nll(logits, xb))         # (B,)
-    as_np = lambda parts: minivae.to_numpy(xp.concatenate(parts)).astype(np.float64)  # noqa: E731
-    return as_np(recon), as_np(kl)
-
-
-def active_units(model, x, threshold: float = 0.01, batch_size: int = 1000):
-    """(count, variances): latent dimensions j with Var_x[mu_j(x)] > threshold.
-
-    Burda et al. (2015), Sec. 5.2: a unit is active when its posterior mean
-    moves with the input. An inactive one has q(z_j|x) = p(z_j) for every x:
-    it carries no information and costs no KL ("posterior collapse").
-    """
-    mu = np.concatenate([minivae.to_numpy(model.encode(x[s:s + batch_size])[0])
-                         for s in range(0, x.shape[0], batch_size)])    # (N, Z)
-    variances = mu.astype(np.float64).var(axis=0)              # (Z,)
-    return int((variances > threshold).sum()), variances
+    _, parts = per_example_loss(model, x)                      # {"recon": (N,), "kl": (N,)}
+    return tuple(minivae.to_numpy(parts[k]).astype(np.float64) for k in ("recon", "kl"))
 
 
 def roc_auc(negatives, positives) -> float:

@@ -32,9 +32,9 @@ import numpy as np
 
 import minivae
 from minivae.evaluation import iw_log_likelihood
-from minivae.plots._common import new_figure, save
+from minivae.plots import new_figure, save_figure
 
-from _common import (figure_path, load_data, model_input, parser, per_image_loss, print_table,
+from _common import (figure_path, load_data, model_input, parser, print_table, recon_and_kl,
                      roc_auc, roc_curve, train)
 
 
@@ -60,11 +60,11 @@ def main(argv=None, data=None) -> dict:
         train(model, train_images, args.epochs, args.batch_size, args.lr, args.seed, desc=name)
 
     x = model_input(vae, data.test_images)                      # (N, D)
-    recon, kl = per_image_loss(vae, x)                          # (N,) each
+    recon, kl = recon_and_kl(vae, x)                            # (N,) each
     scores = {                                                  # name -> (N,), higher = odder
         "VAE -ELBO": recon + kl,
         f"VAE -L_{args.k}": -minivae.to_numpy(iw_log_likelihood(vae, x, k=args.k)),
-        "AE recon": per_image_loss(ae, x)[0],
+        "AE recon": recon_and_kl(ae, x)[0],
     }
     aucs = {name: roc_auc(s[~is_unseen], s[is_unseen]) for name, s in scores.items()}
 
@@ -109,7 +109,7 @@ def draw(scores, aucs, is_unseen, seen, path) -> str:
         ax.set_yticks([])
         ax.set_title(f"{name} score of test images", fontsize=10)
         ax.legend(fontsize=8)
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

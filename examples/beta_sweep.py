@@ -22,11 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 import minivae
-from minivae.evaluation import pick_examples
-from minivae.plots._common import mosaic, new_figure, save, show
+from minivae.evaluation import active_units, pick_examples
+from minivae.plots import mosaic, new_figure, save_figure, show_image
 
-from _common import (active_units, figure_path, load_data, model_input, parser, per_image_loss,
-                     print_table, rate_distortion, train)
+from _common import (figure_path, load_data, model_input, parser, print_table, rate_distortion,
+                     recon_and_kl, train)
 
 
 def main(argv=None, data=None) -> list[dict]:
@@ -48,7 +48,7 @@ def main(argv=None, data=None) -> list[dict]:
         train(model, data.train_images, args.epochs, args.batch_size, args.lr, args.seed,
               desc=f"beta={beta:g}")
         x = model_input(model, data.test_images)                          # (N, D)
-        recon, kl = per_image_loss(model, x)                              # (N,) each
+        recon, kl = recon_and_kl(model, x)                                # (N,) each
         units, _ = active_units(model, x)
         results.append(dict(beta=beta, recon=recon.mean(), kl=kl.mean(), active=units,
                             samples=minivae.to_numpy(model.decode(z)),    # (64, D)
@@ -75,13 +75,14 @@ def draw(results, originals, image_shape, path) -> str:
     ax.set_title("reconstruction vs KL on the test set", fontsize=10)
     k = len(originals)
     right = grid[1, 0].subgridspec(1, 2, width_ratios=[0.6, 1])[0, 1]   # as wide as the others
-    show(fig.add_subplot(right), mosaic(originals, image_shape, ncols=-(-k // 2)), "test images")
+    show_image(fig.add_subplot(right), mosaic(originals, image_shape, ncols=-(-k // 2)),
+               "test images")
     for i, r in enumerate(results):
-        show(fig.add_subplot(grid[0, i + 1]), mosaic(r["samples"], image_shape, ncols=8),
-             f"beta={r['beta']:g}: samples, {r['active']} active")
-        show(fig.add_subplot(grid[1, i + 1]), mosaic(r["recons"], image_shape, ncols=-(-k // 2)),
-             "their reconstructions")
-    return save(fig, path)
+        show_image(fig.add_subplot(grid[0, i + 1]), mosaic(r["samples"], image_shape, ncols=8),
+                   f"beta={r['beta']:g}: samples, {r['active']} active")
+        show_image(fig.add_subplot(grid[1, i + 1]),
+                   mosaic(r["recons"], image_shape, ncols=-(-k // 2)), "their reconstructions")
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,9 @@ import numpy as np
 
 import minivae
 from minivae.evaluation import eval_generator, iw_log_likelihood
-from minivae.plots._common import new_figure, save
+from minivae.plots import new_figure, save_figure
 
-from _common import (figure_path, load_data, model_input, parser, per_image_loss, print_table,
+from _common import (figure_path, load_data, model_input, parser, print_table, recon_and_kl,
                      train)
 
 BURDA_VAE_NLL = 86.76   # Burda et al. 2015, Table 1: VAE with 1 stochastic layer, NLL at K = 5000
@@ -62,7 +62,7 @@ def main(argv=None, data=None) -> dict:
     pick = np.random.default_rng(args.seed).permutation(len(data.test_images))[:args.n_test]
     x = model_input(model, data.test_images[np.sort(pick)],
                     binarize_seed=args.seed if args.binarize else None)  # (n, D)
-    recon, kl = per_image_loss(model, x)                                 # (n,) each
+    recon, kl = recon_and_kl(model, x)                                   # (n,) each
 
     rows, nll = [], {}
     for k in ks:
@@ -128,7 +128,7 @@ def draw(ks, nll, neg_elbo, reference, path) -> str:
     right.set_ylabel("test images")
     right.set_title(f"per image: how much K = {ks[-1]} tightens K = {ks[0]}", fontsize=10)
     right.legend(fontsize=8)
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,11 @@ from __future__ import annotations
 import numpy as np
 
 import minivae
-from minivae.plots._common import mosaic, new_figure, save, show
+from minivae.evaluation import ACTIVE_THRESHOLD, active_units
+from minivae.plots import mosaic, new_figure, save_figure, show_image
 
-from _common import (active_units, figure_path, load_data, model_input, parser, per_image_loss,
-                     print_table, rate_distortion, train)
+from _common import (figure_path, load_data, model_input, parser, print_table, rate_distortion,
+                     recon_and_kl, train)
 
 
 def main(argv=None, data=None) -> list[dict]:
@@ -46,8 +47,8 @@ def main(argv=None, data=None) -> list[dict]:
         train(model, data.train_images, args.epochs, args.batch_size, args.lr, args.seed,
               desc=f"Z={Z}")
         x = model_input(model, data.test_images)                  # (N, D)
-        recon, kl = per_image_loss(model, x)                      # (N,) each
-        units, activity = active_units(model, x)                 # activity: (Z,)
+        recon, kl = recon_and_kl(model, x)                        # (N,) each
+        units, activity = active_units(model, x)                  # activity: (Z,)
         z = np.random.default_rng(0).standard_normal((64, Z))     # (64, Z) from the prior
         results.append(dict(Z=Z, loss=recon.mean() + kl.mean(), recon=recon.mean(),
                             kl=kl.mean(), active=units, activity=activity,
@@ -75,8 +76,9 @@ def draw(results, image_shape, path) -> str:
     for i, r in enumerate(results):
         ax.plot(np.arange(1, r["Z"] + 1), np.sort(r["activity"])[::-1], ".-", color=f"C{i}",
                 label=f"Z={r['Z']}")
-    ax.axhline(0.01, color="grey", ls="--", lw=0.8)
-    ax.annotate("active: Var > 0.01", (1, 0.012), fontsize=8, color="grey")
+    ax.axhline(ACTIVE_THRESHOLD, color="grey", ls="--", lw=0.8)
+    ax.annotate(f"active: Var > {ACTIVE_THRESHOLD:g}", (1, 1.2 * ACTIVE_THRESHOLD), fontsize=8,
+                color="grey")
     ax.set_yscale("log")
     ax.set_xlabel("latent dimension j, most active first")
     ax.set_ylabel("Var over test images of mu_j(x)")
@@ -85,9 +87,9 @@ def draw(results, image_shape, path) -> str:
     ax.grid(alpha=0.3)
 
     for ax, r in zip(axes[2:], results):
-        show(ax, mosaic(r["samples"], image_shape, ncols=8),
-             f"Z={r['Z']}: samples, {r['active']} active units")
-    return save(fig, path)
+        show_image(ax, mosaic(r["samples"], image_shape, ncols=8),
+                   f"Z={r['Z']}: samples, {r['active']} active units")
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -40,17 +40,11 @@ class Autoencoder(BaseModel):
         x = self._as_input(x)
         return self.code_head.forward(self.encoder.forward(x))
 
-    def _forward(self, x):
-        z = self.encode(x)                          # (B, Z)
-        out = self.decoder.forward(z)               # (B, D)
-        recon = self._recon_nll(out, x)             # (B,)
-        loss = self.xp.asarray(self.xp.mean(recon))   # ()
-        return loss, {"recon": loss, "kl": self.xp.zeros((), dtype=self.dtype)}, out
-
-    def loss(self, x, eps=None):
-        """The loss and its parts ("kl" is 0), without gradients. eps is ignored."""
-        loss, parts, _ = self._forward(self._as_input(x))
-        return loss, parts
+    def _loss_per_example(self, x, eps):
+        """What :meth:`loss` reduces: the loss is recon, "kl" is 0; eps is ignored."""
+        z = self.encode(x)                                       # (B, D) -> (B, Z)
+        recon = self._recon_nll(self.decoder.forward(z), x)      # (B, Z) -> (B, D) -> (B,)
+        return recon, {"recon": recon, "kl": self.xp.zeros_like(recon)}
 
     def loss_and_grads(self, x, eps=None, input_grad=False):
         """Like :meth:`VAE.loss_and_grads`; eps is accepted and ignored (nothing is sampled)."""

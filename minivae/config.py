@@ -36,15 +36,14 @@ CHECKPOINT = "checkpoint.npz"
 # "argument --lr: <message>" and exits with status 2.
 
 def _number(value, kind):
+    wrong = argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                       f"got {value!r}")
     if isinstance(value, bool) or (kind is int and isinstance(value, float)):
-        # TOML's true is not the number 1, and 2.5 epochs is not 2
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
-                                         f"got {value!r}")
+        raise wrong                   # TOML's true is not the number 1, and 2.5 epochs is not 2
     try:
         return kind(value)
     except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
-                                         f"got {value!r}") from None
+        raise wrong from None
 
 
 def positive_int(value):
@@ -154,6 +153,8 @@ class TrainConfig:
     # Where and how to run
     device: str = option("auto", "cpu (NumPy), cuda (CuPy), or auto: cuda when a GPU is found",
                          choices=("cpu", "cuda", "auto"), resumable=True)
+    tf32: bool = option(False, "GPU only: float32 matrix products on TF32 tensor cores, trading "
+                        "GEMM precision (10-bit mantissas) for speed", parse=flag, resumable=True)
     out: str | None = option(None, "run directory (default: runs/<dataset>-<model>-<time>)",
                              parse=optional_path, metavar="DIR")
     plots: bool = option(True, "draw the figures and report.html at the end (needs matplotlib)",
@@ -257,14 +258,16 @@ def parse_args(argv=None, parser=None):
         if config_file is not None:
             parser.error("--config and --resume cannot be used together: a resumed run "
                          "keeps the settings in its own config.json")
-        return _resumed(parser, resume, cli), resume
-    base = {}
-    if config_file is not None:
+        cfg = _resumed(parser, resume, cli)
+    else:
         try:
-            base = read_config_file(config_file)
+            base = {} if config_file is None else read_config_file(config_file)
         except ValueError as e:
             parser.error(str(e))
-    return TrainConfig(**{**base, **cli}), None
+        cfg = TrainConfig(**{**base, **cli})
+    if cfg.tf32 and cfg.device == "cpu":
+        parser.error("--tf32 needs --device cuda or auto: TF32 is a mode of GPU tensor cores")
+    return cfg, resume
 
 
 def _resumed(parser, run_dir, cli) -> TrainConfig:

@@ -21,9 +21,9 @@ import argparse
 import sys
 import time
 
-from .backend import Generator, to_numpy
+from .backend import to_numpy
 from .config import dataset_name, nonnegative_int, positive_int
-from .data import DataError, load_dataset, to_unit_float
+from .data import DataError, binarize, load_dataset, to_unit_float
 from .evaluation import (EVAL_SEED_OFFSET, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo)
 from .runs import RunError, load_model
@@ -66,8 +66,7 @@ def main(argv=None) -> int:
         return 1
     seed = args.seed if args.seed is not None else run.get("seed", 0)
     if run.get("binarize"):   # the same fixed binarization of the test set as in training
-        u = Generator(xp, seed + EVAL_SEED_OFFSET + 1).uniform(x.shape, dtype=x.dtype)
-        x = (u < x).astype(x.dtype)
+        x = binarize(x, seed + EVAL_SEED_OFFSET + 1)                # (N, D) of 0/1
 
     epoch = meta.get("epoch", "?")
     print(f"{args.checkpoint}: {type(model).__name__} after epoch {epoch}, {len(x)} test "

@@ -1,15 +1,17 @@
 """Measuring a trained model on held-out images.
 
-Three measurements, each over a whole test set in batches:
+Four measurements, each over a whole test set in batches:
 
 * :func:`evaluate_elbo`: the loss the model trains on (negative ELBO, with one
   sample of z per image) and its two parts, in nats per image. The PyTorch
   example reports exactly this as its "Test set loss".
+  :func:`per_example_loss` gives the same terms image by image.
 * :func:`reconstruction_metrics`: MSE, PSNR and SSIM between each image and
   its reconstruction from the posterior mean, decode(mu(x)).
 * :func:`iw_log_likelihood`: the importance-weighted estimate of log p(x)
   (Burda, Grosse & Salakhutdinov 2015), which tightens towards the true
   log-likelihood as the number K of samples grows.
+* :func:`active_units`: how many latent dimensions the encoder uses.
 
 Sums are accumulated on the model's device and read back once at the end:
 on a GPU, reading a number forces the CPU to wait for the GPU.
@@ -23,7 +25,7 @@ import math
 
 import numpy as np
 
-from .backend import Generator, to_numpy
+from .backend import Generator, get_array_module, to_numpy
 from .metrics import mse, psnr, ssim
 
 EVAL_SEED_OFFSET = 1_000_003   # evaluation noise is seeded apart from the training noise
@@ -46,6 +48,31 @@ def _batches(n: int, batch_size: int):
         yield slice(start, min(start + batch_size, n))
 
 
+def _require_vae(model, what: str) -> None:
+    if model.kind != "vae":
+        raise ValueError(f"{what} needs a VAE (an autoencoder has no q(z|x) and no prior)")
+
+
+def per_example_loss(model, x, batch_size: int = 1000, rng: Generator | None = None):
+    """The loss of every row of ``x`` (N, D), one z ~ q(z|x) each, on the model's device.
+
+    Returns (loss (N,), {"recon": (N,), "kl": (N,)}), nats per image, with
+    loss = recon + beta * KL as in training. For an Autoencoder z is its code
+    and the KL is 0. The noise comes from ``rng`` (default: a fixed
+    evaluation generator), so training's noise is left untouched.
+    """
+    rng = rng or eval_generator(model, 0)
+    batches = []
+    for s in _batches(x.shape[0], batch_size):
+        xb = x[s]                                          # (B, D)
+        B = xb.shape[0]
+        eps = rng.normal((B, model.latent_dim), dtype=model.dtype) if model.kind == "vae" else None
+        loss, parts = model.loss(xb, eps, reduce=False)    # (B,), {"recon": (B,), "kl": (B,)}
+        batches.append((loss, parts["recon"], parts["kl"]))
+    loss, recon, kl = (model.xp.concatenate(column) for column in zip(*batches))   # (N,) each
+    return loss, {"recon": recon, "kl": kl}
+
+
 def evaluate_elbo(model, x, batch_size: int = 1000, rng: Generator | None = None) -> dict:
     """Mean loss, recon and KL per image over ``x`` (N, D), one z sample each.
 
@@ -53,15 +80,9 @@ def evaluate_elbo(model, x, batch_size: int = 1000, rng: Generator | None = None
     negative ELBO: an upper bound on -log p(x).
     """
     xp = model.xp
-    rng = rng or eval_generator(model, 0)
-    totals = xp.zeros(3, dtype=xp.float64)                 # sums of loss, recon, kl
-    for s in _batches(x.shape[0], batch_size):
-        xb = x[s]                                          # (B, D)
-        B = xb.shape[0]
-        eps = rng.normal((B, model.latent_dim), dtype=model.dtype) if model.kind == "vae" else None
-        loss, parts = model.loss(xb, eps)                  # batch means, 0-d
-        totals += xp.stack([loss, parts["recon"], parts["kl"]]).astype(xp.float64) * B
-    loss, recon, kl = to_numpy(totals) / x.shape[0]        # one read per evaluation
+    loss, parts = per_example_loss(model, x, batch_size, rng)            # (N,) each
+    terms = xp.stack([loss, parts["recon"], parts["kl"]]).astype(xp.float64)   # (3, N)
+    loss, recon, kl = to_numpy(terms.mean(axis=1))         # one read per evaluation
     return {"loss": float(loss), "recon": float(recon), "kl": float(kl)}
 
 
@@ -105,9 +126,7 @@ def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size
 
     Memory grows with batch_size * k_chunk * D; both are batched.
     """
-    if model.kind != "vae":
-        raise ValueError("the importance-weighted log-likelihood needs a VAE (an autoencoder "
-                         "has no q(z|x) and no prior)")
+    _require_vae(model, "the importance-weighted log-likelihood")
     if k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     xp = model.xp
@@ -129,9 +148,9 @@ def _iw_batch(model, x, k, rng, k_chunk):
         kc = min(k_chunk, k - start)
         eps = rng.normal((kc, B, model.latent_dim), dtype=model.dtype)   # (kc, B, Z)
         z = mu + std * eps                                 # (kc, B, Z)
-        out = model.decoder.forward(z.reshape(kc * B, -1))               # (kc*B, D)
         x_rep = xp.broadcast_to(x, (kc, B, D)).reshape(kc * B, D)        # (kc*B, D)
-        log_px_z = -model._recon_nll(out, x_rep).reshape(kc, B)         # (kc, B)
+        log_px_z = model.log_px_given_z(z.reshape(kc * B, -1), x_rep)   # (kc*B,)
+        log_px_z = log_px_z.reshape(kc, B)                              # (kc, B)
         # log p(z) - log q(z|x) for diagonal Gaussians; the log(2 pi) terms cancel:
         #   log N(z; 0, I) = -1/2 sum z^2 + c,  log N(z; mu, sigma^2) = -1/2 sum (eps^2 + logvar) + c
         log_pz_qz = 0.5 * xp.sum(eps * eps + logvar - z * z, axis=2)     # (kc, B)
@@ -147,11 +166,42 @@ def _iw_batch(model, x, k, rng, k_chunk):
     return m + xp.log(s) - math.log(k)                     # (B,)
 
 
+ACTIVE_THRESHOLD = 0.01   # Burda et al. 2015, Sec. 5.2: a unit is active above this variance
+
+
+def latent_activity(means):
+    """Var over the data of each dimension's posterior mean, (N, Z) -> (Z,), in float64.
+
+    Var_x[mu_j(x)] is ~0 for a collapsed dimension j, whose q(z_j|x) is the
+    same whatever x: it carries no information and costs no KL.
+    """
+    return means.astype(get_array_module(means).float64).var(axis=0)   # (N, Z) -> (Z,)
+
+
+def active_units(model, x, threshold: float = ACTIVE_THRESHOLD, batch_size: int = 1000):
+    """(count, variances): the latent dimensions j with Var_x[mu_j(x)] > threshold.
+
+    Burda et al. (2015), Sec. 5.2: a unit is active when its posterior mean
+    moves with the input; the others have collapsed to the prior ("posterior
+    collapse"). ``variances`` is :func:`latent_activity` over ``x`` (N, D),
+    a NumPy (Z,) array.
+    """
+    _require_vae(model, "counting active units")
+    mu = model.xp.concatenate([model.encode(x[s])[0]
+                               for s in _batches(x.shape[0], batch_size)])   # (N, Z)
+    variances = to_numpy(latent_activity(mu))              # (Z,)
+    return int((variances > threshold).sum()), variances
+
+
 def pick_examples(labels, n: int, count: int = 10) -> np.ndarray:
-    """Indices of ``count`` test images to show: one per class when there are labels."""
+    """Indices of ``count`` of ``n`` images to show.
+
+    With labels: the first image of each class, in class order (the smallest
+    ``count`` labels). Without labels, or with only one class: the first ``count``.
+    """
     if labels is None:
         return np.arange(min(count, n))
-    _, first = np.unique(np.asarray(labels), return_index=True)
+    _, first = np.unique(np.asarray(labels), return_index=True)   # sorted by label
     if len(first) < 2:
         return np.arange(min(count, n))
-    return np.sort(first[:count])
+    return first[:count]

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from . import ops
 from .backend import Generator, get_array_module
 
 
@@ -94,8 +95,10 @@ class ReLU(Layer):
     """y = max(x, 0)."""
 
     def forward(self, x):
-        self.active = x > 0              # (B, H) bool, kept for backward
-        return x * self.active           # (B, H)  max(x, 0): 1.6x faster than xp.maximum(x, 0)
+        # y = x * (x > 0), with the mask kept for backward: 1.6x faster than
+        # xp.maximum(x, 0) in NumPy, and one fused kernel on the GPU (see ops.relu).
+        y, self.active = ops.relu(x)     # (B, H), (B, H) bool
+        return y
 
     def backward(self, dy):
         # dy/dx = 1 where x > 0 else 0 (we take 0 at the kink x = 0).

@@ -92,6 +92,19 @@ class BaseModel:
 
     # -- the likelihood p(x | out), out = decoder output ----------------------
 
+    def log_px_given_z(self, z, x):
+        """log p(x | z) of each row: (B, Z) codes and (B, D) images -> (B,), in nats.
+
+        The decoder turns z into the parameters of p(x | z) (Bernoulli logits
+        or the Gaussian mean); this is minus the reconstruction term of the
+        loss at that z. It takes z rather than the decoder's output, whose
+        meaning depends on the likelihood. :func:`minivae.evaluation.iw_log_likelihood`
+        evaluates it at many samples z ~ q(z | x).
+        """
+        z = self._as_input(z, "z", self.latent_dim)
+        x = self._as_input(x)
+        return -self._recon_nll(self.decoder.forward(z), x)   # (B, Z) -> (B, D) -> (B,)
+
     def _recon_nll(self, out, x):
         """-log p(x | out) per example, (B, D) -> (B,)."""
         if self.likelihood == "bernoulli":
@@ -113,6 +126,32 @@ class BaseModel:
     def _mean(self, out):
         """The mean of p(x | out): sigmoid(logits) or the Gaussian mean itself."""
         return sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    # -- the loss, without gradients -----------------------------------------
+
+    def loss(self, x, eps=None, reduce=True):
+        """The loss and its parts, without gradients.
+
+        x: (B, D) in [0, 1]. eps: (B, Z) standard-normal noise for a VAE, or
+        None to draw it; an Autoencoder samples nothing and ignores it.
+
+        reduce=True: batch means, as :meth:`loss_and_grads` returns them:
+            (loss, {"recon": ..., "kl": ...}), each 0-d, nats per example.
+        reduce=False: one value per example, e.g. to score each test image:
+            (loss (B,), {"recon": (B,), "kl": (B,)}), loss = recon + beta * kl
+            (an Autoencoder's kl is 0).
+        """
+        loss, parts = self._loss_per_example(self._as_input(x), eps)   # (B,), {(B,), (B,)}
+        return self._batch_mean(loss, parts) if reduce else (loss, parts)
+
+    def _loss_per_example(self, x, eps):
+        """(loss (B,), {"recon": (B,), "kl": (B,)}) of a (B, D) batch: each model's own."""
+        raise NotImplementedError
+
+    def _batch_mean(self, loss, parts):
+        """Per-example loss (B,) and parts -> their batch means, 0-d arrays."""
+        mean = lambda a: self.xp.asarray(self.xp.mean(a))   # noqa: E731  (B,) -> ()
+        return mean(loss), {name: mean(part) for name, part in parts.items()}
 
     # -- input handling -----------------------------------------------------
 

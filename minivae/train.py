@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from .autoencoder import Autoencoder
 from .backend import Generator, derived_seed, get_xp, resolve_device, synchronize, to_numpy
 from .config import CHECKPOINT, TrainConfig, parse_args
-from .data import BatchIterator, DataError, load_dataset, to_unit_float
+from .data import BatchIterator, DataError, binarize, load_dataset, to_unit_float
 from .evaluation import (EVAL_SEED_OFFSET, eval_generator, evaluate_elbo, pick_examples,
                          reconstruction_metrics)
 from .optim import Adam
@@ -168,8 +168,7 @@ def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
                             dtype=cfg.dtype, xp=xp)
     x_test = to_unit_float(test_images, xp, cfg.dtype)      # (N_test, D)
     if cfg.binarize:   # one fixed binarization of the test set, so epochs compare fairly
-        u = Generator(xp, cfg.seed + EVAL_SEED_OFFSET + 1).uniform(x_test.shape, dtype=x_test.dtype)
-        x_test = (u < x_test).astype(x_test.dtype)
+        x_test = binarize(x_test, cfg.seed + EVAL_SEED_OFFSET + 1)   # (N_test, D) of 0/1
     return SimpleNamespace(batches=batches, x_test=x_test, test_labels=test_labels,
                            image_shape=train_images.shape[1:],      # (H, W) or (H, W, C)
                            examples=pick_examples(test_labels, len(x_test)))   # to save, (n,)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from . import losses
+from . import losses, ops
 from .layers import Dense
 from .mlp import build_mlp
 from .model import BaseModel
@@ -76,30 +76,30 @@ class VAE(BaseModel):
 
     def _forward(self, x, eps):
         """Run the model to the decoder output, keeping what the backward pass needs."""
-        xp = self.xp
         mu, logvar = self.encode(x)                  # (B, Z), (B, Z)
-        std = xp.exp(0.5 * logvar)                   # (B, Z)  sigma = exp(logvar / 2)
-        z = mu + std * eps                           # (B, Z)  reparameterization
+        # Reparameterization: sigma = exp(logvar / 2), z = mu + sigma * eps (one GPU kernel).
+        z, std = ops.reparameterize(mu, logvar, eps)  # (B, Z), (B, Z)
         out = self.decoder.forward(z)                # (B, Z) -> (B, D)
         return mu, logvar, std, out
 
+    def _add_kl(self, recon, mu, logvar):
+        """recon (B,) + beta * KL (B,): (loss (B,), {"recon", "kl"}), nats per example."""
+        kl = losses.gaussian_kl(mu, logvar)          # (B, Z) -> (B,)
+        return recon + self.beta * kl, {"recon": recon, "kl": kl}
+
     def _batch_loss(self, recon, mu, logvar):
-        """Batch means of recon (B,) + beta * KL: (loss, {"recon", "kl"}), nats per example."""
-        xp = self.xp
-        kl = losses.gaussian_kl(mu, logvar)          # (B,)
-        loss = xp.asarray(xp.mean(recon + self.beta * kl))   # ()
-        return loss, {"recon": xp.asarray(xp.mean(recon)), "kl": xp.asarray(xp.mean(kl))}
+        """Batch means of recon (B,) + beta * KL: (loss, {"recon", "kl"}), each 0-d."""
+        return self._batch_mean(*self._add_kl(recon, mu, logvar))
 
     def _eps(self, eps, B):
         if eps is None:
             return self.rng.normal((B, self.latent_dim), dtype=self.dtype)   # (B, Z)
         return self._as_input(eps, "eps", self.latent_dim)
 
-    def loss(self, x, eps=None):
-        """The loss and its parts, without gradients: (loss, {"recon", "kl"})."""
-        x = self._as_input(x)
+    def _loss_per_example(self, x, eps):
+        """What :meth:`loss` reduces: (loss (B,), {"recon": (B,), "kl": (B,)})."""
         mu, logvar, _, out = self._forward(x, self._eps(eps, x.shape[0]))
-        return self._batch_loss(self._recon_nll(out, x), mu, logvar)
+        return self._add_kl(self._recon_nll(out, x), mu, logvar)   # recon: (B, D) -> (B,)
 
     # -- the backward pass --------------------------------------------------
 
@@ -125,10 +125,10 @@ class VAE(BaseModel):
         # Reparameterization z = mu + exp(logvar/2) eps  (eps is the one used above):
         #   dz/dmu = 1,  dz/dlogvar = eps * exp(logvar/2) / 2 = eps * std / 2.
         # KL term (Kingma & Welling 2013, App. B): dKL/dmu = mu, dKL/dlogvar = (exp(logvar) - 1)/2.
-        dkl_dmu, dkl_dlogvar = losses.gaussian_kl_grad(mu, logvar)
-        c = self.beta / B
-        dmu = dz + c * dkl_dmu                                    # (B, Z)
-        dlogvar = dz * eps * (0.5 * std) + c * dkl_dlogvar        # (B, Z)
+        # With c = beta / B (losses.gaussian_kl_grad has the KL part alone):
+        #   dmu = dz + c * mu,  dlogvar = dz * eps * std / 2 + c * (exp(logvar) - 1) / 2.
+        dmu, dlogvar = ops.reparameterize_backward(dz, eps, std, mu, logvar,
+                                                   self.beta / B)  # (B, Z), (B, Z)
 
         # Both heads read h, so their contributions to dL/dh add up.
         dh = self.mu_head.backward(dmu)                           # (B, Z) -> (B, H)

@@ -1,4 +1,4 @@
-"""BatchIterator and to_unit_float, on NumPy and (when present) CuPy."""
+"""BatchIterator, to_unit_float and binarize, on NumPy and (when present) CuPy."""
 
 import json
 import time
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minivae.backend import cuda_available, get_array_module, get_xp, to_numpy
-from minivae.data import BatchIterator, DataError, to_unit_float
+from minivae.data import BatchIterator, DataError, binarize, to_unit_float
 
 DEVICES = ["cpu", pytest.param("cuda", marks=[
     pytest.mark.cuda,
@@ -85,6 +85,19 @@ def test_dynamic_binarization_is_bernoulli_and_fresh_each_time(xp):
     zeros_ones = xp.asarray(np.array([[0.0, 1.0]] * 100, np.float32))
     for batch in BatchIterator(zeros_ones, 32, binarize=True, xp=xp):
         np.testing.assert_array_equal(to_numpy(batch), [[0.0, 1.0]] * len(batch))
+
+
+def test_fixed_binarization_is_bernoulli_and_the_same_for_a_seed(xp):
+    x = xp.full((400, 50), 0.3, dtype=xp.float32)          # (N, D)
+    a = binarize(x, seed=7)
+    assert a.shape == x.shape and a.dtype == x.dtype and get_array_module(a) is xp
+    assert set(np.unique(to_numpy(a)).tolist()) == {0.0, 1.0}
+    assert abs(float(a.mean()) - 0.3) < 0.01                # 20000 draws: sd 0.003
+    np.testing.assert_array_equal(to_numpy(binarize(x, seed=7)), to_numpy(a))   # fixed
+    assert float((binarize(x, seed=8) != a).mean()) > 0.3   # another seed, another draw
+    ends = xp.asarray(np.array([[0.0, 1.0]] * 100, np.float64))
+    np.testing.assert_array_equal(to_numpy(binarize(ends, seed=0)), to_numpy(ends))
+    assert binarize(ends, seed=0).dtype == np.float64
 
 
 @pytest.mark.parametrize("binarize", [False, True])

@@ -1,4 +1,4 @@
-"""The measurements of evaluation.py: test ELBO, reconstruction quality, IWAE bound."""
+"""The measurements of evaluation.py: test ELBO, reconstruction quality, IWAE bound, active units."""
 
 import math
 
@@ -7,8 +7,8 @@ import pytest
 
 from minivae import VAE, Adam, Autoencoder
 from minivae.backend import Generator, to_numpy
-from minivae.evaluation import (iw_log_likelihood, pick_examples, reconstruction_metrics,
-                                evaluate_elbo)
+from minivae.evaluation import (active_units, evaluate_elbo, iw_log_likelihood, latent_activity,
+                                per_example_loss, pick_examples, reconstruction_metrics)
 
 
 def blobs(n, seed=0, side=8):
@@ -51,7 +51,25 @@ def test_test_elbo_leaves_the_training_generator_alone(trained):
     model, x = trained
     state = model.rng.state()
     evaluate_elbo(model, x)
+    per_example_loss(model, x)
     assert model.rng.state() == state
+
+
+def test_per_example_loss_is_the_loss_of_each_image(trained):
+    """Same noise, same numbers: each row's terms, and their means are evaluate_elbo's."""
+    model, x = trained
+    loss, parts = per_example_loss(model, x, batch_size=7, rng=Generator(np, 5))   # (N,) each
+    assert loss.shape == parts["recon"].shape == parts["kl"].shape == (len(x),)
+    eps = Generator(np, 5).normal((len(x), 4), dtype=np.float64)   # one draw, as the batches do
+    ref, ref_parts = model.loss(x, eps, reduce=False)
+    for a, b in ((loss, ref), (parts["recon"], ref_parts["recon"]), (parts["kl"], ref_parts["kl"])):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    elbo = evaluate_elbo(model, x, rng=Generator(np, 5))
+    assert elbo["recon"] == pytest.approx(parts["recon"].mean(), rel=1e-12)
+    assert elbo["kl"] == pytest.approx(parts["kl"].mean(), rel=1e-12)
+    ae = Autoencoder(input_dim=64, hidden_dims=(8,), latent_dim=2, dtype="float64")
+    loss, parts = per_example_loss(ae, x)
+    assert not parts["kl"].any() and loss.mean() == pytest.approx(float(ae.loss(x)[0]), rel=1e-12)
 
 
 def test_reconstruction_metrics_match_their_definitions(trained):
@@ -128,7 +146,32 @@ def test_iw_needs_a_vae():
         iw_log_likelihood(model, blobs(4), 5)
 
 
+def test_active_units_counts_dimensions_that_move():
+    model = VAE(input_dim=30, hidden_dims=(16,), latent_dim=5, dtype="float64")
+    model.params["mu.W"][:, :2] = 0.0                      # z1, z2: mu ignores the input
+    model.params["mu.W"][:, 2:] *= 50.0                    # z3..z5: mu swings with it
+    x = np.random.default_rng(0).random((500, 30))
+    count, variances = active_units(model, x, batch_size=64)
+    assert variances.shape == (5,)
+    assert np.all(variances[:2] < 1e-20) and np.all(variances[2:] > 0.01) and count == 3
+    mu, _ = model.encode(x)
+    np.testing.assert_allclose(variances, mu.var(axis=0), rtol=1e-12)   # batching changes nothing
+    assert active_units(model, x, threshold=np.inf)[0] == 0
+    with pytest.raises(ValueError, match="needs a VAE"):
+        active_units(Autoencoder(input_dim=30, hidden_dims=(8,), latent_dim=2), x)
+
+
+def test_latent_activity_is_the_variance_of_each_dimension_in_float64():
+    means = np.array([[0.0, 1.0], [0.0, 3.0]], dtype=np.float32)   # (N=2, Z=2)
+    activity = latent_activity(means)
+    assert activity.dtype == np.float64
+    np.testing.assert_array_equal(activity, [0.0, 1.0])
+
+
 def test_pick_examples():
     labels = np.array([3, 3, 1, 0, 1, 2, 0])
-    np.testing.assert_array_equal(pick_examples(labels, 7), [0, 2, 3, 5])   # the first of each class
+    # The first image of each class, in class order: classes 0, 1, 2, 3.
+    np.testing.assert_array_equal(pick_examples(labels, 7), [3, 2, 5, 0])
+    np.testing.assert_array_equal(pick_examples(labels, 7, count=2), [3, 2])
     np.testing.assert_array_equal(pick_examples(None, 7, count=3), [0, 1, 2])
+    np.testing.assert_array_equal(pick_examples(np.zeros(7), 7, count=3), [0, 1, 2])   # one class

@@ -6,6 +6,7 @@ end to end and draws its figure, not what it finds on MNIST.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -131,28 +132,31 @@ def test_roc_curve_area_is_the_auc(seed):
 
 # -- the measurement helpers ------------------------------------------------
 
-def test_per_image_loss_averages_to_evaluate_elbo():
-    """Same noise, same numbers: per-image terms average to the library's evaluation."""
+def test_recon_and_kl_are_the_library_terms_as_numpy():
+    """The examples' helper only converts minivae.evaluation.per_example_loss to NumPy."""
     model = minivae.VAE(input_dim=30, hidden_dims=(16,), latent_dim=4, dtype="float64", seed=3)
     x = np.random.default_rng(0).random((2500, 30))       # spans three batches of 1000
-    recon, kl = _common.per_image_loss(model, x)
-    assert recon.shape == kl.shape == (2500,)
+    recon, kl = _common.recon_and_kl(model, x)
+    assert recon.shape == kl.shape == (2500,) and recon.dtype == kl.dtype == np.float64
     ref = evaluate_elbo(model, x)
     assert recon.mean() == pytest.approx(ref["recon"], rel=1e-12)
     assert kl.mean() == pytest.approx(ref["kl"], rel=1e-12)
+    gaussian = minivae.VAE(input_dim=30, hidden_dims=(16,), latent_dim=4, likelihood="gaussian",
+                           dtype="float64")           # any likelihood, not only Bernoulli
+    assert _common.recon_and_kl(gaussian, x)[0].mean() == pytest.approx(
+        evaluate_elbo(gaussian, x)["recon"], rel=1e-12)
     ae = minivae.Autoencoder(input_dim=30, hidden_dims=(16,), latent_dim=4, dtype="float64")
-    recon, kl = _common.per_image_loss(ae, x)
+    recon, kl = _common.recon_and_kl(ae, x)
     assert not kl.any() and recon.mean() == pytest.approx(float(ae.loss(x)[0]), rel=1e-12)
 
 
-def test_active_units_counts_dimensions_that_move():
-    model = minivae.VAE(input_dim=30, hidden_dims=(16,), latent_dim=5, dtype="float64")
-    model.params["mu.W"][:, :2] = 0.0                      # z1, z2: mu ignores the input
-    model.params["mu.W"][:, 2:] *= 50.0                    # z3..z5: mu swings with it
-    x = np.random.default_rng(0).random((500, 30))
-    count, variances = _common.active_units(model, x)
-    assert variances.shape == (5,)
-    assert np.all(variances[:2] < 1e-20) and np.all(variances[2:] > 0.01) and count == 3
+@pytest.mark.parametrize("script", ["_common", *SCRIPTS])
+def test_examples_use_only_the_public_api(script):
+    """No private module, method or layer of minivae: what the examples need is public."""
+    with open(os.path.join(EXAMPLES, f"{script}.py"), encoding="utf-8") as f:
+        source = f.read()
+    private = re.findall(r"minivae(?:\.\w+)*\._\w+|\.\s*_[a-z]\w*|\.(?:en|de)coder\b", source)
+    assert not private, f"examples/{script}.py reaches into minivae's private parts: {private}"
 
 
 def test_model_input_binarizes_once_and_reproducibly():

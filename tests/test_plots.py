@@ -236,6 +236,18 @@ def test_make_all_figures(tmp_path, model_cls, expected):
         assert open(out["samples"], "rb").read() == open(again["samples"], "rb").read()
 
 
+def test_figure_helpers_are_public(tmp_path):
+    """Your own figure from the same helpers: new_figure, mosaic, show_image, save_figure."""
+    fig = plots.new_figure(3.0, 2.0)
+    picture = plots.mosaic(images(6), SHAPE, ncols=4)      # 2 rows x 4 cells, 1 px apart
+    assert picture.shape == (2 * 7 - 1, 4 * 6 - 1)
+    ax = fig.subplots(1, 1)
+    plots.show_image(ax, picture, "six images")
+    assert ax.get_title() == "six images" and not ax.get_xticks().size
+    check_png(plots.save_figure(fig, tmp_path / "sub" / "mine.png"), fig)
+    assert {"new_figure", "mosaic", "show_image", "save_figure"} <= set(plots.__all__)
+
+
 def test_importing_plots_leaves_pyplot_alone():
     code = ("import sys, minivae.plots, minivae.metrics; "
             "assert 'matplotlib.pyplot' not in sys.modules; "

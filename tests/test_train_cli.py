@@ -152,6 +152,20 @@ def test_run_directory_files(tiny, tmp_path, capsys):
     assert f"test loss   {m['test_loss'][-1]:.3f}" in res.stdout and "-log p(x)" in res.stdout
 
 
+def test_binarize_tests_on_one_fixed_binarization_that_evaluate_repeats(tiny, tmp_path):
+    cfg, _ = parse_args(tiny_args(tiny, tmp_path / "unused", "--binarize"))
+    x_test = train.load_data(cfg, np).x_test                         # (N, D)
+    assert set(np.unique(x_test).tolist()) == {0.0, 1.0}
+    np.testing.assert_array_equal(train.load_data(cfg, np).x_test, x_test)   # the same draw
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1", "--binarize")) == 0
+    with open(out / "metrics.csv") as f:
+        test_loss = float(list(csv.DictReader(f))[-1]["test_loss"])
+    res = run_cli("-m", "minivae.evaluate", str(out), "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    assert f"test loss   {test_loss:.3f}" in res.stdout     # evaluate binarized it the same way
+
+
 def test_prints_one_line_per_epoch(tiny, tmp_path, capsys):
     args = [a for a in tiny_args(tiny, tmp_path / "run", "--epochs", "2") if a != "--quiet"]
     assert train.main(args) == 0

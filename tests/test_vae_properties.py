@@ -155,3 +155,50 @@ def test_autoencoder_has_no_kl():
     loss, parts = model.loss_and_grads(np.random.rand(4, D))
     assert float(parts["kl"]) == 0.0 and float(loss) == float(parts["recon"])
     assert model.encode(np.random.rand(4, D)).shape == (4, Z)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_per_example_loss_averages_to_the_batch_loss(device, xp, likelihood):
+    """loss(reduce=False) gives each example's terms; their means are loss() and loss_and_grads()."""
+    model = VAE(input_dim=D, hidden_dims=(8,), latent_dim=Z, likelihood=likelihood, beta=2.5,
+                dtype="float64", device=device, seed=4)
+    x, eps = rand(xp, (6, D)), rand(xp, (6, Z), seed=5, low=-2, high=2)
+    per, parts = model.loss(x, eps, reduce=False)
+    per, recon, kl = (to_numpy(a) for a in (per, parts["recon"], parts["kl"]))
+    assert per.shape == recon.shape == kl.shape == (6,)
+    np.testing.assert_allclose(per, recon + 2.5 * kl, rtol=1e-12)
+    # Each row alone gives the same numbers: nothing is mixed across the batch.
+    row = model.loss(x[2:3], eps[2:3], reduce=False)[0]
+    assert float(row[0]) == pytest.approx(per[2], rel=1e-12)
+    for mean in (model.loss(x, eps), model.loss_and_grads(x, eps)):
+        assert float(mean[0]) == pytest.approx(per.mean(), rel=1e-12)
+        assert float(mean[1]["recon"]) == pytest.approx(recon.mean(), rel=1e-12)
+        assert float(mean[1]["kl"]) == pytest.approx(kl.mean(), rel=1e-12)
+
+
+def test_autoencoder_per_example_loss_is_its_reconstruction_term():
+    model = Autoencoder(input_dim=D, hidden_dims=(8,), latent_dim=Z, dtype="float64")
+    x = np.random.default_rng(0).random((5, D))
+    per, parts = model.loss(x, reduce=False)
+    assert per.shape == (5,) and not parts["kl"].any()
+    np.testing.assert_array_equal(per, parts["recon"])
+    assert float(model.loss(x)[0]) == pytest.approx(per.mean(), rel=1e-12)
+    np.testing.assert_allclose(per, -model.log_px_given_z(model.encode(x), x), rtol=1e-12)
+
+
+def test_log_px_given_z_is_the_likelihood_written_out():
+    """Bernoulli: sum_d x log p + (1 - x) log(1 - p); Gaussian: sum_d log N(x; m, s^2)."""
+    rng = np.random.default_rng(1)
+    x, z = rng.random((4, D)), rng.standard_normal((4, Z))
+    bern = VAE(input_dim=D, hidden_dims=(8,), latent_dim=Z, dtype="float64", seed=2)
+    p = bern.decode(z)                                     # (4, D) pixel probabilities
+    expected = (x * np.log(p) + (1 - x) * np.log1p(-p)).sum(axis=1)
+    np.testing.assert_allclose(bern.log_px_given_z(z, x), expected, rtol=1e-10)
+    s = 0.3
+    gauss = VAE(input_dim=D, hidden_dims=(8,), latent_dim=Z, likelihood="gaussian",
+                gaussian_std=s, dtype="float64", seed=2)
+    m = gauss.decode(z)                                    # (4, D) means
+    expected = (-0.5 * ((x - m) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)).sum(axis=1)
+    np.testing.assert_allclose(gauss.log_px_given_z(z, x), expected, rtol=1e-10)
+    with pytest.raises(ValueError, match=r"z must have shape \(B, 3\)"):
+        bern.log_px_given_z(np.zeros((4, 5)), x)

@@ -12,12 +12,12 @@ Files, in reading order:
     catalog.py   the files of each dataset, their checksums and mirrors
     datasets.py  where files are looked for, load_mnist & co.
     custom.py    your own .npy / .npz images
-    batches.py   to_unit_float and BatchIterator
+    batches.py   to_unit_float, binarize and BatchIterator
 
 See docs/data.md for the search order and how to place files by hand.
 """
 
-from .batches import BatchIterator, to_unit_float
+from .batches import BatchIterator, binarize, to_unit_float
 from .catalog import DATASETS
 from .custom import load_array_file
 from .datasets import (
@@ -40,6 +40,7 @@ __all__ = [
     "DataNotFoundError",
     "DownloadError",
     "IDXError",
+    "binarize",
     "cache_dir",
     "fetch_dataset",
     "find_file",

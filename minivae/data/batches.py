@@ -14,7 +14,8 @@ Dynamic binarization (Burda et al. 2015, "Importance Weighted Autoencoders",
 Sec. 5): with ``binarize=True`` every pixel is a fresh Bernoulli draw, 1 with
 probability equal to its grey level, each time the image is seen. The model
 then trains on binary data, as a Bernoulli likelihood assumes, without
-overfitting one fixed binarization.
+overfitting one fixed binarization. A test set is binarized once instead,
+with :func:`binarize`, so that every evaluation sees the same 0/1 images.
 """
 
 from __future__ import annotations
@@ -63,6 +64,23 @@ def to_unit_float(images, xp=None, dtype="float32"):
         raise DataError(f"float images must lie in [0, 1] with no NaN or inf; found "
                         f"min {lo}, max {hi}")
     return a.astype(dtype, copy=False)
+
+
+def binarize(x, seed: int):
+    """One fixed Bernoulli binarization of a dataset, on its device.
+
+    Each pixel becomes 1 with probability equal to its grey level, 0 otherwise,
+    from a generator seeded by ``seed`` alone: the same seed gives the same
+    0/1 images on every call. This is what a test set needs, so that models
+    and epochs are measured on the same data. Training uses
+    ``BatchIterator(..., binarize=True)`` instead, which draws the pixels
+    afresh every time an image is seen (dynamic binarization).
+
+    x: (N, D) floats in [0, 1] (numpy or cupy). Returns (N, D) 0/1 of x's
+    dtype, on x's device.
+    """
+    u = Generator(get_array_module(x), seed).uniform(x.shape, dtype=x.dtype)   # (N, D)
+    return (u < x).astype(x.dtype)   # P(1) = P(u < x) = x for u ~ U[0, 1)
 
 
 class BatchIterator:

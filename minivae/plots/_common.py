@@ -3,6 +3,9 @@
 Figures are built with matplotlib's object-oriented API (``Figure`` plus the
 Agg canvas) and never through ``pyplot``: no window opens, nothing is drawn
 on a display, and a user who picked another pyplot backend keeps it.
+
+``new_figure``, ``mosaic``, ``show_image`` and ``save_figure`` are public as
+``minivae.plots.<name>``, for figures of your own.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def save(fig: Figure, path) -> str:
+def save_figure(fig: Figure, path) -> str:
     """Write ``fig`` as a PNG at ``path`` (folders created) and return the path."""
     path = os.fspath(path)
     folder = os.path.dirname(path)
@@ -71,7 +74,7 @@ def cell_centres(count: int, size: int, pad: int = 1):
     return np.arange(count) * (size + pad) + (size - 1) / 2
 
 
-def show(ax, picture, title: str | None = None):
+def show_image(ax, picture, title: str | None = None):
     """Draw a mosaic on ``ax``: grey colour map for 2-D pictures, no ticks."""
     if picture.ndim == 2:
         ax.imshow(picture, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ._common import new_figure, save
+from ._common import new_figure, save_figure
 
 
 def _series(rows, key):
@@ -74,9 +74,9 @@ def quality_figure(metrics_rows):
 
 def plot_loss_curves(metrics_rows, path) -> str:
     """Save :func:`loss_curves_figure` as a PNG at ``path``; return the path."""
-    return save(loss_curves_figure(metrics_rows), path)
+    return save_figure(loss_curves_figure(metrics_rows), path)
 
 
 def plot_quality(metrics_rows, path) -> str:
     """Save :func:`quality_figure` as a PNG at ``path``; return the path."""
-    return save(quality_figure(metrics_rows), path)
+    return save_figure(quality_figure(metrics_rows), path)

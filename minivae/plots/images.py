@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._common import cell_centres, mosaic, new_figure, save, show
+from ._common import cell_centres, mosaic, new_figure, save_figure, show_image
 
 
 def reconstructions_figure(originals, reconstructions, image_shape=(28, 28)):
@@ -30,9 +30,9 @@ def reconstructions_figure(originals, reconstructions, image_shape=(28, 28)):
     cell = width / n * image_shape[0] / image_shape[1]  # height of one image, inches
     fig = new_figure(width, 2 * cell + 0.7)
     top, bottom = fig.subplots(2, 1)
-    show(top, mosaic(originals, image_shape, ncols=n), "original x")
-    show(bottom, mosaic(reconstructions, image_shape, ncols=n),
-         "reconstruction: mean of p(x | z = mu(x))")
+    show_image(top, mosaic(originals, image_shape, ncols=n), "original x")
+    show_image(bottom, mosaic(reconstructions, image_shape, ncols=n),
+               "reconstruction: mean of p(x | z = mu(x))")
     return fig
 
 
@@ -47,7 +47,7 @@ def samples_figure(images, image_shape, title="samples: decoder mean at z ~ N(0,
     ncols = math.ceil(math.sqrt(images.shape[0]))
     nrows = math.ceil(images.shape[0] / ncols)
     fig = new_figure(max(3.0, 0.6 * ncols), max(3.0, 0.6 * nrows) + 0.4)
-    show(fig.subplots(1, 1), mosaic(images, image_shape, ncols=ncols), title)
+    show_image(fig.subplots(1, 1), mosaic(images, image_shape, ncols=ncols), title)
     return fig
 
 
@@ -79,8 +79,8 @@ def interpolation_figure(decode_fn, z_start, z_end, image_shape, steps=10, endpo
     width = max(4.0, 0.75 * len(labels))
     fig = new_figure(width, width / len(labels) * image_shape[0] / image_shape[1] + 0.8)
     ax = fig.subplots(1, 1)
-    show(ax, mosaic(row, image_shape, ncols=len(labels)),
-         "linear interpolation between two posterior means")
+    show_image(ax, mosaic(row, image_shape, ncols=len(labels)),
+               "linear interpolation between two posterior means")
     ax.set_xticks(cell_centres(len(labels), image_shape[1]), labels, fontsize=7)
     ax.set_xlabel("t", fontsize=8)
     return fig
@@ -88,16 +88,16 @@ def interpolation_figure(decode_fn, z_start, z_end, image_shape, steps=10, endpo
 
 def plot_reconstructions(originals, reconstructions, path, image_shape=(28, 28)) -> str:
     """Save :func:`reconstructions_figure` as a PNG; return the path."""
-    return save(reconstructions_figure(originals, reconstructions, image_shape), path)
+    return save_figure(reconstructions_figure(originals, reconstructions, image_shape), path)
 
 
 def plot_samples(images, path, image_shape) -> str:
     """Save :func:`samples_figure` as a PNG; return the path."""
-    return save(samples_figure(images, image_shape), path)
+    return save_figure(samples_figure(images, image_shape), path)
 
 
 def plot_interpolation(decode_fn, z_start, z_end, path, image_shape, steps=10,
                        endpoints=None) -> str:
     """Save :func:`interpolation_figure` as a PNG; return the path."""
     fig = interpolation_figure(decode_fn, z_start, z_end, image_shape, steps, endpoints)
-    return save(fig, path)
+    return save_figure(fig, path)

@@ -13,8 +13,9 @@ from statistics import NormalDist
 
 import numpy as np
 
+from ..evaluation import latent_activity
 from ..metrics import pca
-from ._common import cell_centres, mosaic, new_figure, save, show
+from ._common import cell_centres, mosaic, new_figure, save_figure, show_image
 
 
 def latent_space_figure(means, labels=None):
@@ -73,8 +74,8 @@ def _grid_2d(decode_fn, image_shape, n):
     images = np.asarray(decode_fn(z))  # (n * n, D)
     fig = new_figure(max(4.0, 0.4 * n) + 0.6, max(4.0, 0.4 * n) + 0.5)
     ax = fig.subplots(1, 1)
-    show(ax, mosaic(images, image_shape, ncols=n),
-         "decoder mean over the prior's quantiles (Kingma & Welling 2013, Fig. 4)")
+    show_image(ax, mosaic(images, image_shape, ncols=n),
+               "decoder mean over the prior's quantiles (Kingma & Welling 2013, Fig. 4)")
     ticks = np.unique(np.linspace(0, n - 1, min(n, 5)).round().astype(int))
     centres = cell_centres(n, image_shape[0])
     ax.set_xticks(cell_centres(n, image_shape[1])[ticks], [f"{q[i]:.2f}" for i in ticks])
@@ -87,7 +88,7 @@ def _grid_2d(decode_fn, image_shape, n):
 def _traversals(decode_fn, image_shape, means, logvars, n_cols, max_rows=8):
     """Rows: the most active dimensions j; columns: z_j from -3 to 3."""
     means = np.asarray(means, dtype=np.float64)  # (N, Z)
-    activity = means.var(axis=0)  # (Z,) Var_x[mu_j(x)]: ~0 for a collapsed dimension
+    activity = latent_activity(means)  # (Z,) Var_x[mu_j(x)]: ~0 for a collapsed dimension
     dims = np.argsort(activity)[::-1][:max_rows]  # (k,) most active first
     values = np.linspace(-3.0, 3.0, n_cols)  # (n_cols,)
     z = np.tile(means.mean(axis=0), (len(dims), n_cols, 1))  # (k, n_cols, Z)
@@ -96,8 +97,8 @@ def _traversals(decode_fn, image_shape, means, logvars, n_cols, max_rows=8):
     images = np.asarray(decode_fn(z.reshape(-1, means.shape[1])))  # (k * n_cols, D)
     fig = new_figure(max(4.0, 0.6 * n_cols) + 1.2, 0.6 * len(dims) + 0.9)
     ax = fig.subplots(1, 1)
-    show(ax, mosaic(images, image_shape, ncols=n_cols),
-         "latent traversals: one dimension moved, the others at the mean code")
+    show_image(ax, mosaic(images, image_shape, ncols=n_cols),
+               "latent traversals: one dimension moved, the others at the mean code")
     names = [f"z{j + 1}  Var={activity[j]:.2f}" for j in dims]
     if logvars is not None:
         sigma = np.exp(0.5 * np.asarray(logvars, dtype=np.float64)).mean(axis=0)  # (Z,)
@@ -118,9 +119,10 @@ def manifold_figure(decode_fn, latent_dim, image_shape, n=20, means=None, logvar
 
     latent_dim > 2: traversals. The activity of dimension j is the variance
     over the data of its posterior mean, Var_x[mu_j(x)] (Burda et al. 2015
-    call a unit active when it exceeds 0.01); the up to 8 most active
-    dimensions each get a row where z_j runs over min(n, 11) values from -3 to
-    3 while the other dimensions stay at the mean of ``means``.
+    call a unit active when it exceeds 0.01: see evaluation.active_units);
+    the up to 8 most active dimensions each get a row where z_j runs over
+    min(n, 11) values from -3 to 3 while the other dimensions stay at the
+    mean of ``means``.
 
     Parameters
     ----------
@@ -140,11 +142,11 @@ def manifold_figure(decode_fn, latent_dim, image_shape, n=20, means=None, logvar
 
 def plot_latent_space(means, labels, path) -> str:
     """Save :func:`latent_space_figure` as a PNG; return the path."""
-    return save(latent_space_figure(means, labels), path)
+    return save_figure(latent_space_figure(means, labels), path)
 
 
 def plot_manifold(decode_fn, latent_dim, path, image_shape, n=20, means=None,
                   logvars=None) -> str:
     """Save :func:`manifold_figure` as a PNG; return the path."""
     fig = manifold_figure(decode_fn, latent_dim, image_shape, n, means, logvars)
-    return save(fig, path)
+    return save_figure(fig, path)

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from ..backend import get_array_module, to_numpy
+from ..evaluation import pick_examples
 from .curves import plot_loss_curves, plot_quality
 from .images import plot_interpolation, plot_reconstructions, plot_samples
 from .latent import plot_latent_space, plot_manifold
@@ -113,14 +114,6 @@ def _to_model(model, batch):
     return batch.reshape(batch.shape[0], -1).astype(model.dtype)  # (B, D)
 
 
-def _pick_examples(labels, n, count=10):
-    """One index per distinct label (up to ``count``), or the first ``count``."""
-    if labels is None:
-        return np.arange(min(count, n))
-    _, first = np.unique(labels, return_index=True)
-    return first[:count] if len(first) >= 2 else np.arange(min(count, n))  # sorted by label
-
-
 def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_shape,
                      config) -> dict:
     """Write every figure and report.html into ``out_dir``; return name -> path.
@@ -156,7 +149,7 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
     if metrics_rows:
         done["loss_curves"] = plot_loss_curves(metrics_rows, path("loss_curves"))
         done["quality"] = plot_quality(metrics_rows, path("quality"))
-    pick = _pick_examples(labels, n)  # (k,)
+    pick = pick_examples(labels, n)  # (k,) one image per class
     done["reconstructions"] = plot_reconstructions(
         x[pick], decode_fn(means[pick]), path("reconstructions"), image_shape)
     if is_vae:

@@ -1,0 +1,283 @@
+"""The array backend: NumPy on the CPU, CuPy on an NVIDIA GPU.
+
+This package is the only place in minivae that imports CuPy. Everything else
+asks for the array module ``xp`` and writes ``xp.exp``, ``xp.matmul``... so
+the same lines run on either device (the idea is DeZero's ``get_array_module``).
+
+    xp = get_xp("cpu")          # numpy
+    xp = get_xp("cuda")         # cupy (raises a clear error without a GPU)
+    xp = get_array_module(a)    # whichever module owns the array a
+    a_host = to_numpy(a)        # a NumPy copy, wherever a lives
+    rng = Generator(xp, seed=0) # seeded noise, drawn directly in float32
+
+On the GPU two more things live here:
+
+    cuda_kernels.py        fused CuPy kernels for the elementwise chains of a
+                           training step; ``get_xp("cuda")`` plugs them into
+                           minivae.ops (set MINIVAE_FUSED=0, or call
+                           ``use_fused_kernels(False)``, to run the plain
+                           NumPy-style code on CuPy instead)
+    enable_tf32()          let cuBLAS round float32 GEMM inputs to TF32
+    HostCopy(a)            read a device value without waiting for the GPU
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:  # CuPy is an optional extra: `pip install minivae[gpu]`.
+    import cupy as _cupy
+except Exception:  # ImportError, or a CuPy built for a missing CUDA
+    _cupy = None
+
+DEVICES = ("cpu", "cuda", "auto")
+DTYPES = ("float32", "float64")
+
+
+def cuda_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def resolve_device(device: str) -> str:
+    """Turn "cpu" | "cuda" | "auto" into "cpu" or "cuda", or raise."""
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    if device == "cuda" and not cuda_available():
+        raise RuntimeError(
+            "device='cuda' needs CuPy and an NVIDIA GPU; none was found. "
+            "Install the extra (pip install 'minivae[gpu]', or the cupy-cudaXXx "
+            "wheel matching your CUDA) or use device='cpu'."
+        )
+    return device
+
+
+def get_xp(device: str):
+    """The array module for a device name: numpy for "cpu", cupy for "cuda"."""
+    if resolve_device(device) == "cuda":
+        register_cuda_kernels()
+        return _cupy
+    return np
+
+
+def get_array_module(a):
+    """The array module (numpy or cupy) that owns array ``a``."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def device_of(a) -> str:
+    """"cuda" if ``a`` lives on the GPU, else "cpu"."""
+    return "cuda" if get_array_module(a) is not np else "cpu"
+
+
+def to_numpy(a) -> np.ndarray:
+    """A NumPy array with the values of ``a`` (copies from the GPU if needed)."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return _cupy.asnumpy(a)
+    return np.asarray(a)
+
+
+def to_device(a, xp):
+    """The array ``a`` on the device of module ``xp`` (no copy if already there)."""
+    return xp.asarray(a)
+
+
+def resolve_dtype(dtype) -> np.dtype:
+    """np.float32 or np.float64, from a name or a dtype."""
+    name = np.dtype(dtype).name
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    return np.dtype(name)
+
+
+def synchronize(xp) -> None:
+    """Wait for queued GPU work to finish (no-op on the CPU); use before timing."""
+    if xp is not np:
+        xp.cuda.get_current_stream().synchronize()
+
+
+def derived_seed(*keys: int) -> int:
+    """One integer seed from several, e.g. (run seed, epoch, stream), well mixed."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
+
+
+class Generator:
+    """A seeded random generator on the model's device.
+
+    On the CPU: NumPy's ``default_rng`` (PCG64). On the GPU: CuPy's
+    ``RandomState`` (cuRAND), which offers the same three draws. Both draw
+    float32 normals directly (no float64 draw followed by a cast), which
+    halves the work for the reparameterization noise eps.
+    """
+
+    def __init__(self, xp, seed: int | None = 0):
+        self.xp = xp
+        self.seed = seed
+        self._rng = self._make(seed)
+
+    def _make(self, seed):
+        if self.xp is np:
+            return np.random.default_rng(seed)
+        return self.xp.random.RandomState(seed)
+
+    def normal(self, shape, dtype=np.float32):
+        """Standard-normal noise of ``shape`` and ``dtype``, on the device."""
+        return self._rng.standard_normal(shape, dtype=dtype)
+
+    def uniform(self, shape, low=0.0, high=1.0, dtype=np.float32):
+        """Uniform noise in [low, high) of ``shape`` and ``dtype``."""
+        if self.xp is np:
+            u = self._rng.random(shape, dtype=dtype)
+        else:
+            u = self._rng.random_sample(shape, dtype=dtype)
+        if low != 0.0 or high != 1.0:
+            u = u * (high - low) + low
+        return u
+
+    def permutation(self, n: int):
+        """A random permutation of 0..n-1, on the device."""
+        return self._rng.permutation(n)
+
+    # Checkpoints store the generator so that a resumed run draws the same noise.
+    def state(self) -> dict:
+        """The generator's state as plain Python (JSON-serialisable on the CPU)."""
+        if self.xp is np:
+            return self._rng.bit_generator.state
+        # CuPy's generator state is not exposed; a resumed GPU run reseeds.
+        return {"seed": self.seed, "cupy": True}
+
+    def set_state(self, state: dict) -> None:
+        """Restore a state returned by :meth:`state`."""
+        if self.xp is np and "bit_generator" in state:
+            self._rng.bit_generator.state = state
+        elif self.xp is not np:
+            self._rng = self._make(state.get("seed"))
+
+
+# -- the GPU's fast paths -----------------------------------------------------
+
+_FUSED = {"wanted": os.environ.get("MINIVAE_FUSED", "1") != "0", "registered": False}
+
+
+def register_cuda_kernels() -> bool:
+    """Plug the fused CuPy kernels of ``cuda_kernels.py`` into ``minivae.ops``, once.
+
+    ``get_xp("cuda")`` calls it, so every model built on the GPU uses them.
+    Without CuPy, or after ``use_fused_kernels(False)`` (or with
+    MINIVAE_FUSED=0 in the environment), it does nothing and returns False.
+    The kernels compile at their first call, once per dtype (and CuPy keeps
+    the binaries in ~/.cupy/kernel_cache for later processes).
+    """
+    if _cupy is None or not _FUSED["wanted"]:
+        return False
+    if not _FUSED["registered"]:
+        from .. import ops                   # imported here: ops imports this package
+        from . import cuda_kernels
+        for name, fn in cuda_kernels.KERNELS.items():
+            ops.register(name, "cupy", fn)
+        _FUSED["registered"] = True
+    return True
+
+
+def use_fused_kernels(on: bool = True) -> bool:
+    """Switch the fused CuPy kernels on or off in this process; returns whether they are on.
+
+    Off, CuPy runs the NumPy-style code of ``minivae.ops`` operator by
+    operator: the same maths in more kernel launches (benchmarks/speed.py
+    times both).
+    """
+    _FUSED["wanted"] = bool(on)
+    if on:
+        return register_cuda_kernels()
+    if _FUSED["registered"]:
+        from .. import ops
+        from . import cuda_kernels
+        for name in cuda_kernels.KERNELS:
+            ops.unregister(name, "cupy")
+        _FUSED["registered"] = False
+    return False
+
+
+def enable_tf32(on: bool = True) -> None:
+    """Let cuBLAS use TF32 tensor cores for float32 matrix products (or stop it).
+
+    TF32 keeps float32's exponent range but rounds each GEMM input to 10
+    mantissa bits (about 3 significant digits, against float32's 7); the
+    products still accumulate in float32. On GPUs of compute capability 8.0
+    and later (A100, H100...) float32 GEMMs then run on the tensor cores,
+    several times faster; older GPUs ignore it (CuPy warns). Only float32
+    GEMMs change: elementwise kernels, reductions and float64 do not.
+
+    CuPy reads the environment variable CUPY_TF32 at its first float32 GEMM
+    and keeps the answer. This sets the variable and, if CuPy is loaded,
+    makes it read the variable again at the next GEMM.
+    """
+    os.environ["CUPY_TF32"] = "1" if on else "0"
+    if _cupy is not None:
+        try:  # CuPy's cached choice (a private module): back to "not decided yet"
+            from cupy._core import _routines_linalg as linalg
+            linalg.set_compute_type(np.float32, linalg.COMPUTE_TYPE_TBD)
+        except (ImportError, AttributeError):  # another CuPy layout: the variable alone,
+            pass                                # which counts if no GEMM has run yet
+
+
+def tf32_enabled() -> bool:
+    """Whether float32 GEMMs on the GPU use TF32 now (False without a GPU)."""
+    if not cuda_available():
+        return False
+    try:
+        from cupy._core import _routines_linalg as linalg
+        return linalg.get_compute_type(np.float32) == linalg.COMPUTE_TYPE_TF32
+    except (ImportError, AttributeError):
+        return os.environ.get("CUPY_TF32", "0") not in ("", "0")
+
+
+class HostCopy:
+    """A copy of an array on its way to the host, to read without waiting for the GPU.
+
+    ``float(a)`` or ``to_numpy(a)`` on a GPU array waits until the GPU has
+    finished all the work queued before it: inside a training loop, that
+    stalls the loop (the host stops queuing work) every time. ``HostCopy(a)``
+    queues the copy into page-locked host memory and returns at once;
+    ``ready()`` asks, without waiting, whether it has arrived, and ``value``
+    is then the NumPy array. On the CPU the copy is ready at once.
+
+        reading = HostCopy(per_step[:n].mean())   # a 0-d device array
+        ...                                       # more steps
+        if reading.ready():
+            print(float(reading.value))
+    """
+
+    def __init__(self, a):
+        self._done = None
+        if _cupy is None or not isinstance(a, _cupy.ndarray):
+            self._host = np.array(a)                         # a copy, like the GPU's
+            return
+        import cupyx
+        self._source = _cupy.ascontiguousarray(a)            # kept alive until copied
+        self._host = cupyx.empty_pinned(a.shape, dtype=a.dtype)
+        self._source.get(out=self._host, blocking=False)     # queued behind the work making a
+        self._done = _cupy.cuda.Event(disable_timing=True)
+        self._done.record()                                  # reached once the copy is done
+
+    def ready(self) -> bool:
+        """True once the value is on the host (never waits)."""
+        return self._done is None or self._done.done
+
+    @property
+    def value(self) -> np.ndarray:
+        """The NumPy array (waits for the GPU if it is not ready yet)."""
+        if not self.ready():
+            self._done.synchronize()
+        return self._host
