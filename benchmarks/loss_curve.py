@@ -2,6 +2,7 @@
 
     python benchmarks/loss_curve.py --data-dir ../shared/data/mnist
     python benchmarks/loss_curve.py --seeds 1,2,3 --threads 1 --png curve.png
+    python benchmarks/loss_curve.py --device cuda [--tf32] --png gpu_curve.png
 
 Trains minivae with the PyTorch example's configuration (784-400-20 VAE,
 ReLU, Bernoulli likelihood on [0, 1] pixels, Adam lr 1e-3, batch 128, 10
@@ -14,6 +15,10 @@ benchmarks/reference_torch.py with 10 seeds.
                 batch size: the loss the parameters had while they trained
     test loss   single-sample negative ELBO over the 10,000 test images (z is
                 sampled, as in the PyTorch example's test())
+
+Both are summed on the device and read once per epoch, so that on a GPU
+(--device cuda) the training loop never waits for it. --tf32 runs the GPU's
+float32 GEMMs on TF32 tensor cores: the same band must hold.
 
 The band, per epoch and split, from the reference runs' min, max and
 spread = max - min:
@@ -60,6 +65,10 @@ def parse_args(argv=None):
     p.add_argument("--seeds", default="1", help="comma-separated seeds; each run must pass")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS threads")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cpu (NumPy) or cuda (CuPy; the data is uploaded to the GPU once)")
+    p.add_argument("--tf32", action="store_true",
+                   help="with --device cuda: float32 GEMMs on TF32 tensor cores")
     p.add_argument("--reference", default=os.path.join(HERE, "reference_curve.csv"))
     p.add_argument("--png", default=os.path.join(HERE, "loss_curve.png"), help="figure to write")
     p.add_argument("--csv", metavar="OUT", help="also write minivae's per-epoch losses here")
@@ -70,6 +79,8 @@ def parse_args(argv=None):
         p.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     if not 1 <= args.epochs:
         p.error("--epochs must be at least 1")
+    if args.tf32 and args.device != "cuda":
+        p.error("--tf32 needs --device cuda")
     return args
 
 
@@ -87,28 +98,32 @@ def band(ref_row, split):
     return lo - K * spread - FLOOR, hi + K * spread + FLOOR
 
 
-def train_minivae(x_train, x_test, seed, epochs, batch_size=128, lr=1e-3):
+def train_minivae(x_train, x_test, seed, epochs, batch_size=128, lr=1e-3, device="cpu"):
     """Train from scratch; one dict per epoch: train_loss, test_loss, seconds."""
     import minivae
+    from minivae.backend import get_xp
     from minivae.data import BatchIterator
-    model = minivae.VAE(input_dim=784, hidden_dims=(400,), latent_dim=20, seed=seed)
+    xp = get_xp(device)
+    model = minivae.VAE(input_dim=784, hidden_dims=(400,), latent_dim=20, seed=seed, device=device)
     opt = minivae.Adam(model.params, lr=lr)
-    batches = BatchIterator(x_train, batch_size, seed=seed)
+    batches = BatchIterator(xp.asarray(x_train), batch_size, seed=seed)   # on the device, once
+    x_test = xp.asarray(x_test)
     rows = []
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        total = 0.0
+        total = xp.zeros((), dtype=xp.float64)           # summed on the device, read once
         for x in batches:
             loss, _ = model.loss_and_grads(x)
             opt.step(model.grads)
-            total += float(loss) * x.shape[0]
+            total += loss * x.shape[0]
+        total = float(total)                             # the epoch's one wait for the GPU
         seconds = time.perf_counter() - t0
-        test = 0.0
+        test = xp.zeros((), dtype=xp.float64)
         for start in range(0, len(x_test), batch_size):
             x = x_test[start:start + batch_size]
-            test += float(model.loss(x)[0]) * x.shape[0]
+            test += model.loss(x)[0] * x.shape[0]
         rows.append({"seed": seed, "epoch": epoch, "train_loss": total / len(x_train),
-                     "test_loss": test / len(x_test), "seconds": seconds})
+                     "test_loss": float(test) / len(x_test), "seconds": seconds})
         print(f"seed {seed} epoch {epoch:2d}  train {rows[-1]['train_loss']:.4f}  "
               f"test {rows[-1]['test_loss']:.4f}  {seconds:.2f} s", flush=True)
     return rows
@@ -125,7 +140,7 @@ def check(runs, ref):
     return out
 
 
-def plot(runs, ref, path):
+def plot(runs, ref, path, where="NumPy"):
     """Top: loss per epoch, reference band and minivae. Bottom: minivae minus the reference mean."""
     import matplotlib
     matplotlib.use("Agg")
@@ -153,7 +168,8 @@ def plot(runs, ref, path):
         top.legend()
         bottom.set_xlabel("epoch")
         bottom.set_ylabel("minivae - reference mean (nats)")
-    fig.suptitle("minivae against the PyTorch example: 784-400-20, Adam 1e-3, batch 128, MNIST")
+    fig.suptitle("minivae against the PyTorch example: 784-400-20, Adam 1e-3, batch 128, MNIST "
+                 f"(minivae on {where})")
     fig.savefig(path, dpi=120)
 
 
@@ -168,9 +184,15 @@ def main(argv=None):
         sys.exit(f"{args.reference} has no reference for epochs {missing}")
     x_train = to_unit_float(load_mnist("train", root=args.data_dir)[0])   # (60000, 784) float32
     x_test = to_unit_float(load_mnist("test", root=args.data_dir)[0])     # (10000, 784)
+    if args.device == "cuda":
+        from minivae.backend import cuda_available, enable_tf32
+        if not cuda_available():
+            sys.exit("no CUDA device: --device cuda needs an NVIDIA GPU with CuPy")
+        if args.tf32:
+            enable_tf32()                               # before the first GEMM
     runs = []
     for seed in args.seed_list:
-        runs += train_minivae(x_train, x_test, seed, args.epochs)
+        runs += train_minivae(x_train, x_test, seed, args.epochs, device=args.device)
     results = check(runs, ref)
 
     print(f"\nband = [min - {K:g} * spread - {FLOOR:g}, max + {K:g} * spread + {FLOOR:g}] nats, "
@@ -186,7 +208,8 @@ def main(argv=None):
             w = csv.DictWriter(f, fieldnames=list(runs[0]))
             w.writeheader()
             w.writerows(runs)
-    plot(runs, ref, args.png)
+    plot(runs, ref, args.png, "NumPy" if args.device == "cpu"
+         else "CuPy" + (", TF32 GEMMs" if args.tf32 else ""))
     print(f"\nfigure: {args.png}")
     print(f"{len(results) - failed} of {len(results)} checks inside the band"
           + ("" if not failed else f"; {failed} FAILED"))

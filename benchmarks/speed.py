@@ -2,7 +2,7 @@
 
     python benchmarks/speed.py --threads 2 --data-dir ../shared/data/mnist
     python benchmarks/speed.py --threads 2 --steps 100            # a quick partial epoch
-    python benchmarks/speed.py --device cuda --data-dir ../shared/data/mnist
+    python benchmarks/speed.py --device cuda --data-dir ../shared/data/mnist [--tf32]
 
 Both sides train the same model (784-400-20 VAE, ReLU, Bernoulli/BCE + KL,
 Adam 1e-3, float32) at the same batch size, with the same number of threads
@@ -25,6 +25,13 @@ figures are medians over the rounds.
                  CUDA: the allocator's peak, CuPy's memory pool total_bytes()
                  against torch.cuda.max_memory_reserved(): device memory held.
 
+With --device cuda there is more (benchmarks/cuda_floors.py explains each):
+minivae twice, with its fused kernels (minivae.backend.cuda_kernels) and
+without them; each side's GPU time per step with the host's time taken out;
+the GEMMs' GPU time alone; kernels per step, counted by CUPTI; and the
+launch floors, kernels per step x steps x the cost of one launch. --tf32
+lets both libraries run float32 GEMMs on TF32 tensor cores.
+
 minivae runs through its public API (VAE, Adam, BatchIterator); PyTorch
 through benchmarks/reference_torch.py. The table comes last; --json saves it.
 """
@@ -41,6 +48,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (GemmFloor, cpu_name, dense_shapes, epoch_batch_sizes,  # noqa: E402
                     load_train_images, median, reset_peak_rss, status_kb, threads_from_argv)
+import cuda_floors  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -59,6 +67,8 @@ def parse_args(argv=None):
                    "else synthetic data of the same shape, which times the same)")
     p.add_argument("--memory-steps", type=int, default=50,
                    help="steps trained by each peak-memory process (0: skip memory)")
+    p.add_argument("--tf32", action="store_true",
+                   help="CUDA only: float32 GEMMs on TF32 tensor cores, in CuPy and in PyTorch")
     p.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
     p.add_argument("--memory-of", choices=["minivae", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -69,25 +79,44 @@ def parse_args(argv=None):
         p.error(f"--batch-size must be an integer or a comma-separated list, got {args.batch_size!r}")
     if min(args.batch_sizes) < 1 or args.epochs_each < 1 or (args.steps is not None and args.steps < 1):
         p.error("--batch-size, --epochs-each and --steps must be positive")
+    if args.tf32 and args.device != "cuda":
+        p.error("--tf32 needs --device cuda")
     return args
 
 
 # ---------------------------------------------------------------- one epoch of each side
 class MinivaeSide:
-    """minivae's training loop, as a user writes it: batches, loss_and_grads, Adam."""
+    """minivae's training loop, as a user writes it: batches, loss_and_grads, Adam.
 
-    def __init__(self, x, batch_size, device):
+    fused=False (CUDA): the same loop without minivae's fused kernels, which
+    are switched on or off at the start of every epoch or step.
+    """
+
+    def __init__(self, x, batch_size, device, fused=True):
         import minivae
         from minivae.backend import get_xp
         from minivae.data import BatchIterator
-        self.xp = get_xp(device)
+        self.xp, self.device, self.fused = get_xp(device), device, fused
         self.model = minivae.VAE(input_dim=784, hidden_dims=(400,), latent_dim=20,
                                  device=device, seed=1)
         self.opt = minivae.Adam(self.model.params, lr=1e-3)
         self.batches = BatchIterator(self.xp.asarray(x), batch_size, seed=1)
+        self.x_step = self.batches.data[:batch_size]            # (B, D): step()'s batch
+
+    def _use_kernels(self):
+        if self.device == "cuda":
+            from minivae.backend import use_fused_kernels
+            use_fused_kernels(self.fused)
+
+    def step(self):
+        """One training step on a fixed batch (for the floors: nothing is read back)."""
+        self._use_kernels()
+        self.model.loss_and_grads(self.x_step)
+        self.opt.step(self.model.grads)
 
     def epoch(self):
         """Train one epoch; returns the mean loss (read once, at the end)."""
+        self._use_kernels()
         total, n = 0.0, 0
         for x in self.batches:
             loss, _ = self.model.loss_and_grads(x)
@@ -115,29 +144,21 @@ class TorchSide:
         return self.ref.train_epoch(self.model, self.opt, self.x, self.batch_size,
                                     self.generator)["loss"]
 
+    def step(self):
+        """One training step on a fixed batch, as train_epoch runs it."""
+        x = self.x[:self.batch_size]                            # (B, D)
+        self.opt.zero_grad()
+        recon, mu, logvar = self.model(x)
+        bce, kld = self.ref.loss_parts(recon, x, mu, logvar)
+        (bce + kld).backward()
+        self.opt.step()
+
 
 # ---------------------------------------------------------------- timing
 def cpu_timer(fn):
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
-
-
-def cuda_timer(sync_all):
-    """A timer with CUDA events (recorded on the current stream of both libraries)."""
-    import cupy
-    import torch
-
-    def timer(fn):
-        sync_all()
-        start, end = cupy.cuda.Event(), cupy.cuda.Event()
-        start.record()
-        fn()
-        torch.cuda.current_stream().synchronize()   # torch's work queued before `end`
-        end.record()
-        end.synchronize()
-        return cupy.cuda.get_elapsed_time(start, end) / 1e3
-    return timer
 
 
 def time_rounds(sides, timer, rounds):
@@ -204,48 +225,59 @@ def run_cpu(args, x):
     return results
 
 
-def check_cuda():
-    from minivae.backend import cuda_available
-    import torch
-    if not cuda_available() or not torch.cuda.is_available():
-        sys.exit("no CUDA device: --device cuda needs an NVIDIA GPU with CuPy "
-                 "(pip install 'minivae[gpu]') and a CUDA build of PyTorch")
-
-
 def run_cuda(args, x):
+    import gc
     import torch
-    check_cuda()
+    cuda_floors.check_cuda()
     import cupy
+    from minivae.backend import enable_tf32, use_fused_kernels
+    if args.tf32:
+        enable_tf32()                                  # CuPy: before its first float32 GEMM
+        torch.backends.cuda.matmul.allow_tf32 = True   # PyTorch: the same tensor-core mode
 
     def sync_all():
         cupy.cuda.get_current_stream().synchronize()
         torch.cuda.synchronize()
 
-    timer = cuda_timer(sync_all)
-    pool = cupy.get_default_memory_pool()
+    timer = cuda_floors.cuda_timer(sync_all)
+    costs = cuda_floors.attempt(cuda_floors.launch_costs)
     results = []
     for B in args.batch_sizes:
-        pool.free_all_blocks()
+        gc.collect()                   # the last batch size's sides are gone: free their memory
+        cupy.get_default_memory_pool().free_all_blocks()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-        # Memory first, each side alone: its data, model and one epoch (CuPy's pool
-        # keeps what it once held, so total_bytes() is its high-water mark).
-        mv = MinivaeSide(x, B, "cuda")
-        mv.epoch()
-        mv_peak = pool.total_bytes()
-        tc = TorchSide(x, B, "cuda")
-        tc.epoch()
-        torch_peak = torch.cuda.max_memory_reserved()
-        sizes = epoch_batch_sizes(len(x), B)
-        floor = GemmFloor(dense_shapes(mv.model.params), sizes, xp=cupy)
-        sides = {"minivae": mv.epoch, "torch": tc.epoch,
-                 "floor": lambda: [floor.step(b) for b in sizes]}
-        times = time_rounds(sides, timer, args.epochs_each)
-        row = summarize(times, B, len(sizes), floor.flops[B])
-        row["memory"] = {"minivae": {"device_peak_mb": mv_peak / 2**20},
-                         "torch": {"device_peak_mb": torch_peak / 2**20}}
-        results.append(row)
-    return results
+        results.append(cuda_batch(args, x, B, timer, costs))
+    use_fused_kernels(True)
+    return results, {"launch_costs": costs}
+
+
+def cuda_batch(args, x, B, timer, costs):
+    """The row of one batch size on the GPU: epoch times, memory, floors."""
+    import cupy
+    import torch
+    pool = cupy.get_default_memory_pool()
+    # Memory first, each side alone: its data, model and one epoch (CuPy's pool
+    # keeps what it once held, so total_bytes() is its high-water mark).
+    mv = MinivaeSide(x, B, "cuda")
+    mv.epoch()
+    mv_peak = pool.total_bytes()
+    tc = TorchSide(x, B, "cuda")
+    tc.epoch()
+    torch_peak = torch.cuda.max_memory_reserved()
+    unfused = MinivaeSide(x, B, "cuda", fused=False)
+    sizes = epoch_batch_sizes(len(x), B)
+    floor = GemmFloor(dense_shapes(mv.model.params), sizes, xp=cupy)
+    sides = {"minivae": mv.epoch, "unfused": unfused.epoch, "torch": tc.epoch,
+             "floor": lambda: [floor.step(b) for b in sizes]}
+    times = time_rounds(sides, timer, args.epochs_each)
+    row = summarize(times, B, len(sizes), floor.flops[B])
+    row["memory"] = {"minivae": {"device_peak_mb": mv_peak / 2**20},
+                     "torch": {"device_peak_mb": torch_peak / 2**20}}
+    row["floors"] = cuda_floors.attempt(
+        cuda_floors.floors, {"minivae": mv.step, "unfused": unfused.step, "torch": tc.step},
+        floor, B, len(sizes), costs)
+    return row
 
 
 def summarize(times, B, steps, flops_per_step):
@@ -256,7 +288,8 @@ def summarize(times, B, steps, flops_per_step):
             "ratio_to_torch": med["minivae"] / med["torch"],
             "ratio_to_floor": med["minivae"] / med["floor"],
             "torch_ratio_to_floor": med["torch"] / med["floor"],
-            "floor_gflops": flops_per_step * steps / med["floor"] / 1e9}
+            "floor_gflops": flops_per_step * steps / med["floor"] / 1e9,
+            **({"unfused_over_fused": med["unfused"] / med["minivae"]} if "unfused" in med else {})}
 
 
 def print_table(args, results, info):
@@ -265,14 +298,24 @@ def print_table(args, results, info):
     print(f"# {info['device']} | {info['threads']} thread(s) | {info['data']} | "
           f"numpy {info['numpy']}, torch {info['torch']} | {info['machine']}"
           + (f" | load average {load[0]:.1f}" if load else ""))
+    if "cuda" in info:
+        c = info["cuda"]
+        print(f"# {c['gpu']} (compute capability {c['compute_capability']}) | CuPy {c['cupy']}, "
+              f"CUDA runtime {c['cuda_runtime']}, driver {c['cuda_driver']}, torch CUDA "
+              f"{c['torch_cuda']} | TF32 {'on' if c['tf32'] else 'off'} (CuPy in use: "
+              f"{c['cupy_tf32_in_use']}, torch: {c['torch_tf32']})")
     unit = "GPU memory peak" if args.device == "cuda" else "peak RSS (train +)"
+    labels = (("minivae", "minivae (NumPy)" if args.device == "cpu" else "minivae (CuPy)"),
+              ("unfused", "minivae, unfused"), ("torch", "PyTorch reference"),
+              ("floor", "GEMM floor"))
     for row in results:
         mem = row.get("memory", {})
         print(f"\nbatch {row['batch_size']}, {row['steps_per_epoch']} steps per epoch, "
               f"median of {row['epochs_each']} epochs each (alternating)")
         print(f"{'':20s} {'s/epoch':>8s} {'ms/step':>8s} {'vs torch':>9s} {'vs floor':>9s}  {unit}")
-        for name, label in (("minivae", "minivae (NumPy)" if args.device == "cpu" else "minivae (CuPy)"),
-                            ("torch", "PyTorch reference"), ("floor", "GEMM floor")):
+        for name, label in labels:
+            if name not in row["median_s"]:
+                continue
             m = mem.get(name, {})
             if "device_peak_mb" in m:
                 mtxt = f"{m['device_peak_mb']:.0f} MB"
@@ -285,6 +328,12 @@ def print_table(args, results, info):
             vs_floor = row["median_s"][name] / row["median_s"]["floor"]
             print(f"{label:20s} {row['median_s'][name]:8.3f} {row['ms_per_step'][name]:8.2f} "
                   f"{vs_torch:8.2f}x {vs_floor:8.2f}x  {mtxt}")
+        if "floors" in row:
+            cuda_floors.print_floors(row, info.get("launch_costs"))
+    if args.device == "cuda" and any(r["batch_size"] == 128 for r in results):
+        ratio = next(r["ratio_to_torch"] for r in results if r["batch_size"] == 128)
+        print(f"\ntarget: minivae's epoch <= 0.5x PyTorch eager's at batch 128: "
+              f"{ratio:.2f}x, {'met' if ratio <= 0.5 else 'not met'}")
 
 
 def main(argv=None):
@@ -295,15 +344,20 @@ def main(argv=None):
     import numpy as np
     import torch
     if args.device == "cuda":
-        check_cuda()
+        cuda_floors.check_cuda()
     n_rows = None if args.steps is None else args.steps * max(args.batch_sizes)
     x, source = load_train_images(args.data_dir, n_rows)
-    results = (run_cuda if args.device == "cuda" else run_cpu)(args, x)
+    if args.device == "cuda":
+        results, extra = run_cuda(args, x)
+    else:
+        results, extra = run_cpu(args, x), {}
     info = {"device": args.device, "threads": args.threads, "data": source,
             "rows": int(len(x)), "numpy": np.__version__, "torch": torch.__version__,
             "machine": f"{cpu_name()}, {os.cpu_count()} cores, {platform.machine()}",
             "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-            "date": time.strftime("%Y-%m-%d %H:%M")}
+            "date": time.strftime("%Y-%m-%d %H:%M"), **extra}
+    if args.device == "cuda":
+        info["cuda"] = cuda_floors.cuda_info(args)
     print_table(args, results, info)
     if args.json:
         with open(args.json, "w") as f:

@@ -34,7 +34,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .autoencoder import Autoencoder
-from .backend import Generator, derived_seed, get_xp, resolve_device, synchronize, to_numpy
+from .backend import (Generator, HostCopy, derived_seed, enable_tf32, get_xp, resolve_device,
+                      synchronize, to_numpy)
 from .config import CHECKPOINT, TrainConfig, parse_args
 from .data import BatchIterator, DataError, binarize, load_dataset, to_unit_float
 from .evaluation import (EVAL_SEED_OFFSET, eval_generator, evaluate_elbo, pick_examples,
@@ -47,7 +48,7 @@ from .serialize import CheckpointError
 from .vae import VAE
 
 NOISE_STREAM = 1   # derived_seed(seed, epoch, 1) seeds an epoch's eps; (seed, epoch) its shuffling
-LOG_EVERY = 50   # steps between progress-bar updates: reading the loss waits for the GPU
+LOG_EVERY = 50   # steps between two readings of the running loss for the progress bar
 
 
 class Interrupted(Exception):
@@ -113,6 +114,10 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str):
 
 def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
     say = (lambda *a: None) if cfg.quiet else print
+    if cfg.tf32 and device == "cuda":
+        enable_tf32()                       # before the first GEMM: see backend.enable_tf32
+    elif cfg.tf32:
+        print("note: --tf32 has no effect on the CPU (--device auto found no GPU)", file=sys.stderr)
     data = load_data(cfg, get_xp(device))
     model = build_model(cfg, data.x_test.shape[1], device)
     opt = Adam(model.params, lr=cfg.lr)
@@ -213,7 +218,10 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
 
     Each step's (loss, recon, kl) is written into a device array, not read:
     reading a number from the GPU waits for it. The array is read once at the
-    end, where it also tells at which step a NaN first appeared.
+    end, where it also tells at which step a NaN first appeared. The progress
+    bar's running loss comes from a HostCopy queued every LOG_EVERY steps and
+    shown once it has arrived: on the CPU at once, on the GPU a few steps
+    later, and the loop never waits for the GPU.
     """
     xp, n_steps = model.xp, len(batches)
     # The epoch's noise eps comes from a generator seeded by (seed, epoch), like
@@ -224,7 +232,7 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
     sizes = np.zeros(n_steps)                               # (steps,) batch sizes
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,
                disable=True if cfg.quiet else None)         # None: only on a terminal
-    done = 0
+    done, reading = 0, None
     # np.errstate: a diverging loss would make NumPy print overflow warnings
     # from deep inside the model; the check after the loop says it better.
     with bar, np.errstate(over="ignore", invalid="ignore"):
@@ -233,12 +241,15 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
                 raise Interrupted(f"epoch {epoch} step {i}/{n_steps}")
             loss, parts = model.loss_and_grads(x)
             opt.step(model.grads)
-            per_step[i] = xp.stack([loss, parts["recon"], parts["kl"]])
+            row = per_step[i]                               # (3,), a view
+            row[0], row[1], row[2] = loss, parts["recon"], parts["kl"]
             sizes[i], done = x.shape[0], i + 1
             if done % LOG_EVERY == 0 or done == n_steps:
-                value = float(per_step[:done, 0].mean())    # running loss: one read per LOG_EVERY steps
-                bar.set_postfix(loss=f"{value:.2f}")
                 bar.update(done - bar.n)
+                reading = HostCopy(per_step[:done, 0].mean())   # running loss, queued, not awaited
+            if reading is not None and reading.ready():
+                value, reading = float(reading.value), None
+                bar.set_postfix(loss=f"{value:.2f}")
                 if not math.isfinite(value):
                     break                                   # the check below names the step
     values = to_numpy(per_step[:done])                      # (done, 3): the one read per epoch

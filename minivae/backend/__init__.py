@@ -23,6 +23,7 @@ On the GPU two more things live here:
 
 from __future__ import annotations
 
+import ctypes
 import os
 
 import numpy as np
@@ -260,14 +261,17 @@ class HostCopy:
     """
 
     def __init__(self, a):
-        self._done = None
+        self._done, self._shape = None, np.shape(a)
         if _cupy is None or not isinstance(a, _cupy.ndarray):
             self._host = np.array(a)                         # a copy, like the GPU's
             return
         import cupyx
-        self._source = _cupy.ascontiguousarray(a)            # kept alive until copied
-        self._host = cupyx.empty_pinned(a.shape, dtype=a.dtype)
-        self._source.get(out=self._host, blocking=False)     # queued behind the work making a
+        self._source = a.ravel()                             # 1-D contiguous, alive until copied
+        self._host = cupyx.empty_pinned(self._source.shape, dtype=a.dtype)
+        # Queued on the current stream, behind the work that computes a:
+        host_ptr = ctypes.c_void_p(self._host.ctypes.data)
+        self._source.data.copy_to_host_async(host_ptr, self._source.nbytes,
+                                             _cupy.cuda.get_current_stream())
         self._done = _cupy.cuda.Event(disable_timing=True)
         self._done.record()                                  # reached once the copy is done
 
@@ -280,4 +284,4 @@ class HostCopy:
         """The NumPy array (waits for the GPU if it is not ready yet)."""
         if not self.ready():
             self._done.synchronize()
-        return self._host
+        return self._host.reshape(self._shape)

@@ -50,8 +50,8 @@ SPECS = {
         """
         const T t = tanh(l * (T)0.5);                    // t = tanh(l / 2)
         const T relu_l = (l + fabs(l)) * (T)0.5;         // max(l, 0), exactly
-        nll = relu_l - log(((T)1 + fabs(t)) * (T)0.5)    // softplus(l) = max(l, 0) - log sigmoid(|l|)
-              - x * l;                                   //   ... - x l
+        nll = relu_l - log(((T)1 + fabs(t)) * (T)0.5)    // softplus(l) = max(l, 0)
+              - x * l;                                   //   - log sigmoid(|l|), then - x l
         grad = scale * (((T)1 + t) * (T)0.5 - x);        // scale (sigmoid(l) - x)
         """),
     "adam": (

@@ -1,0 +1,278 @@
+"""The GPU's fused kernels equal the NumPy ops they replace; TF32 is a GPU-only option.
+
+The kernel tests need CuPy and a GPU and are skipped, with the reason shown,
+without them: each runs a kernel of minivae/backend/cuda_kernels.py on the
+GPU and the NumPy form of the same op in minivae.ops on the CPU, on the same
+inputs, in float32 and float64. The tests of registration, of HostCopy on
+the CPU and of the --tf32 option run everywhere.
+"""
+
+import ast
+import os
+import re
+import time
+
+import numpy as np
+import pytest
+
+from minivae import VAE, Adam, backend, ops, train
+from minivae.backend import HostCopy, cuda_available, get_xp, to_numpy
+from minivae.config import build_parser, parse_args
+
+from conftest import NO_GPU, make_tiny
+
+gpu = pytest.mark.skipif(not cuda_available(), reason=NO_GPU)
+KERNEL_FILE = os.path.join(os.path.dirname(backend.__file__), "cuda_kernels.py")
+TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-6, atol=2e-6)}
+
+
+@pytest.fixture
+def ck():
+    """minivae.backend.cuda_kernels (imports CuPy, so only on a GPU machine)."""
+    get_xp("cuda")                                   # registers the kernels, too
+    from minivae.backend import cuda_kernels
+    return cuda_kernels
+
+
+def rand(shape, seed, dtype, low=-1.0, high=1.0):
+    return np.random.default_rng(seed).uniform(low, high, shape).astype(dtype)
+
+
+def on_gpu(a):
+    """A CuPy copy of the NumPy array ``a``."""
+    return get_xp("cuda").asarray(a)
+
+
+# -- each kernel against its NumPy op (GPU) -------------------------------------
+
+@gpu
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_bernoulli_kernel_equals_the_numpy_op(ck, dtype):
+    logits = rand((16, 50), 1, dtype, -30, 30)
+    logits[0, :6] = [1e4, -1e4, 0.0, 88.0, -88.0, 1e-6]
+    x = rand((16, 50), 2, dtype, 0, 1)
+    x[1], x[2] = 0.0, 1.0
+    nll, grad = ck.bernoulli_nll_and_grad(on_gpu(logits), on_gpu(x), 1 / 128)
+    want_nll, want_grad = ops.bernoulli_nll_and_grad(logits, x, 1 / 128)
+    assert nll.dtype == dtype and grad.dtype == dtype and nll.shape == (16,)
+    nll_tol = TOL[dtype] if dtype == "float64" else dict(rtol=1e-6, atol=50 * 1e4 * 6e-8)
+    np.testing.assert_allclose(to_numpy(nll), want_nll, **nll_tol)
+    np.testing.assert_allclose(to_numpy(grad), want_grad, **TOL[dtype])
+
+
+@gpu
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_adam_kernel_equals_the_numpy_op_and_leaves_g_alone(ck, dtype, wd):
+    p, m, v = rand((3001,), 3, dtype), np.zeros(3001, dtype), np.zeros(3001, dtype)
+    p_gpu, m_gpu, v_gpu = on_gpu(p), on_gpu(m), on_gpu(v)
+    for t in range(1, 6):
+        g = rand((3001,), 10 + t, dtype, -10.0**-t, 10.0**-t)
+        g_gpu = on_gpu(g)
+        kw = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=t, weight_decay=wd)
+        ck.adam_update(p_gpu, g_gpu, m_gpu, v_gpu, **kw)
+        ops.adam_update(p, g, m, v, **kw)
+        np.testing.assert_array_equal(to_numpy(g_gpu), g)      # g is read, never written
+    tol = TOL[dtype] if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+    for got, want in ((p_gpu, p), (m_gpu, m), (v_gpu, v)):
+        np.testing.assert_allclose(to_numpy(got), want, **tol)
+
+
+@gpu
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_relu_kernel_keeps_the_mask_and_nan(ck, dtype):
+    x = rand((5, 9), 4, dtype)
+    x[0, :3] = [0.0, np.nan, -0.5]
+    y, active = ck.relu(on_gpu(x))
+    want_y, want_active = ops.relu(x)
+    assert active.dtype == np.bool_
+    np.testing.assert_array_equal(to_numpy(active), want_active)
+    np.testing.assert_array_equal(to_numpy(y), want_y)         # NaN where NumPy has NaN, -0.0 too
+    assert np.signbit(to_numpy(y)[0, 2])
+
+
+@gpu
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_reparameterize_kernels_equal_the_numpy_ops(ck, dtype):
+    mu, logvar, eps, dz = (rand((32, 20), seed, dtype, -3, 3) for seed in (5, 6, 7, 8))
+    mu_g, logvar_g, eps_g, dz_g = map(on_gpu, (mu, logvar, eps, dz))
+    z, std = ck.reparameterize(mu_g, logvar_g, eps_g)
+    want_z, want_std = ops.reparameterize(mu, logvar, eps)
+    np.testing.assert_allclose(to_numpy(z), want_z, **TOL[dtype])
+    np.testing.assert_allclose(to_numpy(std), want_std, **TOL[dtype])
+    got = ck.reparameterize_backward(dz_g, eps_g, std, mu_g, logvar_g, 0.25)
+    want = ops.reparameterize_backward(dz, eps, want_std, mu, logvar, 0.25)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(to_numpy(g), w, **TOL[dtype])
+
+
+@gpu
+def test_a_gpu_training_step_goes_through_every_fused_kernel(ck, monkeypatch):
+    calls = []
+    for name, fn in ck.KERNELS.items():
+        monkeypatch.setitem(ops._KERNELS, (name, "cupy"),
+                            lambda *a, _n=name, _f=fn, **k: (calls.append(_n), _f(*a, **k))[1])
+    model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, device="cuda", seed=0)
+    opt = Adam(model.params)
+    model.loss_and_grads(get_xp("cuda").full((4, 12), 0.5, dtype=np.float32))
+    opt.step(model.grads)
+    assert sorted(set(calls)) == sorted(ops.OPS)
+
+
+@gpu
+def test_fused_kernels_can_be_switched_off_and_on():
+    get_xp("cuda")
+    try:
+        assert backend.use_fused_kernels(False) is False
+        assert not any(key[1] == "cupy" for key in ops._KERNELS)
+        get_xp("cuda")                                          # stays off
+        assert not any(key[1] == "cupy" for key in ops._KERNELS)
+    finally:
+        assert backend.use_fused_kernels(True) is True
+    assert all((name, "cupy") in ops._KERNELS for name in ops.OPS)
+
+
+BUSY = r"""
+extern "C" __global__ void minivae_test_busy(unsigned long long ns) {
+    unsigned long long start, now;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+    do { asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now)); } while (now - start < ns);
+}
+"""
+
+
+@gpu
+def test_training_steps_never_wait_for_the_gpu():
+    """Steps queued behind a 2-second kernel return at once: no step reads from the GPU."""
+    cp = get_xp("cuda")
+    busy = cp.RawKernel(BUSY, "minivae_test_busy")
+    model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, device="cuda", seed=0)
+    opt = Adam(model.params)
+    per_step = cp.zeros((5, 3))                     # as train.train_epoch keeps them
+
+    def steps(rows):
+        for i in rows:
+            loss, parts = model.loss_and_grads(cp.full((4, 12), 0.2 * i + 0.1, dtype=cp.float32))
+            opt.step(model.grads)
+            row = per_step[i]
+            row[0], row[1], row[2] = loss, parts["recon"], parts["kl"]
+
+    steps([0, 1, 2])                     # compiles every kernel, fills the memory pools
+    HostCopy(per_step[:, 0].mean()).value
+    cp.cuda.get_current_stream().synchronize()
+    busy((1,), (1,), (np.uint64(2_000_000_000),))   # the GPU is busy for 2 s
+    start = time.perf_counter()
+    steps([3, 4])
+    reading = HostCopy(per_step[:, 0].mean())
+    arrived = reading.ready()
+    queued = time.perf_counter() - start
+    assert queued < 1.0, f"2 steps took {queued:.2f} s to queue: something waited for the GPU"
+    assert not arrived                              # ready() asked, and did not wait
+    assert np.isfinite(float(reading.value))        # value waits
+
+
+@gpu
+@pytest.mark.parametrize("tf32", [False, True])
+def test_training_on_the_gpu_runs_end_to_end(tmp_path, monkeypatch, tf32):
+    monkeypatch.delenv("CUPY_TF32", raising=False)
+    tiny = make_tiny(tmp_path / "tiny.npz")
+    try:
+        status = train.main(["--dataset", tiny, "--hidden", "16", "--latent-dim", "2",
+                             "--epochs", "2", "--device", "cuda", "--no-plots", "--quiet",
+                             "--out", str(tmp_path / "run"), *(["--tf32"] if tf32 else [])])
+        assert status == 0
+        assert backend.tf32_enabled() == (tf32 and int(get_xp("cuda").cuda.Device()
+                                                       .compute_capability) >= 80)
+    finally:
+        backend.enable_tf32(False)
+
+
+@gpu
+def test_host_copy_arrives_without_a_wait():
+    cp = get_xp("cuda")
+    a = cp.arange(10, dtype=cp.float32).sum()
+    reading = HostCopy(a)
+    assert float(reading.value) == 45.0 and reading.ready()
+
+
+@gpu
+def test_tf32_changes_float32_gemms_only_while_on(monkeypatch):
+    cp = get_xp("cuda")
+    if int(cp.cuda.Device().compute_capability) < 80:
+        pytest.skip("TF32 needs a GPU of compute capability 8.0 or later")
+    monkeypatch.delenv("CUPY_TF32", raising=False)
+    a, b = (np.random.default_rng(s).standard_normal((256, 256)) for s in (0, 1))
+    exact = a @ b
+    a32, b32 = cp.asarray(a, dtype=cp.float32), cp.asarray(b, dtype=cp.float32)
+
+    def rel_error():
+        return np.abs(to_numpy(a32 @ b32) - exact).max() / np.abs(exact).max()
+
+    try:
+        backend.enable_tf32()
+        assert backend.tf32_enabled()
+        assert rel_error() > 1e-5                   # 10-bit mantissas: about 1e-3
+    finally:
+        backend.enable_tf32(False)
+    assert not backend.tf32_enabled()
+    assert rel_error() < 1e-5                       # float32: about 1e-6
+
+
+# -- what runs without a GPU --------------------------------------------------
+
+def test_registration_is_a_no_op_without_cupy(monkeypatch):
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(ops, "_KERNELS", {})
+    assert backend.register_cuda_kernels() is False
+    assert get_xp("cpu") is np
+    assert ops._KERNELS == {}
+
+
+def test_enable_tf32_without_cupy_only_sets_the_variable(monkeypatch):
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.delenv("CUPY_TF32", raising=False)
+    backend.enable_tf32()
+    assert os.environ["CUPY_TF32"] == "1"
+    backend.enable_tf32(False)
+    assert os.environ["CUPY_TF32"] == "0"
+
+
+def test_host_copy_on_the_cpu_is_ready_at_once_and_a_copy():
+    a = np.array([1.0, 2.0])
+    reading = HostCopy(a)
+    a[0] = 5.0
+    assert reading.ready() and reading.value.tolist() == [1.0, 2.0]
+
+
+def test_every_kernel_literal_is_cast_to_T():
+    """A bare 0.5 is a double in C++: it would turn float32 kernels into float64 arithmetic."""
+    tree = ast.parse(open(KERNEL_FILE).read())
+    specs = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                 and getattr(node.targets[0], "id", None) == "SPECS")
+    assert sorted(specs) == ["adam", "bernoulli", "relu", "reparameterize",
+                             "reparameterize_backward"]
+    for name, (_, _, body) in specs.items():
+        code = re.sub(r"//[^\n]*", "", body)                        # comments may say anything
+        for number in re.finditer(r"(?<![\w.])\d+(\.\d*)?([eE][-+]?\d+)?", code):
+            assert code[:number.start()].endswith("(T)"), \
+                f"{name}: literal {number.group()} is not written (T){number.group()}"
+
+
+def test_tf32_is_an_error_on_the_cpu(capsys):
+    with pytest.raises(SystemExit) as e:
+        parse_args(["--tf32", "--device", "cpu"])
+    assert e.value.code == 2
+    assert "--tf32 needs --device cuda or auto" in capsys.readouterr().err
+    assert parse_args(["--tf32", "--device", "cuda"])[0].tf32
+    assert parse_args(["--tf32"])[0].tf32 and not parse_args([])[0].tf32     # --device auto
+    assert "trading GEMM precision" in " ".join(build_parser().format_help().split())
+
+
+@pytest.mark.skipif(cuda_available(), reason="a GPU is present: --device auto would use it")
+def test_tf32_with_auto_on_a_machine_without_gpu_trains_with_a_note(tmp_path, capsys):
+    tiny = make_tiny(tmp_path / "tiny.npz")
+    status = train.main(["--dataset", tiny, "--hidden", "16", "--latent-dim", "2", "--epochs", "1",
+                         "--device", "auto", "--tf32", "--no-plots", "--quiet",
+                         "--out", str(tmp_path / "run")])
+    assert status == 0
+    assert "--tf32 has no effect on the CPU" in capsys.readouterr().err
