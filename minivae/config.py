@@ -108,10 +108,7 @@ def flag(value):
 
 def option(default, help, parse=None, choices=None, resumable=False, metavar=None):
     """A dataclass field carrying what argparse needs to build its option.
-
-    resumable: may be changed when a run is resumed (it does not alter what
-    is being trained, so the resumed run still matches an uninterrupted one).
-    """
+    resumable: may change on --resume (the resumed run still matches an uninterrupted one)."""
     meta = {"help": help, "parse": parse, "choices": choices, "resumable": resumable,
             "metavar": metavar}
     return field(default=default, metadata=meta)

@@ -18,6 +18,18 @@ DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda,
                                                 pytest.mark.skipif(not cuda_available(), reason=NO_GPU)])]
 
 
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets an empty download cache and no network fallback.
+
+    Without this, a dataset cached by an earlier real run in ~/.cache/minivae
+    could make a "missing data" test pass for the wrong reason, and a test
+    could reach the internet. Tests of the downloader set their own mirrors.
+    """
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("MINIVAE_OFFLINE", "1")
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     """"cpu" or "cuda"."""
