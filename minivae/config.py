@@ -23,87 +23,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 from dataclasses import dataclass, field, fields
 
-DATASETS = ("mnist", "fashion-mnist")
+from .values import (dataset_name, existing_dir, flag, int_list, nonnegative_float,
+                     nonnegative_int, optional_path, positive_float, positive_int)
+
 CHECKPOINT = "checkpoint.npz"
-
-
-# -- parsers: text (command line) or TOML/JSON value -> checked Python value --
-# Each raises argparse.ArgumentTypeError; argparse then prints
-# "argument --lr: <message>" and exits with status 2.
-
-def _number(value, kind):
-    wrong = argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
-                                       f"got {value!r}")
-    if isinstance(value, bool) or (kind is int and isinstance(value, float)):
-        raise wrong                   # TOML's true is not the number 1, and 2.5 epochs is not 2
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise wrong from None
-
-
-def positive_int(value):
-    n = _number(value, int)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
-    return n
-
-
-def nonnegative_int(value):
-    n = _number(value, int)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value!r}")
-    return n
-
-
-def positive_float(value):
-    x = _number(value, float)
-    if not (math.isfinite(x) and x > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {value!r}")
-    return x
-
-
-def nonnegative_float(value):
-    x = _number(value, float)
-    if not (math.isfinite(x) and x >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {value!r}")
-    return x
-
-
-def int_list(value):
-    """ "512,256" or [512, 256] -> (512, 256): the hidden layer widths."""
-    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-    try:
-        widths = tuple(positive_int(str(v).strip()) for v in items)
-    except argparse.ArgumentTypeError:
-        widths = ()
-    if not widths:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers such as 400 or 512,256; got {value!r}")
-    return widths
-
-
-def dataset_name(value):
-    """A known dataset name, or the path of a .npy/.npz file."""
-    value = str(value)
-    if value in DATASETS or value.endswith((".npy", ".npz")):
-        return value
-    raise argparse.ArgumentTypeError(
-        f"expected one of {', '.join(DATASETS)} or a path ending in .npy or .npz; got {value!r}")
-
-
-def optional_path(value):
-    return None if value in (None, "") else os.fspath(value)
-
-
-def flag(value):
-    if not isinstance(value, bool):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
-    return value
 
 
 def option(default, help, parse=None, choices=None, resumable=False, metavar=None):
@@ -122,7 +48,7 @@ class TrainConfig:
     dataset: str = option("mnist", "mnist, fashion-mnist, or a .npy/.npz file of images",
                           parse=dataset_name, metavar="NAME|FILE")
     data_dir: str | None = option(None, "where the dataset files are (default: $MINIVAE_DATA_DIR "
-                                  "or the download cache)", parse=optional_path, resumable=True,
+                                  "or the download cache)", parse=existing_dir, resumable=True,
                                   metavar="DIR")
     binarize: bool = option(False, "train on pixels resampled to 0/1 each epoch "
                             "(dynamic binarization) instead of grey levels in [0, 1]", parse=flag)

@@ -22,7 +22,7 @@ import sys
 import time
 
 from .backend import to_numpy
-from .config import dataset_name, nonnegative_int, positive_int
+from .values import dataset_name, nonnegative_int, positive_int
 from .data import DataError, binarize, load_dataset, to_unit_float
 from .evaluation import (EVAL_SEED_OFFSET, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo)

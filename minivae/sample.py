@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from .backend import to_numpy
-from .config import nonnegative_int, positive_int
+from .values import nonnegative_int, positive_int
 from .runs import RunError, load_model
 from .serialize import CheckpointError
 

@@ -75,6 +75,7 @@ def test_help_documents_every_field(capsys):
     (["--device", "tpu"], "--device"), (["--dataset", "cifar"], "--dataset"),
     (["--beta", "nan"], "--beta"), (["--bogus", "1"], "--bogus"),
     (["--lat", "5"], "--lat"),              # abbreviations are typos, not options
+    (["--data-dir", "/no/such/dir"], "--data-dir: no such directory"),
 ])
 def test_bad_options_are_errors_naming_the_option(argv, named, capsys):
     with pytest.raises(SystemExit) as e:

@@ -4,7 +4,6 @@ Small models (D = 10) keep the loss at a few nats, where four-point central
 differences resolve relative errors far below 1e-6 (see gradcheck.py).
 """
 
-import numpy as np
 import pytest
 
 from minivae import VAE, Autoencoder, check_model
