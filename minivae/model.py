@@ -76,8 +76,7 @@ class BaseModel:
         dims = (self.latent_dim, *self.decoder_hidden_dims, self.input_dim)
         net = build_mlp("dec", dims, self.activation, rng, self.dtype, self.xp, final_activation=False)
         # Name the output layer "out" rather than "dec<n>".
-        last_name, last = net.named_layers[-1]
-        net.named_layers[-1] = ("out", last)
+        net.named_layers[-1] = ("out", net.named_layers[-1][1])
         if self.likelihood == "gaussian":
             net.named_layers.append(("out.act", Sigmoid()))   # mean in (0, 1)
         return Sequential(net.named_layers)
@@ -110,12 +109,6 @@ class BaseModel:
         if self.likelihood == "bernoulli":
             return losses.bernoulli_nll(out, x)
         return losses.gaussian_nll(out, x, self.gaussian_std)
-
-    def _recon_grad_out(self, out, x):
-        """d recon_nll / d out, (B, D)."""
-        if self.likelihood == "bernoulli":
-            return losses.bernoulli_nll_grad(out, x)
-        return losses.gaussian_nll_grad(out, x, self.gaussian_std)
 
     def _recon_grad_x(self, out, x):
         """d recon_nll / d x holding out fixed, (B, D): the data's own term."""

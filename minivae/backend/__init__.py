@@ -77,11 +77,6 @@ def get_array_module(a):
     return np
 
 
-def device_of(a) -> str:
-    """"cuda" if ``a`` lives on the GPU, else "cpu"."""
-    return "cuda" if get_array_module(a) is not np else "cpu"
-
-
 def to_numpy(a) -> np.ndarray:
     """A NumPy array with the values of ``a`` (copies from the GPU if needed)."""
     if _cupy is not None and isinstance(a, _cupy.ndarray):
