@@ -59,7 +59,10 @@ class TrainConfig:
                            "(the decoder mirrors them)", parse=int_list, metavar="W[,W...]")
     latent_dim: int = option(20, "size Z of the latent code", parse=positive_int, metavar="Z")
     likelihood: str = option("bernoulli", "p(x|z): bernoulli (BCE on logits) or gaussian "
-                             "(fixed std 1)", choices=("bernoulli", "gaussian"))
+                             "(fixed std, see --gaussian-std)", choices=("bernoulli", "gaussian"))
+    gaussian_std: float = option(1.0, "the fixed std s of the gaussian likelihood; s^2 = 0.5 makes "
+                                 "its loss the 'summed MSE' of many write-ups, smaller s weighs "
+                                 "reconstruction more", parse=positive_float, metavar="S")
     activation: str = option("relu", "hidden-layer nonlinearity",
                              choices=("relu", "leaky_relu", "tanh", "sigmoid"))
     beta: float = option(1.0, "weight of the KL term (1: the ELBO; other values: beta-VAE)",
@@ -92,7 +95,8 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
-ARCHITECTURE = ("model", "hidden", "latent_dim", "likelihood", "activation", "dtype")
+ARCHITECTURE = ("model", "hidden", "latent_dim", "likelihood", "gaussian_std", "activation",
+                "dtype")
 
 
 def _flag_name(name):

@@ -107,7 +107,8 @@ def main(argv=None) -> int:
 
 def build_model(cfg: TrainConfig, input_dim: int, device: str):
     kwargs = dict(input_dim=input_dim, hidden_dims=cfg.hidden, latent_dim=cfg.latent_dim,
-                  likelihood=cfg.likelihood, activation=cfg.activation, dtype=cfg.dtype,
+                  likelihood=cfg.likelihood, gaussian_std=cfg.gaussian_std,
+                  activation=cfg.activation, dtype=cfg.dtype,
                   device=device, seed=cfg.seed)
     return VAE(beta=cfg.beta, **kwargs) if cfg.model == "vae" else Autoencoder(**kwargs)
 

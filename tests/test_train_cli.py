@@ -76,6 +76,7 @@ def test_help_documents_every_field(capsys):
     (["--beta", "nan"], "--beta"), (["--bogus", "1"], "--bogus"),
     (["--lat", "5"], "--lat"),              # abbreviations are typos, not options
     (["--data-dir", "/no/such/dir"], "--data-dir: no such directory"),
+    (["--gaussian-std", "0"], "--gaussian-std"),
 ])
 def test_bad_options_are_errors_naming_the_option(argv, named, capsys):
     with pytest.raises(SystemExit) as e:
