@@ -253,3 +253,53 @@ def test_importing_plots_leaves_pyplot_alone():
             "assert 'matplotlib.pyplot' not in sys.modules; "
             "assert 'scipy' not in sys.modules and 'skimage' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 4])
+def test_every_figure_from_a_tiny_trained_vae(tmp_path, latent_dim):
+    """The figures of make_all_figures for a VAE trained 150 steps on 8x8 blobs.
+
+    Z = 2 gives the quantile grid, Z = 4 the traversals; every PNG must decode,
+    hold no NaN, show something and be as large as its figure; the panels are
+    counted on the figures themselves.
+    """
+    from minivae import VAE, Adam
+    from minivae.data import BatchIterator
+    from conftest import make_tiny
+
+    data = np.load(make_tiny(tmp_path / "tiny.npz", n_train=1024, n_test=200))
+    shape = (8, 8)
+    model = VAE(input_dim=64, hidden_dims=(32,), latent_dim=latent_dim, seed=0)
+    opt = Adam(model.params, lr=3e-3)
+    losses = []
+    for _ in range(3):
+        for x in BatchIterator(data["x_train"], batch_size=20, seed=0):
+            loss, _ = model.loss_and_grads(x)
+            opt.step(model.grads)
+            losses.append(float(loss))
+    assert np.mean(losses[-20:]) < 0.8 * np.mean(losses[:20])     # it did learn
+    test_x = data["x_test"].reshape(200, 64) / 255.0
+    log = rows(3)
+    out = plots.make_all_figures(model, test_x, data["y_test"], log, tmp_path / "run", shape, {})
+    assert set(out) == {"loss_curves", "quality", "reconstructions", "samples", "latent_space",
+                        "manifold", "interpolation", "report"}
+    mu, logvar = model.encode(test_x)
+
+    def decode(z):
+        return np.asarray(model.decode(z))
+
+    figures = {
+        "loss_curves": (plots.loss_curves_figure(log), 3),
+        "quality": (plots.quality_figure(log), 2),
+        "latent_space": (plots.latent_space_figure(np.asarray(mu), data["y_test"]), None),
+        "manifold": (plots.manifold_figure(decode, latent_dim, shape, means=np.asarray(mu),
+                                           logvars=np.asarray(logvar)), None),
+    }
+    for name, path in out.items():
+        if name == "report":
+            continue
+        fig, panels = figures.get(name, (None, None))
+        check_png(path, fig)
+        if panels is not None:
+            assert n_panels(fig) == panels
+    assert open(out["report"], encoding="utf-8").read().count("data:image/png;base64,") == 7
