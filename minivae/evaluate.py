@@ -23,8 +23,8 @@ import time
 
 from .backend import to_numpy
 from .values import dataset_name, nonnegative_int, positive_int
-from .data import DataError, binarize, load_dataset, to_unit_float
-from .evaluation import (EVAL_SEED_OFFSET, eval_generator, iw_log_likelihood,
+from .data import DataError, load_dataset, to_unit_float
+from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo)
 from .runs import RunError, load_model
 from .serialize import CheckpointError
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         return 1
     seed = args.seed if args.seed is not None else run.get("seed", 0)
     if run.get("binarize"):   # the same fixed binarization of the test set as in training
-        x = binarize(x, seed + EVAL_SEED_OFFSET + 1)                # (N, D) of 0/1
+        x = binarize_test_set(x, seed)                              # (N, D) of 0/1
 
     epoch = meta.get("epoch", "?")
     print(f"{args.checkpoint}: {type(model).__name__} after epoch {epoch}, {len(x)} test "

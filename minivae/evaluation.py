@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from .backend import Generator, get_array_module, to_numpy
+from .data import binarize
 from .metrics import mse, psnr, ssim
 
 EVAL_SEED_OFFSET = 1_000_003   # evaluation noise is seeded apart from the training noise
@@ -41,6 +42,15 @@ def eval_generator(model, seed: int) -> Generator:
     model rather than the luck of the draw.
     """
     return Generator(model.xp, seed + EVAL_SEED_OFFSET)
+
+
+def binarize_test_set(x, seed: int):
+    """The one fixed binarization of a test set that a --binarize run of ``seed`` uses.
+
+    train.py measures each epoch on it and evaluate.py repeats the measurement,
+    so both must draw exactly the same 0/1 pixels: x (N, D) -> (N, D) of 0/1.
+    """
+    return binarize(x, seed + EVAL_SEED_OFFSET + 1)
 
 
 def _batches(n: int, batch_size: int):

@@ -37,8 +37,8 @@ from .autoencoder import Autoencoder
 from .backend import (Generator, HostCopy, derived_seed, enable_tf32, get_xp, resolve_device,
                       synchronize, to_numpy)
 from .config import CHECKPOINT, TrainConfig, parse_args
-from .data import BatchIterator, DataError, binarize, load_dataset, to_unit_float
-from .evaluation import (EVAL_SEED_OFFSET, eval_generator, evaluate_elbo, pick_examples,
+from .data import BatchIterator, DataError, load_dataset, to_unit_float
+from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, pick_examples,
                          reconstruction_metrics)
 from .optim import Adam
 from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, load_checkpoint,
@@ -174,7 +174,7 @@ def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
                             dtype=cfg.dtype, xp=xp)
     x_test = to_unit_float(test_images, xp, cfg.dtype)      # (N_test, D)
     if cfg.binarize:   # one fixed binarization of the test set, so epochs compare fairly
-        x_test = binarize(x_test, cfg.seed + EVAL_SEED_OFFSET + 1)   # (N_test, D) of 0/1
+        x_test = binarize_test_set(x_test, cfg.seed)                 # (N_test, D) of 0/1
     return SimpleNamespace(batches=batches, x_test=x_test, test_labels=test_labels,
                            image_shape=train_images.shape[1:],      # (H, W) or (H, W, C)
                            examples=pick_examples(test_labels, len(x_test)))   # to save, (n,)
