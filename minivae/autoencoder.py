@@ -55,13 +55,12 @@ class Autoencoder(BaseModel):
         # The reconstruction term and its gradient d/d out (with 1/B) come together.
         recon, dout = losses.recon_nll_and_grad(self.likelihood, out, x, 1.0 / B,
                                                 self.gaussian_std)   # (B,), (B, D)
-        loss = self.xp.asarray(self.xp.mean(recon))              # ()
-        parts = {"recon": loss, "kl": self.xp.zeros((), dtype=self.dtype)}
+        loss, parts = self._batch_mean(recon, {"recon": recon, "kl": self.xp.zeros_like(recon)})
         dz = self.decoder.backward(dout)                         # (B, D) -> (B, Z)
         dh = self.code_head.backward(dz)                         # (B, Z) -> (B, H)
         dx = self.encoder.backward(dh, need_dx=input_grad)       # (B, H) -> (B, D) or None
         if input_grad:
-            self.input_grad = dx + self._recon_grad_x(out, x) / B
+            self.input_grad = dx + self._recon_grad_x(out, x) / B   # (B, D)
         return loss, parts
 
     def reconstruct(self, x):

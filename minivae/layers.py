@@ -27,8 +27,13 @@ from .backend import Generator, get_array_module
 class Layer:
     """Base class: a layer with no parameters."""
 
-    params: dict = {}
-    grads: dict = {}
+    @property
+    def params(self) -> dict:
+        return {}          # a new dict each time: no layer can write into another's
+
+    @property
+    def grads(self) -> dict:
+        return {}
 
     def forward(self, x):
         raise NotImplementedError
@@ -53,7 +58,6 @@ class Dense(Layer):
     """
 
     def __init__(self, in_dim: int, out_dim: int, rng=None, dtype="float32", xp=np):
-        self.in_dim, self.out_dim = in_dim, out_dim
         self.W = xp.empty((in_dim, out_dim), dtype=dtype)   # (I, O)
         self.b = xp.empty((out_dim,), dtype=dtype)          # (O,)
         self.dW = xp.zeros_like(self.W)                     # dLoss/dW, (I, O)

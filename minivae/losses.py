@@ -129,6 +129,13 @@ def gaussian_kl_grad(mu, logvar):
 # Both at once, for the training step.
 # --------------------------------------------------------------------------
 
+def recon_nll(likelihood, out, x, std=1.0):
+    """-log p(x | out) per example for "bernoulli" (out = logits) or "gaussian" (out = mean): (B,)."""
+    if likelihood == "bernoulli":
+        return bernoulli_nll(out, x)
+    return gaussian_nll(out, x, std)
+
+
 def recon_nll_and_grad(likelihood, out, x, scale=1.0, std=1.0):
     """(-log p(x | out) per example, scale * its gradient w.r.t. out): (B,), (B, D).
 

@@ -106,9 +106,7 @@ class BaseModel:
 
     def _recon_nll(self, out, x):
         """-log p(x | out) per example, (B, D) -> (B,)."""
-        if self.likelihood == "bernoulli":
-            return losses.bernoulli_nll(out, x)
-        return losses.gaussian_nll(out, x, self.gaussian_std)
+        return losses.recon_nll(self.likelihood, out, x, self.gaussian_std)
 
     def _recon_grad_x(self, out, x):
         """d recon_nll / d x holding out fixed, (B, D): the data's own term."""

@@ -15,6 +15,7 @@ import math
 
 from . import ops
 from .backend import get_array_module
+from .params import views
 
 
 def _both_flat(params, grads) -> bool:
@@ -35,13 +36,9 @@ class Optimizer:
         if flat is None:
             state = {n: get_array_module(p).zeros_like(p) for n, p in self.params.items()}
             return state, None
-        xp = get_array_module(flat)
-        buf = xp.zeros_like(flat)
-        state, offset = {}, 0
-        for name, p in self.params.items():
-            state[name] = buf[offset:offset + p.size].reshape(p.shape)
-            offset += p.size
-        return state, buf
+        buf = get_array_module(flat).zeros_like(flat)          # (P,)
+        state = views(buf, {name: p.shape for name, p in self.params.items()})
+        return dict(state), buf
 
     def _groups(self, grads):
         """[(param, grad, *state arrays)] to update: the flat vectors when both

@@ -12,11 +12,28 @@ with a handful of whole-vector operations instead of a loop over arrays
 
 from __future__ import annotations
 
+import math
+
 
 class ParamDict(dict):
     """A dict name -> array whose arrays are views of the vector ``self.flat``."""
 
     flat = None
+
+
+def views(flat, shapes: dict) -> ParamDict:
+    """Consecutive slices of ``flat`` (P,), each reshaped to its shape: name -> view.
+
+    A slice of a contiguous vector, reshaped, is a view: writing into it
+    writes into ``flat``. (P,) -> (I, O) for a weight, (O,) for a bias.
+    """
+    out, offset = ParamDict(), 0
+    out.flat = flat
+    for name, shape in shapes.items():
+        n = math.prod(shape)
+        out[name] = flat[offset:offset + n].reshape(shape)   # (n,) -> shape
+        offset += n
+    return out
 
 
 def flatten(dense_layers: dict, xp, dtype):
@@ -25,21 +42,15 @@ def flatten(dense_layers: dict, xp, dtype):
     dense_layers: name -> Dense, in forward order.
     Returns (params, grads): ParamDicts with keys "<name>.W", "<name>.b".
     """
-    total = sum(layer.W.size + layer.b.size for layer in dense_layers.values())
-    params, grads = ParamDict(), ParamDict()
-    params.flat = xp.empty((total,), dtype=dtype)   # (P,)
-    grads.flat = xp.zeros((total,), dtype=dtype)    # (P,)
-    offset = 0
+    arrays = {f"{name}.{attr}": getattr(layer, attr)
+              for name, layer in dense_layers.items() for attr in ("W", "b")}
+    shapes = {name: a.shape for name, a in arrays.items()}
+    total = sum(a.size for a in arrays.values())
+    params = views(xp.empty((total,), dtype=dtype), shapes)   # (P,) and its views
+    grads = views(xp.zeros((total,), dtype=dtype), shapes)    # (P,) and its views
+    for key, value in arrays.items():
+        params[key][...] = value                              # the initial values
     for name, layer in dense_layers.items():
-        for attr, grad_attr in (("W", "dW"), ("b", "db")):
-            value = getattr(layer, attr)
-            n = value.size
-            view = params.flat[offset:offset + n].reshape(value.shape)
-            view[...] = value
-            grad_view = grads.flat[offset:offset + n].reshape(value.shape)
-            setattr(layer, attr, view)
-            setattr(layer, grad_attr, grad_view)
-            params[f"{name}.{attr}"] = view
-            grads[f"{name}.{attr}"] = grad_view
-            offset += n
+        layer.W, layer.b = params[f"{name}.W"], params[f"{name}.b"]
+        layer.dW, layer.db = grads[f"{name}.W"], grads[f"{name}.b"]
     return params, grads

@@ -70,3 +70,24 @@ def make_tiny(path, n_train=512, n_test=128, seed=0):
     (xt, yt), (xs, ys) = blobs(n_train), blobs(n_test)
     np.savez(path, x_train=xt, y_train=yt, x_test=xs, y_test=ys)
     return str(path)
+
+
+def adam_by_hand(p, grads, lr, b1, b2, eps, wd=0.0):
+    """Adam's plain formula (Kingma & Ba 2014) applied to the gradients in turn: (p, m, v)."""
+    m = v = 0
+    for t, g in enumerate(grads, start=1):
+        g = g + wd * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - lr / (1 - b1**t) * m / (np.sqrt(v / (1 - b2**t)) + eps)
+    return p, m, v
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the worst whole-model gradient-check error, if those checks ran."""
+    import sys
+    worst = getattr(sys.modules.get("test_vae_gradients"), "WORST", None)
+    if worst:
+        name = max(worst, key=worst.get)
+        terminalreporter.write_line(f"worst whole-model gradient-check relative error: "
+                                    f"{worst[name]:.2e} ({name}; {len(worst)} models checked)")

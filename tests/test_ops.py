@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from minivae import Adam, ReLU, losses, ops
+from minivae import VAE, Adam, ReLU, losses, ops
 from minivae.backend import to_numpy
-from conftest import rand
+from conftest import adam_by_hand, rand
 
 TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-6, atol=2e-6)}
 
@@ -55,16 +55,6 @@ def test_softplus_equals_logaddexp(xp, dtype):
     np.testing.assert_allclose(to_numpy(got), want, **TOL[dtype])
 
 
-def plain_adam(p, grads, lr, b1, b2, eps, wd):
-    m = v = 0
-    for t, g in enumerate(grads, start=1):
-        g = g + wd * p
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        p = p - lr / (1 - b1**t) * m / (np.sqrt(v / (1 - b2**t)) + eps)
-    return p, m, v
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("wd", [0.0, 0.01])
 @pytest.mark.parametrize("chunk", [64, 1000, ops.ADAM_CHUNK])   # 1000 = 3 chunks and a remainder
@@ -80,7 +70,7 @@ def test_adam_update_equals_its_plain_form(xp, dtype, wd, chunk):
         ops.adam_update(p, g_dev, m, v, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=t,
                         weight_decay=wd, chunk=chunk)
         assert bool((g_dev == g_before).all()), "adam_update wrote into the gradient"
-    want = plain_adam(p0, [np.asarray(g, dtype=dtype).astype(np.float64) for g in grads],
+    want = adam_by_hand(p0, [np.asarray(g, dtype=dtype).astype(np.float64) for g in grads],
                       1e-2, 0.9, 0.999, 1e-8, wd)
     tol = TOL[dtype] if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
     for got, w in zip((p, m, v), want):
@@ -97,17 +87,26 @@ def test_adam_update_on_non_contiguous_and_2d_arrays():
     ops.adam_update(p, g, state[0], state[1], lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=1)
     ops.adam_update(q, g, state[2], state[3], lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=1, chunk=5)
     np.testing.assert_allclose(p, q, rtol=1e-14)
-    np.testing.assert_allclose(p, plain_adam(base[:, ::2], [g], 0.1, 0.9, 0.99, 1e-8, 0.0)[0], rtol=1e-12)
+    np.testing.assert_allclose(p, adam_by_hand(base[:, ::2], [g], 0.1, 0.9, 0.99, 1e-8, 0.0)[0], rtol=1e-12)
 
 
 def test_adam_optimizer_uses_the_fast_form_on_a_models_flat_vector(monkeypatch):
     calls = []
     real = ops.adam_update
     monkeypatch.setattr(ops, "adam_update", lambda *a, **k: (calls.append(a[0].shape), real(*a, **k)))
-    params = {"w": np.ones((3, 2))}
+    model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, seed=0)
+    before = model.params.flat.copy()
+    model.loss_and_grads(np.random.default_rng(0).random((4, 12)))
+    Adam(model.params, lr=0.1).step(model.grads)
+    assert calls == [(model.num_params,)]                  # one call, on the whole (P,) vector
+    moved = np.abs(model.params.flat - before)
+    big = np.abs(model.grads.flat) > 1e-4
+    np.testing.assert_allclose(moved[big], 0.1, rtol=1e-3)  # step 1 moves each parameter by ~lr
+
+    calls.clear()
+    params = {"w": np.ones((3, 2))}                          # a plain dict: array by array
     Adam(params, lr=0.1).step({"w": np.ones((3, 2))})
     assert calls == [(3, 2)]
-    np.testing.assert_allclose(params["w"], 0.9, rtol=1e-6)   # step 1 moves each parameter by ~lr
 
 
 def test_a_registered_kernel_replaces_the_op(monkeypatch):
