@@ -4,8 +4,8 @@ One dataclass, :class:`TrainConfig`, lists every setting with its default and
 a comment. The argparse parser is generated from its fields, so an option
 cannot be documented in one place and parsed differently in another:
 
-    cfg = parse_args(["--epochs", "20", "--hidden", "512,256"])
-    cfg.epochs, cfg.hidden          # 20, (512, 256)
+    cfg, resume_dir = parse_args(["--epochs", "20", "--hidden", "512,256"])
+    cfg.epochs, cfg.hidden, resume_dir      # 20, (512, 256), None
 
 Where a value comes from, lowest priority first:
 
@@ -26,6 +26,7 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 
+from .data.custom import SUFFIXES
 from .values import (dataset_name, existing_dir, flag, int_list, nonnegative_float,
                      nonnegative_int, optional_path, positive_float, positive_int)
 
@@ -175,9 +176,13 @@ def read_config_file(path) -> dict:
     return settings
 
 
-def parse_args(argv=None, parser=None):
-    """(TrainConfig, resume_dir or None) from the command line; exits 2 on a bad option."""
-    parser = parser or build_parser()
+def parse_args(argv=None):
+    """(TrainConfig, resume_dir or None) from the command line; exits 2 on a bad option.
+
+    The dataset file and data directory come back as absolute paths, for new
+    and resumed runs alike, so that config.json resumes from any directory.
+    """
+    parser = build_parser()
     ns = vars(parser.parse_args(argv))
     config_file, resume = ns.pop("config", None), ns.pop("resume", None)
     cli = ns                                        # only the options actually given
@@ -194,6 +199,9 @@ def parse_args(argv=None, parser=None):
         cfg = TrainConfig(**{**base, **cli})
     if cfg.tf32 and cfg.device == "cpu":
         parser.error("--tf32 needs --device cuda or auto: TF32 is a mode of GPU tensor cores")
+    if cfg.dataset.endswith(SUFFIXES):
+        cfg.dataset = os.path.abspath(cfg.dataset)
+    cfg.data_dir = cfg.data_dir and os.path.abspath(cfg.data_dir)
     return cfg, resume
 
 
@@ -220,11 +228,14 @@ def _resumed(parser, run_dir, cli) -> TrainConfig:
         parser.error(f"{_flag_name(name)} {_show(value)}: the run in {run_dir} used {_show(old)}, "
                      f"and a resumed run must keep it (this option {what}); start a new run "
                      "with another --out instead")
-    return TrainConfig(**{**saved, **cli})
+    # Only the resumable options are taken from the command line: the others
+    # equal the saved ones (checked above), perhaps spelled as a relative path.
+    changes = {name: value for name, value in cli.items() if FIELDS[name].metadata["resumable"]}
+    return TrainConfig(**{**saved, **changes})
 
 
 def _same(name, a, b) -> bool:
     """Equal settings; paths are compared as absolute paths."""
-    if name == "out" or (name == "dataset" and str(a).endswith((".npy", ".npz"))):
+    if name == "out" or (name == "dataset" and str(a).endswith(SUFFIXES)):
         return b is not None and os.path.abspath(a) == os.path.abspath(b)
     return a == b

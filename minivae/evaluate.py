@@ -3,8 +3,8 @@
 Prints, in nats per test image:
 
 * the test loss: the negative ELBO with one sample of z per image, computed
-  with the same noise as during training, so it repeats the last
-  ``test_loss`` of metrics.csv (exactly, on the CPU);
+  with the same evaluation noise as the per-epoch test loss of training, so
+  it repeats the last ``test_loss`` of metrics.csv (exactly, on the CPU);
 * with ``--iw K``: the importance-weighted estimate of the negative
   log-likelihood, -log p(x), of Burda et al. 2015. It is an upper bound on the
   true NLL that tightens as K grows; the gap to the test loss is how loose the
@@ -25,9 +25,8 @@ from .backend import to_numpy
 from .values import dataset_name, nonnegative_int, positive_int
 from .data import DataError, load_dataset, to_unit_float
 from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
-                         reconstruction_metrics, evaluate_elbo)
-from .runs import RunError, load_model
-from .serialize import CheckpointError
+                         reconstruction_metrics, evaluate_elbo, require_vae)
+from .runs import add_checkpoint_args, open_checkpoint
 
 
 def build_parser():
@@ -35,7 +34,7 @@ def build_parser():
                                 description="Test loss (negative ELBO), reconstruction quality "
                                             "and, with --iw, the importance-weighted "
                                             "log-likelihood of a trained model.")
-    p.add_argument("checkpoint", metavar="CKPT", help="a run directory or a checkpoint .npz file")
+    add_checkpoint_args(p)
     p.add_argument("--iw", type=positive_int, metavar="K",
                    help="also estimate log p(x) with K importance samples per image")
     p.add_argument("--dataset", type=dataset_name, help="test set to use (default: the run's)")
@@ -43,19 +42,26 @@ def build_parser():
     p.add_argument("--batch-size", type=positive_int, default=100,
                    help="images per batch for --iw (default: 100; memory grows with it)")
     p.add_argument("--seed", type=nonnegative_int, help="seed of the noise (default: the run's)")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
-                   help="where to run (default: auto)")
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    opened = open_checkpoint(args)
+    if opened is None:
+        return 1
+    model, image_shape, meta = opened
+    if args.iw:
+        try:
+            require_vae(model, "--iw")     # refused before the (long) ELBO evaluation
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    run = meta.get("train_config", {})
+    dataset = args.dataset or run.get("dataset", "mnist")
     try:
-        model, image_shape, meta = load_model(args.checkpoint, args.device)
-        run = meta.get("train_config", {})
-        dataset = args.dataset or run.get("dataset", "mnist")
         images, _ = load_dataset(dataset, "test", root=args.data_dir or run.get("data_dir"))
-    except (RunError, CheckpointError, DataError, FileNotFoundError) as e:
+    except (DataError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     xp = model.xp
@@ -78,10 +84,6 @@ def main(argv=None) -> int:
     print(f"  reconstructions from the posterior mean: MSE {quality['mse']:.5f}, "
           f"PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.4f}")
     if args.iw:
-        if model.kind != "vae":
-            print("error: --iw needs a VAE: an autoencoder defines no likelihood p(x)",
-                  file=sys.stderr)
-            return 1
         start = time.perf_counter()
         log_px = iw_log_likelihood(model, x, args.iw, rng=eval_generator(model, seed + 1),
                                    batch_size=args.batch_size)       # (N,)

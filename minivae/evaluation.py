@@ -58,7 +58,7 @@ def _batches(n: int, batch_size: int):
         yield slice(start, min(start + batch_size, n))
 
 
-def _require_vae(model, what: str) -> None:
+def require_vae(model, what: str) -> None:
     if model.kind != "vae":
         raise ValueError(f"{what} needs a VAE (an autoencoder has no q(z|x) and no prior)")
 
@@ -136,7 +136,7 @@ def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size
 
     Memory grows with batch_size * k_chunk * D; both are batched.
     """
-    _require_vae(model, "the importance-weighted log-likelihood")
+    require_vae(model, "the importance-weighted log-likelihood")
     if k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     xp = model.xp
@@ -196,7 +196,7 @@ def active_units(model, x, threshold: float = ACTIVE_THRESHOLD, batch_size: int 
     collapse"). ``variances`` is :func:`latent_activity` over ``x`` (N, D),
     a NumPy (Z,) array.
     """
-    _require_vae(model, "counting active units")
+    require_vae(model, "counting active units")
     mu = model.xp.concatenate([model.encode(x[s])[0]
                                for s in _batches(x.shape[0], batch_size)])   # (N, Z)
     variances = to_numpy(latent_activity(mu))              # (Z,)

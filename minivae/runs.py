@@ -3,7 +3,7 @@
     runs/mnist-vae-20250101-120000/
         config.json          every setting (python -m minivae.train --config config.json reruns it)
         metrics.csv          one row per finished epoch, columns METRIC_COLUMNS
-        checkpoint.npz       model, optimizer, random generators, epoch: rewritten after each epoch
+        checkpoint.npz       model, optimizer, data position, epoch: rewritten after each epoch
         reconstructions.csv  a few test images and their reconstructions, pixel by pixel
         *.png, report.html   the figures (unless --no-plots)
 
@@ -31,14 +31,15 @@ import io
 import json
 import math
 import os
-import tempfile
+import sys
 import time
 
 import numpy as np
 
+from .backend import resolve_device
 from .config import CHECKPOINT, TrainConfig
 from .model import BaseModel
-from .serialize import CheckpointError, load_npz
+from .serialize import CheckpointError, atomic_write, load_npz
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
                   "test_kl", "psnr", "ssim", "mse", "seconds")
@@ -53,18 +54,7 @@ class RunError(Exception):
 
 def write_text(path, text: str) -> None:
     """Replace ``path`` by ``text`` atomically (temporary file + rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, text.encode("utf-8"))
 
 
 def default_run_dir(cfg: TrainConfig) -> str:
@@ -78,11 +68,33 @@ def default_run_dir(cfg: TrainConfig) -> str:
     return path
 
 
+# What a run writes into its directory (besides checkpoint.npz and ".tmp-" files
+# left by a kill mid-write): a directory holding only these may be restarted.
+RUN_FILES = {"config.json", "metrics.csv", "reconstructions.csv", "report.html",
+             *(f"{name}.png" for name in ("loss_curves", "quality", "reconstructions", "samples",
+                                          "latent_space", "manifold", "interpolation"))}
+
+
 def create_run_dir(run_dir: str, cfg: TrainConfig) -> None:
-    """Make ``run_dir`` for a new run and write its config.json; never overwrite a run."""
+    """Make ``run_dir`` for a new run and write its config.json; never overwrite a run.
+
+    An existing directory is accepted only if it is empty or holds nothing but
+    the files of a run that never finished its first epoch (no checkpoint), so
+    the user's own files are never replaced.
+    """
     if os.path.exists(os.path.join(run_dir, CHECKPOINT)):
         raise RunError(f"{run_dir} already holds a run (it has a {CHECKPOINT}). Continue it with "
                        f"--resume {run_dir}, or choose another directory with --out")
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise RunError(f"--out {run_dir} is a file, not a directory; choose another --out")
+    if os.path.isdir(run_dir):
+        foreign = sorted(name for name in os.listdir(run_dir)
+                         if name not in RUN_FILES and not name.startswith(".tmp-"))
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise RunError(f"{run_dir} already exists and holds files a run does not write "
+                           f"({shown}); choose an empty or new directory with --out (or "
+                           "continue a run there with --resume)")
     os.makedirs(run_dir, exist_ok=True)
     write_config(run_dir, cfg)
     write_text(os.path.join(run_dir, "metrics.csv"), ",".join(METRIC_COLUMNS) + "\n")
@@ -129,13 +141,12 @@ def read_metrics(run_dir: str) -> list[dict]:
     return rows
 
 
-def truncate_metrics(run_dir: str, last_epoch: int) -> list[dict]:
+def truncate_metrics(run_dir: str, last_epoch: int) -> None:
     """Keep the rows of epochs 1..last_epoch (a killed run may have written one more)."""
     rows = [r for r in read_metrics(run_dir) if r["epoch"] <= last_epoch]
     lines = [",".join(METRIC_COLUMNS)] + [",".join(_cell(r[c]) for c in METRIC_COLUMNS)
                                           for r in rows]
     write_text(os.path.join(run_dir, "metrics.csv"), "\n".join(lines) + "\n")
-    return rows
 
 
 # -- reconstructions.csv --------------------------------------------------
@@ -221,6 +232,26 @@ def restore(model, opt, arrays, meta, path) -> int:
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: the optimizer state does not fit this model ({e})") from None
     return int(meta["epoch"])
+
+
+def add_checkpoint_args(parser) -> None:
+    """The options every command reading a trained model shares: CKPT and --device."""
+    parser.add_argument("checkpoint", metavar="CKPT",
+                        help="a run directory or a checkpoint .npz file")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
+                        help="where to run: cpu, cuda, or auto (cuda when a GPU is found; "
+                             "default: auto)")
+
+
+def open_checkpoint(args):
+    """(model, image_shape, meta) for ``args.checkpoint`` on ``args.device``, or None
+    after printing "error: ..." (a missing or damaged file, or no GPU for --device cuda)."""
+    try:
+        device = resolve_device(args.device)   # RuntimeError: --device cuda without a GPU
+        return load_model(args.checkpoint, device)
+    except (RunError, CheckpointError, OSError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
 
 
 def load_model(path, device="cpu"):

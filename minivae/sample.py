@@ -11,39 +11,40 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .backend import to_numpy
+from .backend import Generator, to_numpy
 from .values import nonnegative_int, positive_int
-from .runs import RunError, load_model
-from .serialize import CheckpointError
+from .runs import add_checkpoint_args, open_checkpoint
 
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m minivae.sample", allow_abbrev=False,
                                 description="Decode images drawn from the prior of a trained VAE "
                                             "and save them as one grid image.")
-    p.add_argument("checkpoint", metavar="CKPT", help="a run directory or a checkpoint .npz file")
+    add_checkpoint_args(p)
     p.add_argument("-n", type=positive_int, default=64, help="number of images (default: 64)")
     p.add_argument("--out", default="grid.png", help="PNG file to write (default: grid.png)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the codes z (default: 0)")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
-                   help="where to run the decoder (default: cpu)")
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        model, image_shape, _ = load_model(args.checkpoint, args.device)
-    except (RunError, CheckpointError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    opened = open_checkpoint(args)
+    if opened is None:
         return 1
+    model, image_shape, _ = opened
     if model.kind != "vae":
         print(f"error: {args.checkpoint} holds an autoencoder: it has no prior to sample from "
               "(train with --model vae)", file=sys.stderr)
         return 1
-    model.rng = type(model.rng)(model.xp, args.seed)     # the codes depend on --seed only
+    try:
+        from .plots import plot_samples                  # matplotlib, only here
+    except ImportError as e:
+        print(f"error: drawing the grid needs matplotlib ({e}); pip install matplotlib",
+              file=sys.stderr)
+        return 1
+    model.rng = Generator(model.xp, args.seed)           # the codes depend on --seed only
     images = to_numpy(model.sample(args.n))              # (n, D) decoder means in [0, 1]
-    from .plots import plot_samples                      # matplotlib, only here
     path = plot_samples(images, args.out, image_shape)
     print(f"wrote {args.n} samples to {path}")
     return 0

@@ -9,6 +9,7 @@ where a good one was.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -25,26 +26,52 @@ class CheckpointError(ValueError):
     """A file that is not a readable minivae file, or belongs to another model."""
 
 
-def save_npz(path, arrays: dict, meta: dict) -> None:
-    """Write ``arrays`` (name -> array, CPU or GPU) and ``meta`` (JSON-able) to path, atomically."""
+def default_file_mode() -> int:
+    """The permissions ``open(path, "w")`` would give a new file: 0o666 less the umask.
+
+    ``tempfile.mkstemp`` creates its files 0o600 (private); a file renamed into
+    place from one should look like any other file the user writes.
+    """
+    umask = os.umask(0)      # the only way to read the umask is to set it...
+    os.umask(umask)          # ...and put it back at once
+    return 0o666 & ~umask
+
+
+def atomic_write(path, data: bytes) -> str:
+    """Replace ``path`` by ``data`` atomically; returns the path.
+
+    The bytes go to a temporary file in the same directory (a rename across
+    file systems would not be atomic), reach the disk (fsync), get the mode of
+    a normally written file, and are renamed over ``path``. Readers see the
+    old file or the new one, never a part, even after SIGKILL or a crash.
+    """
     path = os.fspath(path)
-    payload = {name: to_numpy(a) for name, a in arrays.items()}
-    if META_KEY in payload:
-        raise ValueError(f"{META_KEY!r} is reserved")
-    payload[META_KEY] = np.array(json.dumps(meta))
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
+            f.write(data)
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)   # atomic on POSIX and Windows
+            os.fsync(f.fileno())   # the bytes are on disk before the name points at them
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, path)      # atomic on POSIX and Windows
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    return path
+
+
+def save_npz(path, arrays: dict, meta: dict) -> None:
+    """Write ``arrays`` (name -> array, CPU or GPU) and ``meta`` (JSON-able) to path, atomically."""
+    payload = {name: to_numpy(a) for name, a in arrays.items()}
+    if META_KEY in payload:
+        raise ValueError(f"{META_KEY!r} is reserved")
+    payload[META_KEY] = np.array(json.dumps(meta))
+    buf = io.BytesIO()                       # the whole file in memory, then one atomic write
+    np.savez(buf, **payload)
+    atomic_write(path, buf.getvalue())
 
 
 def load_npz(path):

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from .autoencoder import Autoencoder
 from .backend import (Generator, HostCopy, derived_seed, enable_tf32, get_xp, resolve_device,
-                      synchronize, to_numpy)
+                      to_numpy)
 from .config import CHECKPOINT, TrainConfig, parse_args
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
 from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, pick_examples,
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:               # a second Ctrl-C, or one before training started
         print("\nAborted.", file=sys.stderr)
         return 130
-    except (DataError, CheckpointError, RunError, FileNotFoundError) as e:
+    except (DataError, CheckpointError, RunError, OSError) as e:   # OSError: e.g. unwritable --out
         print(f"error: {e}", file=sys.stderr)
         return 1
     except RuntimeError as e:               # --device cuda without CuPy or a GPU
@@ -126,7 +126,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
 
     dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim)))
     say(f"{'Resuming' if done else 'Training'} a {cfg.model.upper()} {dims} ({cfg.activation}, "
-        f"{cfg.likelihood}) on {cfg.dataset}: {len(data.batches.data)} train / "
+        f"{cfg.likelihood}), {model.num_params:,} parameters, on {cfg.dataset}: {len(data.batches.data)} train / "
         f"{len(data.x_test)} test images, {device} {cfg.dtype}, {len(data.batches)} steps "
         f"per epoch -> {run_dir}")
     if done >= cfg.epochs:
@@ -143,9 +143,8 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
                 append_metrics(run_dir, row)        # the row first, then the checkpoint: see runs.py
                 save_checkpoint(run_dir, model, opt, epoch, data.batches.state(), cfg,
                                 data.image_shape)
-                xs = data.x_test[model.xp.asarray(data.examples)]     # (n, D)
-                write_reconstructions(run_dir, data.examples, to_numpy(xs),
-                                      to_numpy(model.reconstruct(xs)))
+                write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
+                                      to_numpy(model.reconstruct(data.x_examples)))
                 say(f"epoch {epoch:3d} | train {row['train_loss']:8.3f} (recon "
                     f"{row['train_recon']:.3f}, KL {row['train_kl']:.3f}) | test "
                     f"{row['test_loss']:8.3f} | PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
@@ -170,23 +169,23 @@ def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
     """The training batches and the test set, uploaded to the device once, (N, D) in [0, 1]."""
     train_images, _ = load_dataset(cfg.dataset, "train", root=cfg.data_dir)
     test_images, test_labels = load_dataset(cfg.dataset, "test", root=cfg.data_dir)
+    if train_images.shape[1:] != test_images.shape[1:]:
+        raise DataError(f"{cfg.dataset}: the train images are {train_images.shape[1:]} and the "
+                        f"test images {test_images.shape[1:]}; both splits need one image shape")
     batches = BatchIterator(train_images, cfg.batch_size, seed=cfg.seed, binarize=cfg.binarize,
                             dtype=cfg.dtype, xp=xp)
     x_test = to_unit_float(test_images, xp, cfg.dtype)      # (N_test, D)
     if cfg.binarize:   # one fixed binarization of the test set, so epochs compare fairly
         x_test = binarize_test_set(x_test, cfg.seed)                 # (N_test, D) of 0/1
+    examples = pick_examples(test_labels, len(x_test))               # (n,) test rows to save
     return SimpleNamespace(batches=batches, x_test=x_test, test_labels=test_labels,
                            image_shape=train_images.shape[1:],      # (H, W) or (H, W, C)
-                           examples=pick_examples(test_labels, len(x_test)))   # to save, (n,)
+                           examples=examples, x_examples=x_test[xp.asarray(examples)])  # (n, D)
 
 
 def open_run(cfg: TrainConfig, resume_dir, model, opt, batches):
     """(run directory, epochs already done): a new directory, or the state of a resumed run."""
     if resume_dir is None:
-        # Absolute paths, so that --resume works from any directory.
-        if cfg.dataset.endswith((".npy", ".npz")):
-            cfg.dataset = os.path.abspath(cfg.dataset)
-        cfg.data_dir = cfg.data_dir and os.path.abspath(cfg.data_dir)
         cfg.out = cfg.out or default_run_dir(cfg)
         create_run_dir(cfg.out, cfg)
         return cfg.out, 0
@@ -198,6 +197,7 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches):
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: its data position does not fit this dataset ({e})") from None
     truncate_metrics(resume_dir, done)       # drop a row a killed run wrote after its checkpoint
+    cfg.epochs = max(cfg.epochs, done)       # a lower --epochs trains no more, and undoes nothing
     write_config(resume_dir, cfg)            # records a raised --epochs
     return resume_dir, done
 
@@ -205,8 +205,9 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches):
 def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start: float) -> dict:
     """The epoch's row of metrics.csv; raises NonFiniteLoss rather than let NaN be saved."""
     test = evaluate_elbo(model, data.x_test, rng=eval_generator(model, cfg.seed))
+    # Both end by reading their sums back to the host, so all the GPU work
+    # queued so far has finished and "seconds" counts it.
     quality = reconstruction_metrics(model, data.x_test, data.image_shape)
-    synchronize(model.xp)                    # so that "seconds" counts all the queued GPU work
     if not (math.isfinite(test["loss"]) and bool(model.xp.isfinite(model.params.flat).all())):
         raise NonFiniteLoss(f"the test loss or the parameters became NaN or infinite in epoch {epoch}")
     return {"epoch": epoch, **{f"train_{k}": v for k, v in train_stats.items()},

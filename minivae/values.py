@@ -11,7 +11,10 @@ import argparse
 import math
 import os
 
-DATASETS = ("mnist", "fashion-mnist")
+from .data.catalog import DATASETS as _CATALOG
+from .data.custom import SUFFIXES
+
+DATASETS = tuple(_CATALOG)   # ("mnist", "fashion-mnist")
 
 
 def _number(value, kind):
@@ -69,7 +72,7 @@ def int_list(value):
 def dataset_name(value):
     """A known dataset name, or the path of a .npy/.npz file."""
     value = str(value)
-    if value in DATASETS or value.endswith((".npy", ".npz")):
+    if value in DATASETS or value.endswith(SUFFIXES):
         return value
     raise argparse.ArgumentTypeError(
         f"expected one of {', '.join(DATASETS)} or a path ending in .npy or .npz; got {value!r}")

@@ -118,6 +118,16 @@ def test_resumed_iterator_reproduces_the_uninterrupted_run(binarize):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("key", ["shuffle", "binarize"])
+def test_a_state_of_another_shuffle_or_binarize_is_refused(key):
+    x = np.random.default_rng(0).random((10, 3)).astype(np.float32)
+    state = BatchIterator(x, 4, **{key: True}).state()
+    other = BatchIterator(x, 4, **{key: False})
+    with pytest.raises(ValueError, match=f"{key}=True, not {key}=False"):
+        other.set_state(state)
+    assert other.epoch == 0                       # left as it was
+
+
 def test_state_only_between_epochs():
     it = BatchIterator(row_ids(10), 2)
     running = iter(it)

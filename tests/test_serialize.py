@@ -1,5 +1,8 @@
 """save/load: round trips, and clear errors for every kind of wrong file."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -77,3 +80,40 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
         save_npz(path, {"a": np.arange(4)}, {"ok": False})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]   # no temporary left behind
+
+
+def test_a_write_that_dies_before_the_rename_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    save_npz(path, {"a": np.arange(3)}, {"ok": True})
+    before = path.read_bytes()
+
+    def fsync_that_fails(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("minivae.serialize.os.fsync", fsync_that_fails)
+    with pytest.raises(OSError, match="disk full"):
+        save_npz(path, {"a": np.arange(4)}, {"ok": False})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]   # no temporary left behind
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_written_files_get_the_mode_of_a_plain_open(tmp_path, umask):
+    from minivae.data.idx import write_idx
+    from minivae.runs import write_text
+    from minivae.serialize import atomic_write
+    old = os.umask(umask)
+    try:
+        with open(tmp_path / "plain", "wb"):
+            pass
+        atomic_write(tmp_path / "raw.bin", b"x")
+        save_npz(tmp_path / "m.npz", {"a": np.arange(3)}, {})
+        write_text(tmp_path / "config.json", "{}\n")
+        write_idx(tmp_path / "x.idx", np.zeros((2, 3), dtype=np.uint8))
+    finally:
+        os.umask(old)
+    expected = 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "plain").stat().st_mode) == expected
+    for name in ("raw.bin", "m.npz", "config.json", "x.idx"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == expected, name
+    assert (tmp_path / "raw.bin").read_bytes() == b"x"

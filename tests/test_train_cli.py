@@ -5,6 +5,7 @@ fraction of a second; one test uses real MNIST when MINIVAE_DATA_DIR is set.
 """
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -54,7 +55,7 @@ def test_options_parse():
                          "--dataset", "faces.npz", "--dtype", "float64", "--beta", "4"])
     assert cfg.hidden == (512, 256) and cfg.latent_dim == 2 and cfg.lr == 3e-4
     assert cfg.likelihood == "gaussian" and cfg.model == "ae" and cfg.binarize
-    assert not cfg.plots and cfg.dataset == "faces.npz" and cfg.dtype == "float64"
+    assert not cfg.plots and cfg.dataset == os.path.abspath("faces.npz") and cfg.dtype == "float64"
 
 
 def test_help_documents_every_field(capsys):
@@ -177,6 +178,8 @@ def test_prints_one_line_per_epoch(tiny, tmp_path, capsys):
     for word in ("train", "recon", "KL", "test", "PSNR", "SSIM", " s"):
         assert word in lines[1]
     assert out.startswith("Training a VAE 64-32-4") and "Final test loss" in out
+    # 64*32+32 + 2*(32*4+4) + 4*32+32 + 32*64+64 weights and biases
+    assert ", 4,616 parameters, on " in out.splitlines()[0]
 
 
 def test_autoencoder_runs(tiny, tmp_path):
@@ -307,3 +310,137 @@ def test_default_command_on_mnist(mnist_dir, tmp_path):
         rows = list(csv.DictReader(f))
     assert 158 < float(rows[0]["train_loss"]) < 170 and 123 < float(rows[0]["test_loss"]) < 131
     assert 104 < float(rows[-1]["train_loss"]) < 108 and 103.5 < float(rows[-1]["test_loss"]) < 107.5
+
+
+def test_resume_from_other_directories_with_relative_paths(tiny, tmp_path, monkeypatch):
+    data = os.path.dirname(tiny)                        # holds tiny.npz
+    other, third = tmp_path / "elsewhere", tmp_path / "third"
+    other.mkdir(), third.mkdir()
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
+    # Restate the dataset and data directory relative to the current directory.
+    monkeypatch.chdir(data)
+    assert train.main(["--resume", str(out), "--epochs", "2", "--quiet",
+                       "--dataset", "tiny.npz", "--data-dir", "."]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["dataset"] == os.path.abspath(tiny)
+    assert saved["data_dir"] == os.path.abspath(data)
+    monkeypatch.chdir(other)
+    assert train.main(["--resume", str(out), "--epochs", "3", "--quiet"]) == 0
+    monkeypatch.chdir(third)
+    assert train.main(["--resume", str(out), "--epochs", "4", "--quiet"]) == 0
+    assert load_checkpoint(str(out))[1]["epoch"] == 4
+
+
+def test_resume_with_fewer_epochs_keeps_the_epochs_done(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "2")) == 0
+    assert train.main(["--resume", str(out), "--epochs", "1", "--no-quiet"]) == 0
+    assert "already finished 2 epochs" in capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["epochs"] == 2
+
+
+def test_out_never_replaces_the_users_files(tiny, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "config.json").write_text("my own\n")
+    (out / "notes.txt").write_text("keep me\n")
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 1
+    err = capsys.readouterr().err
+    assert "notes.txt" in err and "--out" in err and "--resume" in err and "Traceback" not in err
+    assert (out / "config.json").read_text() == "my own\n"
+    assert sorted(os.listdir(out)) == ["config.json", "notes.txt"]
+
+
+def test_out_may_restart_a_run_that_never_finished_an_epoch(tiny, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{}\n")              # left by a run killed in epoch 1
+    (out / "metrics.csv").write_text(",".join(METRIC_COLUMNS) + "\n")
+    (out / ".tmp-abc123").write_text("torn")
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
+    assert load_checkpoint(str(out))[1]["epoch"] == 1
+
+
+def test_out_that_is_a_file_or_unwritable_is_a_clear_error(tiny, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert train.main(tiny_args(tiny, afile, "--epochs", "1")) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "afile" in err and "Traceback" not in err
+    assert afile.read_text() == "x"
+    below = afile / "run"                                   # a directory below a file
+    assert train.main(tiny_args(tiny, below, "--epochs", "1")) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        if os.access(locked, os.W_OK):                      # root writes anywhere
+            pytest.skip("running as root: no directory is unwritable")
+        assert train.main(tiny_args(tiny, locked / "run", "--epochs", "1")) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and "Traceback" not in err
+    finally:
+        locked.chmod(0o700)
+
+
+# -- evaluate and sample ------------------------------------------------------
+
+def test_tools_share_checkpoint_options():
+    from minivae import evaluate, sample
+    for tool in (evaluate, sample):
+        args = tool.build_parser().parse_args(["some/run"])
+        assert args.checkpoint == "some/run" and args.device == "auto"
+
+
+@pytest.mark.parametrize("tool", ["evaluate", "sample"])
+def test_tools_without_a_gpu_say_so(tiny, tmp_path, monkeypatch, capsys, tool):
+    import importlib
+    import minivae.backend
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
+    monkeypatch.setattr(minivae.backend, "cuda_available", lambda: False)
+    capsys.readouterr()
+    main = importlib.import_module(f"minivae.{tool}").main
+    assert main([str(out), "--device", "cuda"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "NVIDIA GPU" in err
+
+
+def test_evaluate_refuses_iw_for_an_autoencoder_before_measuring(tiny, tmp_path, monkeypatch,
+                                                                 capsys):
+    from minivae import evaluate
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1", "--model", "ae")) == 0
+
+    def never(*args, **kwargs):
+        raise AssertionError("the ELBO was evaluated before --iw was refused")
+
+    monkeypatch.setattr(evaluate, "evaluate_elbo", never)
+    capsys.readouterr()
+    assert evaluate.main([str(out), "--iw", "5", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --iw needs a VAE")
+
+
+def test_sample_without_matplotlib_is_a_clear_error(tiny, tmp_path, monkeypatch, capsys):
+    from minivae import sample
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
+    monkeypatch.setitem(sys.modules, "minivae.plots", None)     # import minivae.plots fails
+    capsys.readouterr()
+    assert sample.main([str(out), "--out", str(tmp_path / "grid.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "matplotlib" in err
+    assert not (tmp_path / "grid.png").exists()
+
+
+def test_train_and_test_images_of_different_shapes_are_refused(tmp_path, capsys):
+    data = tmp_path / "mixed.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x_train=rng.integers(0, 256, (40, 8, 8), dtype=np.uint8),
+             x_test=rng.integers(0, 256, (10, 9, 9), dtype=np.uint8))
+    assert train.main(tiny_args(str(data), tmp_path / "run", "--epochs", "1")) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "(8, 8)" in err and "(9, 9)" in err

@@ -134,12 +134,19 @@ def test_sigint_stops_cleanly_and_resumes(tiny, tmp_path, reference):
 
 
 def test_ctrl_c_handler_sets_a_flag_then_aborts():
-    with train.StopOnCtrlC() as stop:
-        os.kill(os.getpid(), signal.SIGINT)
-        assert stop.requested                       # the first press only asks to stop
-        with pytest.raises(KeyboardInterrupt):      # the second aborts at once
+    def sentinel(signum, frame):                    # the handler in place before training
+        raise AssertionError("the sentinel handler was called")
+
+    original = signal.signal(signal.SIGINT, sentinel)
+    try:
+        with train.StopOnCtrlC() as stop:
             os.kill(os.getpid(), signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            assert stop.requested                   # the first press only asks to stop
+            with pytest.raises(KeyboardInterrupt):  # the second aborts at once
+                os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is sentinel   # the caller's handler is back
+    finally:
+        signal.signal(signal.SIGINT, original)
 
 
 def test_raising_epochs_continues_the_same_run(tiny, tmp_path):
@@ -182,7 +189,36 @@ def test_diverging_run_never_writes_a_nan_checkpoint(tiny, tmp_path, capsys):
     args = tiny_args(tiny, out, epochs=3) + ["--quiet", "--lr", "1e6"]
     assert train.main(args) == 1
     err = capsys.readouterr().err
-    assert "at epoch" in err and "step" in err and "smaller --lr" in err
-    if (out / "checkpoint.npz").exists():   # load_params refuses NaN values
-        _, meta = load_checkpoint(str(out))
-        VAE.load(str(out / "checkpoint.npz"))
+    assert "at epoch 1" in err and "step" in err and "smaller --lr" in err
+    assert "no checkpoint was written" in err
+    assert not (out / "checkpoint.npz").exists()     # it diverged within epoch 1
+
+
+@pytest.mark.parametrize("test_loss", ["nan", "finite"])
+def test_nan_parameters_after_an_epoch_are_never_saved(tiny, tmp_path, monkeypatch, capsys,
+                                                       test_loss):
+    """Finite losses in every step, yet NaN parameters at the end of epoch 2."""
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, epochs=1) + ["--quiet"]) == 0
+    ckpt = out / "checkpoint.npz"
+    before, mtime = ckpt.read_bytes(), ckpt.stat().st_mtime_ns
+
+    real_epoch = train.train_epoch
+
+    def epoch_that_poisons(model, opt, batches, epoch, cfg, stop):
+        stats = real_epoch(model, opt, batches, epoch, cfg, stop)
+        model.params.flat[:3] = np.nan                 # after the epoch's last (finite) step
+        return stats
+
+    monkeypatch.setattr(train, "train_epoch", epoch_that_poisons)
+    if test_loss == "finite":   # only the check of the parameters themselves can stop it
+        monkeypatch.setattr(train, "evaluate_elbo",
+                            lambda *a, **k: {"loss": 1.0, "recon": 1.0, "kl": 0.0})
+    capsys.readouterr()
+    assert train.main(["--resume", str(out), "--epochs", "3", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "the parameters became NaN or infinite in epoch 2" in err
+    assert "last good checkpoint (epoch 1)" in err and "Traceback" not in err
+    assert ckpt.read_bytes() == before and ckpt.stat().st_mtime_ns == mtime
+    assert len(metrics_without_seconds(out)) == 2          # header + epoch 1
+    VAE.load(str(ckpt))                                    # still loads: no NaN in it

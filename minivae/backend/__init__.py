@@ -145,7 +145,8 @@ class Generator:
         """A random permutation of 0..n-1, on the device."""
         return self._rng.permutation(n)
 
-    # Checkpoints store the generator so that a resumed run draws the same noise.
+    # Not used by checkpoints: training reseeds its generators from (seed, epoch),
+    # so a resumed run draws the same noise without any saved state.
     def state(self) -> dict:
         """The generator's state as plain Python (JSON-serialisable on the CPU)."""
         if self.xp is np:

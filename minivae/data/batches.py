@@ -59,7 +59,7 @@ def to_unit_float(images, xp=None, dtype="float32"):
         return a.astype(dtype)
     if a.dtype.kind != "f":
         raise DataError(f"images must be uint8, bool or float in [0, 1], got {a.dtype}")
-    lo, hi = float(a.min()), float(a.max())  # one synchronisation, once per dataset
+    lo, hi = float(a.min()), float(a.max())  # two reads from the device, once per dataset
     if not (0.0 <= lo and hi <= 1.0):  # NaN and inf fail this test too
         raise DataError(f"float images must lie in [0, 1] with no NaN or inf; found "
                         f"min {lo}, max {hi}")
@@ -184,5 +184,9 @@ class BatchIterator:
             raise ValueError(f"this state is for {state['n']} rows in batches of "
                              f"{state['batch_size']}, not {len(self.data)} in batches "
                              f"of {self.batch_size}")
+        for key in ("shuffle", "binarize"):
+            if key in state and bool(state[key]) != getattr(self, key):
+                raise ValueError(f"this state is for {key}={bool(state[key])}, not "
+                                 f"{key}={getattr(self, key)}")
         self.epoch = int(state["epoch"])
         self.seed = int(state["seed"])

@@ -10,7 +10,8 @@ Accepted arrays
 ---------------
 images : (N, H, W) grey or (N, H, W, C) channels-last with C in {1, 3, 4};
          uint8 in 0..255, or float in [0, 1] (float16/32/64, no NaN or inf).
-labels : optional (N,) integers, used only for plots.
+labels : optional (N,) integers, used only to choose the example images (one
+         per class) of the plots and of reconstructions.csv.
 
 Which images are "train" and which "test"
 -----------------------------------------

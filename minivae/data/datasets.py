@@ -32,7 +32,8 @@ from pathlib import Path
 from . import pypi
 from .catalog import DATASETS, CanonicalFile, DatasetInfo, verify_bytes
 from .custom import SUFFIXES, load_array_file
-from .download import DEFAULT_TIMEOUT, atomic_write, fetch_from_mirrors
+from ..serialize import atomic_write
+from .download import DEFAULT_TIMEOUT, fetch_from_mirrors
 from .errors import DataError, DataNotFoundError
 from .idx import parse_idx, read_idx_bytes
 

@@ -24,34 +24,12 @@ from typing import Callable, Sequence
 
 from tqdm import tqdm
 
+from ..serialize import default_file_mode
 from .errors import DataError, DownloadError
 
 DEFAULT_TIMEOUT = 30.0  # seconds one socket operation may wait; tests use ~0.5
 CHUNK_BYTES = 1 << 16  # read the body 64 KiB at a time, to update the progress bar
 USER_AGENT = "minivae-data/1.0 (python urllib)"  # some servers refuse urllib's default
-CACHE_FILE_MODE = 0o644  # mkstemp makes 0600 files; data files are for everyone to read
-
-
-def atomic_write(dest, data: bytes) -> Path:
-    """Write ``data`` to ``dest`` through a temporary file and a rename.
-
-    Readers of ``dest`` see either the old file (or none) or all of ``data``,
-    never a part of it, even if the process is killed midway.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-        os.chmod(tmp, CACHE_FILE_MODE)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
 
 
 def download(url: str, dest, *, timeout: float = DEFAULT_TIMEOUT,
@@ -106,7 +84,7 @@ def download(url: str, dest, *, timeout: float = DEFAULT_TIMEOUT,
             os.fsync(f.fileno())
         if verify is not None:
             verify(tmp)
-        os.chmod(tmp, CACHE_FILE_MODE)
+        os.chmod(tmp, default_file_mode())    # mkstemp made it 0o600
         os.replace(tmp, dest)
         return dest
     finally:

@@ -22,12 +22,12 @@ to reshape around: a truncated download must never look like a dataset.
 from __future__ import annotations
 
 import gzip
-import os
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from ..serialize import atomic_write
 from .errors import IDXError
 
 # Type code -> dtype as stored on disk (big-endian: ">").
@@ -158,8 +158,9 @@ def to_idx_bytes(array) -> bytes:
 def write_idx(path, array, compress: bool | None = None) -> Path:
     """Write ``array`` as an IDX file; gzip it if ``compress`` (default: name ends .gz).
 
-    The file is written under a temporary name and renamed into place, so a
-    crash never leaves a half-written file behind.
+    The file is written under a temporary name and renamed into place
+    (:func:`minivae.serialize.atomic_write`), so a crash never leaves a
+    half-written file behind.
     """
     path = Path(path)
     if compress is None:
@@ -167,10 +168,5 @@ def write_idx(path, array, compress: bool | None = None) -> Path:
     data = to_idx_bytes(array)
     if compress:
         data = gzip.compress(data, compresslevel=6, mtime=0)  # mtime=0: reproducible
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, data)
     return path
