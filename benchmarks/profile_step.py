@@ -47,7 +47,7 @@ def main(argv=None):
     args = parse_args(argv)
     import numpy as np
     import minivae
-    from minivae import losses
+    from minivae.layers import forward_through
     from minivae.data import BatchIterator
 
     B = args.batch_size
@@ -72,20 +72,15 @@ def main(argv=None):
     batches = [np.take(x_all, np.random.default_rng(i).permutation(len(x_all))[:B], axis=0)
                for i in range(args.steps)]
     mu, logvar = model.encode(batches[0])
-    logits = model.decoder.forward(mu)                       # (B, D), realistic logits
+    logits = forward_through(model.decoder, mu)              # (B, D), realistic logits
     floor = GemmFloor(dense_shapes(model.params), [B])
     shadow = minivae.VAE(seed=2)                             # Adam alone runs on a copy
     shadow.loss_and_grads(batches[0])
     shadow_opt = minivae.Adam(shadow.params, lr=1e-3)
     order = np.random.default_rng(0).permutation(len(x_all))
-    if os.path.exists(os.path.join(os.path.dirname(minivae.__file__), "ops.py")):
-        from minivae import ops
 
-        def nll_and_grad():
-            ops.bernoulli_nll_and_grad(logits, batches[0], 1.0 / B)
-    else:   # an older minivae, without ops.py: its two separate functions
-        def nll_and_grad():
-            losses.bernoulli_nll(logits, batches[0]), losses.bernoulli_nll_grad(logits, batches[0]) / B
+    def nll_and_grad():
+        model.likelihood.nll_and_grad(logits, batches[0], 1.0 / B)
 
     def loop(fn):
         def run():

@@ -88,8 +88,8 @@ def parse_args(argv=None):
 class MinivaeSide:
     """minivae's training loop, as a user writes it: batches, loss_and_grads, Adam.
 
-    fused=False (CUDA): the same loop without minivae's fused kernels, which
-    are switched on or off at the start of every epoch or step.
+    fused=False (CUDA): the same loop with the plain forms of minivae/ops.py
+    (model and optimizer built with fast=False) instead of the fused kernels.
     """
 
     def __init__(self, x, batch_size, device, fused=True):
@@ -98,25 +98,18 @@ class MinivaeSide:
         from minivae.data import BatchIterator
         self.xp, self.device, self.fused = get_xp(device), device, fused
         self.model = minivae.VAE(input_dim=784, hidden_dims=(400,), latent_dim=20,
-                                 device=device, seed=1)
-        self.opt = minivae.Adam(self.model.params, lr=1e-3)
+                                 device=device, seed=1, fast=fused)
+        self.opt = minivae.Adam(self.model.params, lr=1e-3, fast=fused)
         self.batches = BatchIterator(self.xp.asarray(x), batch_size, seed=1)
         self.x_step = self.batches.data[:batch_size]            # (B, D): step()'s batch
 
-    def _use_kernels(self):
-        if self.device == "cuda":
-            from minivae.backend import use_fused_kernels
-            use_fused_kernels(self.fused)
-
     def step(self):
         """One training step on a fixed batch (for the floors: nothing is read back)."""
-        self._use_kernels()
         self.model.loss_and_grads(self.x_step)
         self.opt.step(self.model.grads)
 
     def epoch(self):
         """Train one epoch; returns the mean loss (read once, at the end)."""
-        self._use_kernels()
         total, n = 0.0, 0
         for x in self.batches:
             loss, _ = self.model.loss_and_grads(x)
@@ -230,7 +223,7 @@ def run_cuda(args, x):
     import torch
     cuda_floors.check_cuda()
     import cupy
-    from minivae.backend import enable_tf32, use_fused_kernels
+    from minivae.backend import enable_tf32
     if args.tf32:
         enable_tf32()                                  # CuPy: before its first float32 GEMM
         torch.backends.cuda.matmul.allow_tf32 = True   # PyTorch: the same tensor-core mode
@@ -248,7 +241,6 @@ def run_cuda(args, x):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
         results.append(cuda_batch(args, x, B, timer, costs))
-    use_fused_kernels(True)
     return results, {"launch_costs": costs}
 
 

@@ -8,10 +8,12 @@
 """
 
 from .autoencoder import Autoencoder
+from .checkpoints import load_model
 from .data import BatchIterator, load_dataset, load_fashion_mnist, load_mnist
 from .backend import cuda_available, get_xp, to_numpy
 from .gradcheck import GradcheckError, check_model, gradcheck
 from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Tanh
+from .likelihoods import MSE, Bernoulli, Gaussian
 from .metrics import mse, psnr, ssim
 from .optim import SGD, Adam
 from .serialize import CheckpointError
@@ -20,7 +22,8 @@ from .vae import VAE
 __version__ = "0.1.0"
 
 __all__ = [
-    "VAE", "Autoencoder", "Adam", "SGD", "Dense", "ReLU", "LeakyReLU", "Tanh", "Sigmoid",
+    "VAE", "Autoencoder", "load_model", "Adam", "SGD", "Dense", "ReLU", "LeakyReLU", "Tanh",
+    "Sigmoid", "Bernoulli", "Gaussian", "MSE",
     "gradcheck", "check_model", "GradcheckError", "CheckpointError",
     "cuda_available", "get_xp", "to_numpy",
     "load_mnist", "load_fashion_mnist", "load_dataset", "BatchIterator", "mse", "psnr", "ssim",

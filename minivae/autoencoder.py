@@ -12,9 +12,7 @@ N(0, I).
 
 from __future__ import annotations
 
-from . import losses
-from .layers import Dense
-from .mlp import build_mlp
+from .layers import forward_through
 from .model import BaseModel
 
 
@@ -22,46 +20,50 @@ class Autoencoder(BaseModel):
     """Same arguments as :class:`minivae.VAE`, less ``beta``; layers enc.., code, dec.., out."""
 
     kind = "ae"
+    heads = ("code",)
 
     def __init__(self, input_dim=784, hidden_dims=(400,), latent_dim=20, likelihood="bernoulli",
                  activation="relu", dtype="float32", device="cpu", seed=0,
-                 decoder_hidden_dims=None, gaussian_std=1.0):
+                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True):
         super().__init__(input_dim, hidden_dims, latent_dim, likelihood, activation,
-                         dtype, device, seed, decoder_hidden_dims, gaussian_std)
-        rng, xp, dt = self.rng, self.xp, self.dtype
-        enc_dims = (self.input_dim, *self.hidden_dims)
-        self.encoder = build_mlp("enc", enc_dims, activation, rng, dt, xp)          # D -> H
-        self.code_head = Dense(enc_dims[-1], self.latent_dim, rng=rng, dtype=dt, xp=xp)  # H -> Z
-        self.decoder = self._build_decoder(rng)                                     # Z -> D
-        self._finish({**self.encoder.dense, "code": self.code_head, **self.decoder.dense})
-
-    def encode(self, x):
-        """The code z = f(x), (B, D) -> (B, Z)."""
-        x = self._as_input(x)
-        return self.code_head.forward(self.encoder.forward(x))
-
-    def _loss_per_example(self, x, eps):
-        """What :meth:`loss` reduces: the loss is recon, "kl" is 0; eps is ignored."""
-        z = self.encode(x)                                       # (B, D) -> (B, Z)
-        recon = self._recon_nll(self.decoder.forward(z), x)      # (B, Z) -> (B, D) -> (B,)
-        return recon, {"recon": recon, "kl": self.xp.zeros_like(recon)}
+                         dtype, device, seed, decoder_hidden_dims, gaussian_std, fast)
 
     def loss_and_grads(self, x, eps=None, input_grad=False):
         """Like :meth:`VAE.loss_and_grads`; eps is accepted and ignored (nothing is sampled)."""
-        x = self._as_input(x)
+        x = self._as_input(x)                                   # (B, D)
         B = x.shape[0]
-        z = self.encode(x)                                       # (B, Z)
-        out = self.decoder.forward(z)                            # (B, D)
-        # The reconstruction term and its gradient d/d out (with 1/B) come together.
-        recon, dout = losses.recon_nll_and_grad(self.likelihood, out, x, 1.0 / B,
-                                                self.gaussian_std)   # (B,), (B, D)
-        loss, parts = self._batch_mean(recon, {"recon": recon, "kl": self.xp.zeros_like(recon)})
-        dz = self.decoder.backward(dout)                         # (B, D) -> (B, Z)
-        dh = self.code_head.backward(dz)                         # (B, Z) -> (B, H)
-        dx = self.encoder.backward(dh, need_dx=input_grad)       # (B, H) -> (B, D) or None
-        if input_grad:
-            self.input_grad = dx + self._recon_grad_x(out, x) / B   # (B, D)
+        out = self._forward(x)                                  # (B, D)
+        recon, dout = self.likelihood.nll_and_grad(out, x, 1.0 / B)   # (B,), (B, D)
+        loss = recon.mean()                                     # (B,) -> ()
+        parts = {"recon": loss, "kl": self.xp.zeros_like(loss)}
+
+        for layer in reversed(self.decoder):                    # (B, D) -> (B, Z)
+            dout = layer.backward(dout)
+        dh = self.code_head.backward(dout)                      # (B, Z) -> (B, H)
+        for layer in reversed(self.encoder[1:]):
+            dh = layer.backward(dh)                             # (B, H) -> (B, H)
+        dx = self.encoder[0].backward(dh, need_dx=input_grad)   # (B, H) -> (B, D), or None
+        if input_grad:   # x reaches the loss through the encoder and directly in recon
+            self.input_grad = dx + self.likelihood.grad_x(out, x) / B   # (B, D)
         return loss, parts
+
+    def _forward(self, x):
+        """x (B, D) -> decoder output (B, D); every layer caches what its backward needs."""
+        z = self.code_head.forward(forward_through(self.encoder, x))   # (B, D) -> (B, Z)
+        return forward_through(self.decoder, z)                        # (B, Z) -> (B, D)
+
+    def loss(self, x, eps=None, reduce=True):
+        """Like :meth:`VAE.loss`: the loss is recon, "kl" is 0; eps is ignored."""
+        x = self._as_input(x)                                   # (B, D)
+        recon = self.likelihood.nll(self._forward(x), x)        # (B, D) -> (B,)
+        kl = self.xp.zeros_like(recon)                          # (B,)
+        if not reduce:
+            return recon, {"recon": recon, "kl": kl}
+        return recon.mean(), {"recon": recon.mean(), "kl": kl.mean()}
+
+    def encode(self, x):
+        """The code z = f(x), (B, D) -> (B, Z)."""
+        return self.code_head.forward(forward_through(self.encoder, self._as_input(x)))
 
     def reconstruct(self, x):
         """decode(encode(x)), (B, D)."""

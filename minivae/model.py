@@ -1,9 +1,11 @@
 """What the VAE and the deterministic Autoencoder share.
 
-Both are an encoder MLP and a decoder MLP built from ``minivae.layers``,
-the same likelihood p(x | decoder output) for the reconstruction term, and
-the same parameter storage, device handling and save/load. ``vae.py`` and
-``autoencoder.py`` add what differs: the latent code and its loss.
+Both are an encoder of Dense layers, a head or two giving the latent code,
+and a decoder of Dense layers, with one likelihood p(x | decoder output)
+for the reconstruction term. This file builds them (the architecture is
+described here once), checks inputs, and saves and loads parameters.
+``vae.py`` and ``autoencoder.py`` add what differs: the latent code, the
+loss and its backward pass.
 
 Shapes: B batch, D input size, H hidden width, Z latent size.
 """
@@ -14,14 +16,11 @@ import math
 
 import numpy as np
 
-from . import losses
 from .backend import Generator, get_xp, resolve_device, resolve_dtype
-from .layers import Sigmoid, sigmoid, ACTIVATIONS
-from .mlp import Sequential, build_mlp
-from .params import flatten
+from .fast import choose_ops
+from .layers import ACTIVATIONS, Dense, forward_through, make_activation
+from .params import ParamStore
 from .serialize import CheckpointError, load_npz, save_npz
-
-LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 def _positive_int(name, value):
@@ -30,23 +29,19 @@ def _positive_int(name, value):
     return int(value)
 
 
-def _model_class(kind, path):
-    """The class that a saved file's "model" field names."""
-    from .autoencoder import Autoencoder
-    from .vae import VAE
-    classes = {"vae": VAE, "ae": Autoencoder}
-    if kind not in classes:
-        raise CheckpointError(f"{path}: unknown model kind {kind!r} (expected one of {sorted(classes)})")
-    return classes[kind]
-
-
 class BaseModel:
-    """Encoder/decoder plumbing; subclasses define the latent part and the loss."""
+    """Encoder/decoder plumbing; subclasses define the latent part and the loss.
 
-    kind = None  # "vae" or "ae": written into saved files
+    ``fast``: on a GPU, run the elementwise chains as fused kernels
+    (minivae/fast.py chooses, once, here); False, or on the CPU, the model
+    runs the plain forms of minivae/ops.py. Same maths either way.
+    """
+
+    kind = None    # "vae" or "ae": written into saved files
+    heads = ()     # the Dense layers from the last hidden layer to the code, e.g. ("mu", "logvar")
 
     def __init__(self, input_dim, hidden_dims, latent_dim, likelihood, activation,
-                 dtype, device, seed, decoder_hidden_dims, gaussian_std):
+                 dtype, device, seed, decoder_hidden_dims, gaussian_std, fast=True):
         self.input_dim = _positive_int("input_dim", input_dim)
         self.hidden_dims = tuple(_positive_int("hidden_dims entry", h) for h in hidden_dims)
         self.latent_dim = _positive_int("latent_dim", latent_dim)
@@ -54,97 +49,60 @@ class BaseModel:
             decoder_hidden_dims = tuple(reversed(self.hidden_dims))
         self.decoder_hidden_dims = tuple(_positive_int("decoder_hidden_dims entry", h)
                                          for h in decoder_hidden_dims)
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        if not (math.isfinite(gaussian_std) and gaussian_std > 0):
+        if not (isinstance(gaussian_std, (int, float)) and math.isfinite(gaussian_std)
+                and gaussian_std > 0):
             raise ValueError(f"gaussian_std must be a positive number, got {gaussian_std!r}")
-        self.likelihood, self.activation = likelihood, activation
-        self.gaussian_std = float(gaussian_std)
+        self.activation, self.gaussian_std = activation, float(gaussian_std)
         self.dtype = resolve_dtype(dtype)
         self.device = resolve_device(device)
         self.xp = get_xp(self.device)
+        self.fast = bool(fast)
+        self.ops = choose_ops(self.xp, self.fast)       # the elementwise functions, chosen once
+        self.likelihood = self.ops.likelihood(likelihood, self.gaussian_std)   # p(x | out)
         self.seed = seed
         self.rng = Generator(self.xp, seed)
         self.input_grad = None   # dloss/dx after loss_and_grads(..., input_grad=True)
+        self._build()
 
     # -- construction -------------------------------------------------------
 
-    def _build_decoder(self, rng):
-        """Decoder MLP Z -> H... -> D. Its output is the logits (Bernoulli) or the mean (Gaussian)."""
-        dims = (self.latent_dim, *self.decoder_hidden_dims, self.input_dim)
-        net = build_mlp("dec", dims, self.activation, rng, self.dtype, self.xp, final_activation=False)
-        # Name the output layer "out" rather than "dec<n>".
-        net.named_layers[-1] = ("out", net.named_layers[-1][1])
-        if self.likelihood == "gaussian":
-            net.named_layers.append(("out.act", Sigmoid()))   # mean in (0, 1)
-        return Sequential(net.named_layers)
+    def _build(self):
+        """The layers, in forward order: enc0.., the heads, dec0.., out.
 
-    def _finish(self, dense_layers: dict):
-        """Put every parameter into one flat vector (see params.py)."""
-        self.params, self.grads = flatten(dense_layers, self.xp, self.dtype)
+        Every Dense layer's W and b are views of one flat vector
+        (``self.params.flat``), its dW and db of another (``self.grads.flat``).
+        """
+        D, Z = self.input_dim, self.latent_dim
+        enc = (D, *self.hidden_dims)                       # D -> H ...
+        dec = (Z, *self.decoder_hidden_dims)               # Z -> H ...
+        dense = [(f"enc{i}", a, b) for i, (a, b) in enumerate(zip(enc[:-1], enc[1:]))]
+        dense += [(head, enc[-1], Z) for head in self.heads]                    # H -> Z
+        dense += [(f"dec{i}", a, b) for i, (a, b) in enumerate(zip(dec[:-1], dec[1:]))]
+        dense += [("out", dec[-1], D)]                                          # H -> D
+        shapes = {k: s for name, i, o in dense for k, s in Dense.shapes(name, i, o).items()}
+        store = ParamStore(shapes, self.xp, self.dtype)
+        self.params, self.grads = store.params, store.grads
+        layer = {name: Dense(i, o, rng=self.rng, dtype=self.dtype, xp=self.xp, store=store,
+                             name=name) for name, i, o in dense}               # init in this order
+
+        def act():
+            return make_activation(self.activation, self.xp)
+
+        self.encoder = [l for i in range(len(enc) - 1) for l in (layer[f"enc{i}"], act())]
+        self.decoder = [l for i in range(len(dec) - 1) for l in (layer[f"dec{i}"], act())]
+        self.decoder.append(layer["out"])               # logits (Bernoulli) or, after
+        if self.likelihood.output_activation:           # a sigmoid, the mean (Gaussian, MSE)
+            self.decoder.append(make_activation(self.likelihood.output_activation, self.xp))
+        for head in self.heads:
+            setattr(self, f"{head}_head", layer[head])
 
     @property
     def num_params(self) -> int:
         return int(self.params.flat.size)
 
-    # -- the likelihood p(x | out), out = decoder output ----------------------
-
-    def log_px_given_z(self, z, x):
-        """log p(x | z) of each row: (B, Z) codes and (B, D) images -> (B,), in nats.
-
-        The decoder turns z into the parameters of p(x | z) (Bernoulli logits
-        or the Gaussian mean); this is minus the reconstruction term of the
-        loss at that z. It takes z rather than the decoder's output, whose
-        meaning depends on the likelihood. :func:`minivae.evaluation.iw_log_likelihood`
-        evaluates it at many samples z ~ q(z | x).
-        """
-        z = self._as_input(z, "z", self.latent_dim)
-        x = self._as_input(x)
-        return -self._recon_nll(self.decoder.forward(z), x)   # (B, Z) -> (B, D) -> (B,)
-
-    def _recon_nll(self, out, x):
-        """-log p(x | out) per example, (B, D) -> (B,)."""
-        return losses.recon_nll(self.likelihood, out, x, self.gaussian_std)
-
-    def _recon_grad_x(self, out, x):
-        """d recon_nll / d x holding out fixed, (B, D): the data's own term."""
-        if self.likelihood == "bernoulli":
-            return -out                                # d/dx [softplus(l) - x l] = -l
-        return (x - out) / self.gaussian_std**2       # d/dx (x - m)^2 / (2 s^2)
-
-    def _mean(self, out):
-        """The mean of p(x | out): sigmoid(logits) or the Gaussian mean itself."""
-        return sigmoid(out) if self.likelihood == "bernoulli" else out
-
-    # -- the loss, without gradients -----------------------------------------
-
-    def loss(self, x, eps=None, reduce=True):
-        """The loss and its parts, without gradients.
-
-        x: (B, D) in [0, 1]. eps: (B, Z) standard-normal noise for a VAE, or
-        None to draw it; an Autoencoder samples nothing and ignores it.
-
-        reduce=True: batch means, as :meth:`loss_and_grads` returns them:
-            (loss, {"recon": ..., "kl": ...}), each 0-d, nats per example.
-        reduce=False: one value per example, e.g. to score each test image:
-            (loss (B,), {"recon": (B,), "kl": (B,)}), loss = recon + beta * kl
-            (an Autoencoder's kl is 0).
-        """
-        loss, parts = self._loss_per_example(self._as_input(x), eps)   # (B,), {(B,), (B,)}
-        return self._batch_mean(loss, parts) if reduce else (loss, parts)
-
-    def _loss_per_example(self, x, eps):
-        """(loss (B,), {"recon": (B,), "kl": (B,)}) of a (B, D) batch: each model's own."""
-        raise NotImplementedError
-
-    def _batch_mean(self, loss, parts):
-        """Per-example loss (B,) and parts -> their batch means, 0-d arrays."""
-        mean = lambda a: self.xp.asarray(self.xp.mean(a))   # noqa: E731  (B,) -> ()
-        return mean(loss), {name: mean(part) for name, part in parts.items()}
-
-    # -- input handling -----------------------------------------------------
+    # -- inputs and the decoder ----------------------------------------------
 
     def _as_input(self, x, name="x", width=None):
         """x as a (B, width) array of the model's dtype on its device, or a clear error."""
@@ -161,7 +119,17 @@ class BaseModel:
     def decode(self, z):
         """Mean of p(x | z), (B, Z) -> (B, D): pixel probabilities for "bernoulli"."""
         z = self._as_input(z, "z", self.latent_dim)
-        return self._mean(self.decoder.forward(z))
+        return self.likelihood.mean(forward_through(self.decoder, z))   # (B, Z) -> (B, D)
+
+    def log_px_given_z(self, z, x):
+        """log p(x | z) of each row: (B, Z) codes and (B, D) images -> (B,), in nats.
+
+        Minus the reconstruction term of the loss at that z; evaluation.py's
+        importance-weighted estimate of log p(x) calls it at many z ~ q(z | x).
+        """
+        z = self._as_input(z, "z", self.latent_dim)
+        x = self._as_input(x)
+        return -self.likelihood.nll(forward_through(self.decoder, z), x)   # (B,)
 
     # -- saving and loading -------------------------------------------------
 
@@ -170,7 +138,7 @@ class BaseModel:
         return {
             "model": self.kind, "input_dim": self.input_dim, "hidden_dims": list(self.hidden_dims),
             "decoder_hidden_dims": list(self.decoder_hidden_dims), "latent_dim": self.latent_dim,
-            "likelihood": self.likelihood, "activation": self.activation,
+            "likelihood": self.likelihood.name, "activation": self.activation,
             "gaussian_std": self.gaussian_std, "dtype": self.dtype.name, "seed": self.seed,
         }
 
@@ -183,22 +151,30 @@ class BaseModel:
 
     @classmethod
     def load(cls, path, device="cpu", dtype=None):
-        """A model rebuilt from a file written by :meth:`save` (or a training checkpoint)."""
+        """A model rebuilt from a file written by :meth:`save` (or a training checkpoint).
+
+        ``VAE.load`` reads VAEs, ``Autoencoder.load`` autoencoders;
+        ``minivae.load_model`` reads either.
+        """
         arrays, meta = load_npz(path)
         return cls.from_arrays(arrays, meta, path, device=device, dtype=dtype)
 
     @classmethod
     def from_arrays(cls, arrays, meta, path="<arrays>", device="cpu", dtype=None):
-        if meta.get("format") != "minivae" or "config" not in meta:
+        """This class's model, built from the config in ``meta`` and the ``param/`` arrays."""
+        if meta.get("format") != "minivae" or not isinstance(meta.get("config"), dict):
             raise CheckpointError(f"{path} was not written by minivae's save()")
         config = dict(meta["config"])
         kind = config.pop("model", None)
-        model_cls = _model_class(kind, path)
-        if cls is not BaseModel and not issubclass(model_cls, cls):
-            raise CheckpointError(f"{path} holds a {model_cls.__name__}, not a {cls.__name__}")
+        if kind != cls.kind:
+            raise CheckpointError(f"{path} holds a model of kind {kind!r}, not a {cls.__name__} "
+                                  f"({cls.kind!r}); minivae.load_model(path) reads any kind")
         if dtype is not None:
             config["dtype"] = dtype
-        model = model_cls(**config, device=device)
+        try:
+            model = cls(**config, device=device)
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: its model settings are not valid ({e})") from None
         model.load_params(arrays, path)
         return model
 

@@ -1,56 +1,73 @@
-"""All of a model's parameters in one flat vector.
+"""All of a model's parameters in one flat vector, and all its gradients in another.
 
-Each Dense layer's W and b become views (reshaped slices) of one contiguous
-1-D array, and dW, db views of a second one. Nothing about the maths
-changes; what changes is that the optimizer can update every parameter
-with a handful of whole-vector operations instead of a loop over arrays
-(on a GPU: one kernel launch instead of one per array).
+A model lists the shape of every parameter first; ``ParamStore`` then
+allocates two vectors of P numbers and hands each layer *views* of them
+(reshaped slices: writing into a view writes into the vector). The maths
+is unchanged; what changes is that the optimizer updates every parameter
+with a few whole-vector operations instead of a loop over arrays (on a
+GPU: one kernel launch instead of one per array).
 
-    params = ParamDict()            # name -> view, in forward order
-    params.flat                     # (P,) every parameter, P = total count
+    store = ParamStore({"enc0.W": (784, 400), "enc0.b": (400,)}, xp, "float32")
+    store.params["enc0.W"]      # (784, 400) view of store.params.flat, (P,)
+    store.grads["enc0.W"]       # (784, 400) view of store.grads.flat
+
+A view only stays a view if nobody rebinds the name: ``dW = x.T @ dy``
+would make a new array that the optimizer never sees. So the dicts, and the
+layers' W, b, dW, db, refuse to be rebound and say what to write instead.
 """
 
 from __future__ import annotations
 
 import math
+import operator
+
+import numpy as np
+
+
+def _refuse(what):
+    def refuse(self, *args, **kwargs):
+        raise TypeError(
+            f"the arrays of a model's {what} are views of one flat vector; rebinding a name "
+            f"would disconnect it (the optimizer would never see the new array). Write into "
+            f"the array instead: d[name][...] = new_values")
+    return refuse
 
 
 class ParamDict(dict):
-    """A dict name -> array whose arrays are views of the vector ``self.flat``."""
+    """name -> view of the vector ``self.flat`` (P,), in forward order; names cannot be rebound."""
 
     flat = None
+    __setitem__ = __delitem__ = update = pop = popitem = setdefault = clear = _refuse("parameters")
+
+    def __init__(self, flat, shapes: dict):
+        views, offset = {}, 0
+        for name, shape in shapes.items():
+            n = math.prod(shape)
+            views[name] = flat[offset:offset + n].reshape(shape)   # (n,) -> shape, a view
+            offset += n
+        dict.__init__(self, views)
+        self.flat = flat
 
 
-def views(flat, shapes: dict) -> ParamDict:
-    """Consecutive slices of ``flat`` (P,), each reshaped to its shape: name -> view.
+class ParamStore:
+    """Two flat vectors, parameters and gradients, and their named views."""
 
-    A slice of a contiguous vector, reshaped, is a view: writing into it
-    writes into ``flat``. (P,) -> (I, O) for a weight, (O,) for a bias.
+    def __init__(self, shapes: dict, xp=np, dtype="float32"):
+        total = sum(math.prod(shape) for shape in shapes.values())            # P
+        self.params = ParamDict(xp.empty((total,), dtype=dtype), shapes)      # (P,) and views
+        self.grads = ParamDict(xp.zeros((total,), dtype=dtype), shapes)       # (P,) and views
+
+
+def view_attribute(name: str, what: str):
+    """A layer attribute that reads a view (at C speed) and refuses to be rebound.
+
+    Reading ``layer.dW`` returns ``layer._dW``; ``layer.dW = ...`` raises an
+    error naming the line to write instead.
     """
-    out, offset = ParamDict(), 0
-    out.flat = flat
-    for name, shape in shapes.items():
-        n = math.prod(shape)
-        out[name] = flat[offset:offset + n].reshape(shape)   # (n,) -> shape
-        offset += n
-    return out
-
-
-def flatten(dense_layers: dict, xp, dtype):
-    """Move each layer's W, b, dW, db into two flat vectors.
-
-    dense_layers: name -> Dense, in forward order.
-    Returns (params, grads): ParamDicts with keys "<name>.W", "<name>.b".
-    """
-    arrays = {f"{name}.{attr}": getattr(layer, attr)
-              for name, layer in dense_layers.items() for attr in ("W", "b")}
-    shapes = {name: a.shape for name, a in arrays.items()}
-    total = sum(a.size for a in arrays.values())
-    params = views(xp.empty((total,), dtype=dtype), shapes)   # (P,) and its views
-    grads = views(xp.zeros((total,), dtype=dtype), shapes)    # (P,) and its views
-    for key, value in arrays.items():
-        params[key][...] = value                              # the initial values
-    for name, layer in dense_layers.items():
-        layer.W, layer.b = params[f"{name}.W"], params[f"{name}.b"]
-        layer.dW, layer.db = grads[f"{name}.W"], grads[f"{name}.b"]
-    return params, grads
+    def refuse(self, value):
+        raise AttributeError(
+            f"{type(self).__name__}.{name} is a view of the model's flat {what} vector: "
+            f"rebinding it would leave the vector, and so the training, unchanged. Write into "
+            f"it instead: self.{name}[...] = value, or xp.matmul(a, b, out=self.{name})")
+    return property(operator.attrgetter("_" + name), refuse,
+                    doc=f"a view of the flat {what} vector (write into it; never rebind it)")

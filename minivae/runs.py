@@ -38,7 +38,7 @@ import numpy as np
 
 from .backend import resolve_device
 from .config import CHECKPOINT, TrainConfig
-from .model import BaseModel
+from .checkpoints import model_from_arrays
 from .serialize import CheckpointError, atomic_write, load_npz
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
@@ -257,7 +257,7 @@ def open_checkpoint(args):
 def load_model(path, device="cpu"):
     """(model, image_shape, meta) from a run directory or a checkpoint file, or a clear error."""
     arrays, meta = load_checkpoint(path)
-    model = BaseModel.from_arrays(arrays, meta, checkpoint_path(path), device=device)
+    model = model_from_arrays(arrays, meta, checkpoint_path(path), device=device)
     shape = meta.get("image_shape")
     if not shape:   # a file from model.save(): assume square grey images
         side = math.isqrt(model.input_dim)

@@ -2,9 +2,9 @@
 
 The kernel tests need CuPy and a GPU and are skipped, with the reason shown,
 without them: each runs a kernel of minivae/backend/cuda_kernels.py on the
-GPU and the NumPy form of the same op in minivae.ops on the CPU, on the same
-inputs, in float32 and float64. The tests of registration, of HostCopy on
-the CPU and of the --tf32 option run everywhere.
+GPU and the plain form of the same function (minivae/ops.py, likelihoods.py)
+on the CPU, on the same inputs, in float32 and float64. The tests of the
+choice of ops, of HostCopy on the CPU and of the --tf32 option run everywhere.
 """
 
 import ast
@@ -15,7 +15,9 @@ import time
 import numpy as np
 import pytest
 
-from minivae import VAE, Adam, backend, ops, train
+from minivae import VAE, Adam, backend, train
+from minivae.fast import choose_ops
+from minivae.ops import Ops
 from minivae.backend import HostCopy, cuda_available, get_xp, to_numpy
 from minivae.config import build_parser, parse_args
 
@@ -24,14 +26,6 @@ from conftest import NO_GPU, make_tiny
 gpu = pytest.mark.skipif(not cuda_available(), reason=NO_GPU)
 KERNEL_FILE = os.path.join(os.path.dirname(backend.__file__), "cuda_kernels.py")
 TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-6, atol=2e-6)}
-
-
-@pytest.fixture
-def ck():
-    """minivae.backend.cuda_kernels (imports CuPy, so only on a GPU machine)."""
-    get_xp("cuda")                                   # registers the kernels, too
-    from minivae.backend import cuda_kernels
-    return cuda_kernels
 
 
 def rand(shape, seed, dtype, low=-1.0, high=1.0):
@@ -43,17 +37,24 @@ def on_gpu(a):
     return get_xp("cuda").asarray(a)
 
 
-# -- each kernel against its NumPy op (GPU) -------------------------------------
+# -- each fused kernel against the plain form of ops.py (GPU) -------------------
+
+@pytest.fixture
+def fused():
+    """The fused CuPy set (CudaOps) and the plain set on the CPU, to compare."""
+    return choose_ops(get_xp("cuda"), fast=True), Ops(np)
+
 
 @gpu
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_bernoulli_kernel_equals_the_numpy_op(ck, dtype):
+def test_bernoulli_kernel_equals_the_plain_form(fused, dtype):
+    gpu_ops, plain = fused
     logits = rand((16, 50), 1, dtype, -30, 30)
     logits[0, :6] = [1e4, -1e4, 0.0, 88.0, -88.0, 1e-6]
     x = rand((16, 50), 2, dtype, 0, 1)
     x[1], x[2] = 0.0, 1.0
-    nll, grad = ck.bernoulli_nll_and_grad(on_gpu(logits), on_gpu(x), 1 / 128)
-    want_nll, want_grad = ops.bernoulli_nll_and_grad(logits, x, 1 / 128)
+    nll, grad = gpu_ops.likelihood("bernoulli").nll_and_grad(on_gpu(logits), on_gpu(x), 1 / 128)
+    want_nll, want_grad = plain.likelihood("bernoulli").nll_and_grad(logits, x, 1 / 128)
     assert nll.dtype == dtype and grad.dtype == dtype and nll.shape == (16,)
     nll_tol = TOL[dtype] if dtype == "float64" else dict(rtol=1e-6, atol=50 * 1e4 * 6e-8)
     np.testing.assert_allclose(to_numpy(nll), want_nll, **nll_tol)
@@ -63,15 +64,16 @@ def test_bernoulli_kernel_equals_the_numpy_op(ck, dtype):
 @gpu
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("wd", [0.0, 0.01])
-def test_adam_kernel_equals_the_numpy_op_and_leaves_g_alone(ck, dtype, wd):
+def test_adam_kernel_equals_the_plain_form_and_leaves_g_alone(fused, dtype, wd):
+    gpu_ops, plain = fused
     p, m, v = rand((3001,), 3, dtype), np.zeros(3001, dtype), np.zeros(3001, dtype)
     p_gpu, m_gpu, v_gpu = on_gpu(p), on_gpu(m), on_gpu(v)
     for t in range(1, 6):
         g = rand((3001,), 10 + t, dtype, -10.0**-t, 10.0**-t)
         g_gpu = on_gpu(g)
         kw = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=t, weight_decay=wd)
-        ck.adam_update(p_gpu, g_gpu, m_gpu, v_gpu, **kw)
-        ops.adam_update(p, g, m, v, **kw)
+        gpu_ops.adam_update(p_gpu, g_gpu, m_gpu, v_gpu, **kw)
+        plain.adam_update(p, g, m, v, **kw)
         np.testing.assert_array_equal(to_numpy(g_gpu), g)      # g is read, never written
     tol = TOL[dtype] if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
     for got, want in ((p_gpu, p), (m_gpu, m), (v_gpu, v)):
@@ -80,56 +82,32 @@ def test_adam_kernel_equals_the_numpy_op_and_leaves_g_alone(ck, dtype, wd):
 
 @gpu
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_relu_kernel_keeps_the_mask_and_nan(ck, dtype):
-    x = rand((5, 9), 4, dtype)
-    x[0, :3] = [0.0, np.nan, -0.5]
-    y, active = ck.relu(on_gpu(x))
-    want_y, want_active = ops.relu(x)
-    assert active.dtype == np.bool_
-    np.testing.assert_array_equal(to_numpy(active), want_active)
-    np.testing.assert_array_equal(to_numpy(y), want_y)         # NaN where NumPy has NaN, -0.0 too
-    assert np.signbit(to_numpy(y)[0, 2])
-
-
-@gpu
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_reparameterize_kernels_equal_the_numpy_ops(ck, dtype):
+def test_reparameterize_kernels_equal_the_plain_forms(fused, dtype):
+    gpu_ops, plain = fused
     mu, logvar, eps, dz = (rand((32, 20), seed, dtype, -3, 3) for seed in (5, 6, 7, 8))
     mu_g, logvar_g, eps_g, dz_g = map(on_gpu, (mu, logvar, eps, dz))
-    z, std = ck.reparameterize(mu_g, logvar_g, eps_g)
-    want_z, want_std = ops.reparameterize(mu, logvar, eps)
+    z, std = gpu_ops.reparameterize(mu_g, logvar_g, eps_g)
+    want_z, want_std = plain.reparameterize(mu, logvar, eps)
     np.testing.assert_allclose(to_numpy(z), want_z, **TOL[dtype])
     np.testing.assert_allclose(to_numpy(std), want_std, **TOL[dtype])
-    got = ck.reparameterize_backward(dz_g, eps_g, std, mu_g, logvar_g, 0.25)
-    want = ops.reparameterize_backward(dz, eps, want_std, mu, logvar, 0.25)
+    got = gpu_ops.reparameterize_backward(dz_g, eps_g, std, mu_g, logvar_g, 0.25)
+    want = plain.reparameterize_backward(dz, eps, want_std, mu, logvar, 0.25)
     for g, w in zip(got, want):
         np.testing.assert_allclose(to_numpy(g), w, **TOL[dtype])
 
 
 @gpu
-def test_a_gpu_training_step_goes_through_every_fused_kernel(ck, monkeypatch):
-    calls = []
-    for name, fn in ck.KERNELS.items():
-        monkeypatch.setitem(ops._KERNELS, (name, "cupy"),
-                            lambda *a, _n=name, _f=fn, **k: (calls.append(_n), _f(*a, **k))[1])
+def test_a_gpu_model_and_optimizer_use_the_fused_set_unless_told_not_to():
+    from minivae.backend.cuda_kernels import CudaOps, FusedBernoulli
     model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, device="cuda", seed=0)
-    opt = Adam(model.params)
-    model.loss_and_grads(get_xp("cuda").full((4, 12), 0.5, dtype=np.float32))
-    opt.step(model.grads)
-    assert sorted(set(calls)) == sorted(ops.OPS)
-
-
-@gpu
-def test_fused_kernels_can_be_switched_off_and_on():
-    get_xp("cuda")
-    try:
-        assert backend.use_fused_kernels(False) is False
-        assert not any(key[1] == "cupy" for key in ops._KERNELS)
-        get_xp("cuda")                                          # stays off
-        assert not any(key[1] == "cupy" for key in ops._KERNELS)
-    finally:
-        assert backend.use_fused_kernels(True) is True
-    assert all((name, "cupy") in ops._KERNELS for name in ops.OPS)
+    assert isinstance(model.ops, CudaOps) and isinstance(model.likelihood, FusedBernoulli)
+    assert isinstance(Adam(model.params).ops, CudaOps)
+    plain = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, device="cuda", seed=0, fast=False)
+    assert type(plain.ops) is Ops and type(Adam(plain.params, fast=False).ops) is Ops
+    x = get_xp("cuda").full((4, 12), 0.5, dtype=np.float32)
+    eps = get_xp("cuda").zeros((4, 3), dtype=np.float32)
+    a, b = model.loss_and_grads(x, eps)[0], plain.loss_and_grads(x, eps)[0]
+    assert float(a) == pytest.approx(float(b), rel=1e-6)
 
 
 BUSY = r"""
@@ -220,12 +198,10 @@ def test_tf32_changes_float32_gemms_only_while_on(monkeypatch):
 
 # -- what runs without a GPU --------------------------------------------------
 
-def test_registration_is_a_no_op_without_cupy(monkeypatch):
+def test_choosing_ops_for_numpy_never_imports_cupy(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", None)
-    monkeypatch.setattr(ops, "_KERNELS", {})
-    assert backend.register_cuda_kernels() is False
     assert get_xp("cpu") is np
-    assert ops._KERNELS == {}
+    assert type(choose_ops(np)).__module__ == "minivae.fast"
 
 
 def test_enable_tf32_without_cupy_only_sets_the_variable(monkeypatch):
@@ -249,8 +225,7 @@ def test_every_kernel_literal_is_cast_to_T():
     tree = ast.parse(open(KERNEL_FILE).read())
     specs = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                  and getattr(node.targets[0], "id", None) == "SPECS")
-    assert sorted(specs) == ["adam", "bernoulli", "relu", "reparameterize",
-                             "reparameterize_backward"]
+    assert sorted(specs) == ["adam", "bernoulli", "reparameterize", "reparameterize_backward"]
     for name, (_, _, body) in specs.items():
         code = re.sub(r"//[^\n]*", "", body)                        # comments may say anything
         for number in re.finditer(r"(?<![\w.])\d+(\.\d*)?([eE][-+]?\d+)?", code):

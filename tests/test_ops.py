@@ -1,10 +1,12 @@
-"""The fast forms in minivae.ops equal their plain formulas, in float64 and float32."""
+"""The elementwise forms: plain (minivae/ops.py) against textbook formulas, fast against plain."""
 
 import numpy as np
 import pytest
 
-from minivae import VAE, Adam, ReLU, losses, ops
+from minivae import VAE, Adam, Bernoulli, ReLU
 from minivae.backend import to_numpy
+from minivae.fast import ADAM_CHUNK, FastOps, choose_ops
+from minivae.ops import Ops
 from conftest import adam_by_hand, rand
 
 TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-6, atol=2e-6)}
@@ -21,14 +23,14 @@ def plain_bernoulli(logits, x, scale):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("scale", [1.0, 1 / 128])
-def test_bernoulli_nll_and_grad_equals_its_plain_form(xp, dtype, scale):
+def test_bernoulli_nll_and_grad_equals_the_textbook_form(xp, dtype, scale):
     logits = rand(xp, (16, 50), 1, -30, 30).astype(dtype)
     logits[0, :6] = xp.asarray([1e4, -1e4, 0.0, 88.0, -88.0, 1e-6], dtype=dtype)
     x = rand(xp, (16, 50), 2).astype(dtype)
     x[1] = 0.0
     x[2] = 1.0
     with np.errstate(all="raise"):
-        nll, grad = ops.bernoulli_nll_and_grad(logits, x, scale)
+        nll, grad = choose_ops(xp).likelihood("bernoulli").nll_and_grad(logits, x, scale)
     assert nll.dtype == dtype and grad.dtype == dtype
     assert nll.shape == (16,) and grad.shape == (16, 50)
     want_nll, want_grad = plain_bernoulli(logits, x, scale)
@@ -41,7 +43,7 @@ def test_bernoulli_nll_and_grad_equals_its_plain_form(xp, dtype, scale):
 def test_bernoulli_nll_and_grad_leaves_its_inputs_alone(xp):
     logits, x = rand(xp, (4, 7), 3, -5, 5), rand(xp, (4, 7), 4)
     l0, x0 = logits.copy(), x.copy()
-    ops.bernoulli_nll_and_grad(logits, x, 0.5)
+    choose_ops(xp).likelihood("bernoulli").nll_and_grad(logits, x, 0.5)
     assert bool((logits == l0).all()) and bool((x == x0).all())
 
 
@@ -50,15 +52,15 @@ def test_softplus_equals_logaddexp(xp, dtype):
     l = xp.asarray(np.concatenate([np.linspace(-200, 200, 4001), [1e4, -1e4, 0.0, 1e-30]]),
                    dtype=dtype)
     with np.errstate(all="raise"):
-        got = losses.softplus(l)
-    want = np.logaddexp(0, to_numpy(l).astype(np.float64))
+        got = Bernoulli(xp).nll(l[None, :], xp.zeros_like(l)[None, :])   # sum of softplus(l)
+    want = np.logaddexp(0, to_numpy(l).astype(np.float64)).sum(keepdims=True)
     np.testing.assert_allclose(to_numpy(got), want, **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("wd", [0.0, 0.01])
-@pytest.mark.parametrize("chunk", [64, 1000, ops.ADAM_CHUNK])   # 1000 = 3 chunks and a remainder
-def test_adam_update_equals_its_plain_form(xp, dtype, wd, chunk):
+@pytest.mark.parametrize("form", ["plain", "fast-64", "fast-1000", "fast"])   # 1000: 3 chunks + rest
+def test_adam_update_equals_adam_by_hand(xp, dtype, wd, form):
     P = 3001
     rng = np.random.default_rng(5)
     p0 = rng.standard_normal(P)
@@ -67,8 +69,13 @@ def test_adam_update_equals_its_plain_form(xp, dtype, wd, chunk):
     for t, g in enumerate(grads, start=1):
         g_dev = xp.asarray(g, dtype=dtype)
         g_before = g_dev.copy()
-        ops.adam_update(p, g_dev, m, v, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=t,
-                        weight_decay=wd, chunk=chunk)
+        kw = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=t, weight_decay=wd)
+        if form == "plain":
+            Ops(xp).adam_update(p, g_dev, m, v, **kw)
+        elif xp is np:
+            FastOps(xp).adam_update(p, g_dev, m, v, **kw, chunk=int(form[5:] or ADAM_CHUNK))
+        else:
+            choose_ops(xp).adam_update(p, g_dev, m, v, **kw)
         assert bool((g_dev == g_before).all()), "adam_update wrote into the gradient"
     want = adam_by_hand(p0, [np.asarray(g, dtype=dtype).astype(np.float64) for g in grads],
                       1e-2, 0.9, 0.999, 1e-8, wd)
@@ -84,16 +91,18 @@ def test_adam_update_on_non_contiguous_and_2d_arrays():
     q = np.ascontiguousarray(p)                  # the same values, contiguous
     g = rng.standard_normal((6, 4))
     state = [np.zeros((6, 4)) for _ in range(4)]
-    ops.adam_update(p, g, state[0], state[1], lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=1)
-    ops.adam_update(q, g, state[2], state[3], lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=1, chunk=5)
+    fast = FastOps(np)
+    fast.adam_update(p, g, state[0], state[1], lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=1)
+    fast.adam_update(q, g, state[2], state[3], lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=1, chunk=5)
     np.testing.assert_allclose(p, q, rtol=1e-14)
     np.testing.assert_allclose(p, adam_by_hand(base[:, ::2], [g], 0.1, 0.9, 0.99, 1e-8, 0.0)[0], rtol=1e-12)
 
 
-def test_adam_optimizer_uses_the_fast_form_on_a_models_flat_vector(monkeypatch):
+def test_adam_optimizer_updates_a_models_flat_vector_in_one_call(monkeypatch):
     calls = []
-    real = ops.adam_update
-    monkeypatch.setattr(ops, "adam_update", lambda *a, **k: (calls.append(a[0].shape), real(*a, **k)))
+    real = FastOps.adam_update
+    monkeypatch.setattr(FastOps, "adam_update",
+                        lambda self, *a, **k: (calls.append(a[0].shape), real(self, *a, **k)))
     model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, seed=0)
     before = model.params.flat.copy()
     model.loss_and_grads(np.random.default_rng(0).random((4, 12)))
@@ -109,20 +118,35 @@ def test_adam_optimizer_uses_the_fast_form_on_a_models_flat_vector(monkeypatch):
     assert calls == [(3, 2)]
 
 
-def test_a_registered_kernel_replaces_the_op(monkeypatch):
-    monkeypatch.setattr(ops, "_KERNELS", {})
-    seen = []
-    ops.register("bernoulli_nll_and_grad", "numpy", lambda l, x, s: seen.append(s) or ("nll", "grad"))
-    assert ops.bernoulli_nll_and_grad(np.zeros((1, 2)), np.zeros((1, 2)), 0.25) == ("nll", "grad")
-    assert seen == [0.25]
-    with pytest.raises(ValueError, match="no op named"):
-        ops.register("softmax", "cupy", print)
+def test_the_ops_are_chosen_once_when_a_model_or_optimizer_is_built():
+    assert type(choose_ops(np)) is FastOps and type(choose_ops(np, fast=False)) is Ops
+    model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, fast=False)
+    assert type(model.ops) is Ops and type(Adam(model.params, fast=False).ops) is Ops
+    assert type(Adam(model.params).ops) is FastOps
+    # Building a model changes nothing shared: a second, fast one does not affect the first.
+    VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, fast=True)
+    assert type(model.ops) is Ops
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_fast_and_plain_models_train_to_the_same_numbers(fast):
+    x = np.random.default_rng(1).random((16, 12))
+    runs = []
+    for f in (fast, not fast):
+        model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, dtype="float64", fast=f)
+        opt = Adam(model.params, lr=1e-2, fast=f)
+        for _ in range(5):
+            loss, _ = model.loss_and_grads(x, eps=np.zeros((16, 3)))
+            opt.step(model.grads)
+        runs.append((float(loss), model.params.flat.copy()))
+    assert runs[0][0] == pytest.approx(runs[1][0], rel=1e-12)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-10, atol=1e-12)
 
 
 def test_relu_is_max_x_0_and_its_mask(xp):
     x = rand(xp, (5, 9), 7, -1, 1)
     x[0, 0] = 0.0
-    relu = ReLU()
+    relu = ReLU(xp)
     y = relu.forward(x)
     assert bool((y == xp.maximum(x, 0)).all())
     dy = rand(xp, (5, 9), 8)

@@ -26,7 +26,7 @@ def test_load_builds_the_right_class_and_can_change_dtype(tmp_path):
     Autoencoder(input_dim=10, hidden_dims=(4,), latent_dim=2).save(tmp_path / "ae.npz")
     model = Autoencoder.load(tmp_path / "ae.npz", dtype="float64")
     assert isinstance(model, Autoencoder) and model.dtype == np.float64
-    with pytest.raises(CheckpointError, match="holds a Autoencoder, not a VAE"):
+    with pytest.raises(CheckpointError, match="holds a model of kind 'ae', not a VAE"):
         VAE.load(tmp_path / "ae.npz")
 
 

@@ -37,8 +37,10 @@ def torch_loss(model, tp, x, eps):
         z = h @ tp["code.W"] + tp["code.b"]
         kl = torch.zeros(x.shape[0], dtype=x.dtype)
     out = mlp(z, dec, last_plain=True)
-    if model.likelihood == "bernoulli":
+    if model.likelihood.name == "bernoulli":
         recon = F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(1)
+    elif model.likelihood.name == "mse":
+        recon = ((x - torch.sigmoid(out)) ** 2).sum(1)
     else:
         mean, s = torch.sigmoid(out), model.gaussian_std
         recon = (0.5 * ((x - mean) / s) ** 2 + np.log(s) + 0.5 * np.log(2 * np.pi)).sum(1)

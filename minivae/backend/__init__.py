@@ -13,10 +13,10 @@ the same lines run on either device (the idea is DeZero's ``get_array_module``).
 On the GPU two more things live here:
 
     cuda_kernels.py        fused CuPy kernels for the elementwise chains of a
-                           training step; ``get_xp("cuda")`` plugs them into
-                           minivae.ops (set MINIVAE_FUSED=0, or call
-                           ``use_fused_kernels(False)``, to run the plain
-                           NumPy-style code on CuPy instead)
+                           training step, with the functions of the plain
+                           forms in minivae/ops.py; a model or optimizer built
+                           with fast=True on the GPU uses them (minivae/fast.py
+                           makes that choice, once, when it is built)
     enable_tf32()          let cuBLAS round float32 GEMM inputs to TF32
     HostCopy(a)            read a device value without waiting for the GPU
 """
@@ -24,6 +24,7 @@ On the GPU two more things live here:
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 
 import numpy as np
@@ -64,10 +65,7 @@ def resolve_device(device: str) -> str:
 
 def get_xp(device: str):
     """The array module for a device name: numpy for "cpu", cupy for "cuda"."""
-    if resolve_device(device) == "cuda":
-        register_cuda_kernels()
-        return _cupy
-    return np
+    return _cupy if resolve_device(device) == "cuda" else np
 
 
 def get_array_module(a):
@@ -121,15 +119,18 @@ class Generator:
         self.xp = xp
         self.seed = seed
         self._rng = self._make(seed)
+        self._bind_normal()
+
+    def _bind_normal(self):
+        # normal(shape, dtype=np.float32): standard-normal noise of that shape and
+        # dtype, on the device. Both libraries name it standard_normal(size, dtype);
+        # bound here directly, so drawing eps costs no Python call of ours.
+        self.normal = functools.partial(self._rng.standard_normal, dtype=np.float32)
 
     def _make(self, seed):
         if self.xp is np:
             return np.random.default_rng(seed)
         return self.xp.random.RandomState(seed)
-
-    def normal(self, shape, dtype=np.float32):
-        """Standard-normal noise of ``shape`` and ``dtype``, on the device."""
-        return self._rng.standard_normal(shape, dtype=dtype)
 
     def uniform(self, shape, low=0.0, high=1.0, dtype=np.float32):
         """Uniform noise in [low, high) of ``shape`` and ``dtype``."""
@@ -160,50 +161,10 @@ class Generator:
             self._rng.bit_generator.state = state
         elif self.xp is not np:
             self._rng = self._make(state.get("seed"))
+            self._bind_normal()
 
 
-# -- the GPU's fast paths -----------------------------------------------------
-
-_FUSED = {"wanted": os.environ.get("MINIVAE_FUSED", "1") != "0", "registered": False}
-
-
-def register_cuda_kernels() -> bool:
-    """Plug the fused CuPy kernels of ``cuda_kernels.py`` into ``minivae.ops``, once.
-
-    ``get_xp("cuda")`` calls it, so every model built on the GPU uses them.
-    Without CuPy, or after ``use_fused_kernels(False)`` (or with
-    MINIVAE_FUSED=0 in the environment), it does nothing and returns False.
-    The kernels compile at their first call, once per dtype (and CuPy keeps
-    the binaries in ~/.cupy/kernel_cache for later processes).
-    """
-    if _cupy is None or not _FUSED["wanted"]:
-        return False
-    if not _FUSED["registered"]:
-        from .. import ops                   # imported here: ops imports this package
-        from . import cuda_kernels
-        for name, fn in cuda_kernels.KERNELS.items():
-            ops.register(name, "cupy", fn)
-        _FUSED["registered"] = True
-    return True
-
-
-def use_fused_kernels(on: bool = True) -> bool:
-    """Switch the fused CuPy kernels on or off in this process; returns whether they are on.
-
-    Off, CuPy runs the NumPy-style code of ``minivae.ops`` operator by
-    operator: the same maths in more kernel launches (benchmarks/speed.py
-    times both).
-    """
-    _FUSED["wanted"] = bool(on)
-    if on:
-        return register_cuda_kernels()
-    if _FUSED["registered"]:
-        from .. import ops
-        from . import cuda_kernels
-        for name in cuda_kernels.KERNELS:
-            ops.unregister(name, "cupy")
-        _FUSED["registered"] = False
-    return False
+# -- the GPU's switches and host reads -----------------------------------------
 
 
 def enable_tf32(on: bool = True) -> None:

@@ -16,17 +16,17 @@ literal is written (T)0.5, (T)1: a bare 0.5 is a double in C++ and would
 silently turn float32 arithmetic into float64. Each kernel is built at its
 first use and kept (functools.cache); CuPy compiles it once per dtype.
 
-The functions have the signatures of the ops they replace in minivae.ops,
-and the same maths (the plain formula is in each docstring);
-``minivae.backend.register_cuda_kernels`` plugs them in. Launches, by
-reading the NumPy-style forms as CuPy runs them:
+``CudaOps`` has the methods of ``minivae.ops.Ops`` it replaces, with the
+same maths (the plain forms are in ops.py and likelihoods.py), and
+``FusedBernoulli`` those of ``likelihoods.Bernoulli``. ``minivae.fast.choose_ops``
+picks CudaOps for a model or optimizer built on the GPU with fast=True.
+Launches, by reading the plain forms as CuPy runs them:
 
-    op                        NumPy form on CuPy    fused
-    bernoulli_nll_and_grad    17 (incl. row sum)    2 (kernel + row sum)
+    function                  plain form on CuPy    fused
+    Bernoulli nll + grad      14 (incl. row sum)    2 (kernel + row sum)
     adam_update               12 (14 with decay)    1
-    relu                      2                     1
-    reparameterize            4                     1
-    reparameterize_backward   9                     1
+    reparameterize            3                     1
+    reparameterize_backward   8                     1
 
 This module imports CuPy at the top: only the backend imports it, and only
 when CuPy is installed.
@@ -37,9 +37,11 @@ Shapes: B batch, D pixels, Z latent size, H hidden width, P parameters.
 from __future__ import annotations
 
 import functools
-import math
 
 import cupy
+
+from ..likelihoods import LIKELIHOODS, Bernoulli
+from ..ops import Ops, adam_constants
 
 # name -> (inputs, outputs, CUDA C++ run for each element). CuPy declares each
 # non-scalar input as `const T &name = ...[i]` and each output as `T &name`,
@@ -61,12 +63,6 @@ SPECS = {
         m += one_m_b1 * (gw - m);                        // m = b1 m + (1 - b1) g
         v += one_m_b2 * (gw * gw - v);                   // v = b2 v + (1 - b2) g^2
         p -= lr_t * (m / (sqrt(v) + eps_t));             // bias corrections folded into lr_t, eps_t
-        """),
-    "relu": (
-        "T x", "T y, bool active",
-        """
-        active = x > (T)0;
-        y = x * (T)active;                               // NaN stays NaN, as in NumPy
         """),
     "reparameterize": (
         "T mu, T logvar, T eps", "T z, T sigma",
@@ -94,63 +90,28 @@ def _same_dtype(a, like):
     return a if a.dtype == like.dtype else a.astype(like.dtype)
 
 
-def bernoulli_nll_and_grad(logits, x, scale=1.0):
-    """Bernoulli NLL per example and ``scale`` times its gradient: one kernel and a row sum.
+class FusedBernoulli(Bernoulli):
+    """likelihoods.Bernoulli with its value and gradient from one kernel (and a row sum)."""
 
-        nll  = sum_d [ softplus(l_d) - x_d l_d ]          (B,)
-        grad = scale * (sigmoid(l) - x)                   (B, D)
-
-    with t = tanh(l / 2): sigmoid(l) = (1 + t) / 2 and softplus(l) =
-    max(l, 0) - log((1 + |t|) / 2), as in ops.bernoulli_nll_and_grad.
-
-    logits, x: (B, D)  ->  (nll (B,), grad (B, D))
-    """
-    nll, grad = kernel("bernoulli")(logits, _same_dtype(x, logits), scale)   # (B, D), (B, D)
-    return nll.sum(axis=1), grad                                              # (B, D) -> (B,)
+    def nll_and_grad(self, logits, x, scale=1.0):
+        if scale is None:                                   # the value alone: the plain form
+            return super().nll_and_grad(logits, x, None)
+        nll, grad = kernel("bernoulli")(logits, _same_dtype(x, logits), scale)   # (B, D), (B, D)
+        return nll.sum(axis=1), grad                                              # (B,), (B, D)
 
 
-def adam_update(p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
-    """One Adam step in one kernel, in place on p, m and v; ``g`` is never written.
+class CudaOps(Ops):
+    """ops.Ops with each elementwise chain in one fused kernel."""
 
-        g <- g + weight_decay * p
-        m <- beta1 m + (1 - beta1) g
-        v <- beta2 v + (1 - beta2) g^2
-        p <- p - lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps)
+    name = "cuda-fused"
+    likelihoods = {**LIKELIHOODS, "bernoulli": FusedBernoulli}
 
-    computed as in ops.adam_update: p -= a m / (sqrt(v) + e) with
-    a = lr sqrt(1 - beta2^t) / (1 - beta1^t) and e = eps sqrt(1 - beta2^t).
-    p, g, m, v: the same shape, e.g. (P,).
-    """
-    bc1, bc2 = 1 - beta1**step, 1 - beta2**step
-    a = lr * math.sqrt(bc2) / bc1
-    e = eps * math.sqrt(bc2)
-    kernel("adam")(_same_dtype(g, p), a, e, 1 - beta1, 1 - beta2, weight_decay, p, m, v)
+    def reparameterize(self, mu, logvar, eps):
+        return kernel("reparameterize")(mu, logvar, _same_dtype(eps, mu))   # (z, std), (B, Z)
 
+    def reparameterize_backward(self, dz, eps, std, mu, logvar, c):
+        return kernel("reparameterize_backward")(dz, _same_dtype(eps, dz), std, mu, logvar, c)
 
-def relu(x):
-    """(y, active): y = x * (x > 0) and the bool mask, in one kernel. x: (B, H)."""
-    return kernel("relu")(x)
-
-
-def reparameterize(mu, logvar, eps):
-    """(z, std), std = exp(logvar / 2), z = mu + std * eps, in one kernel. Each (B, Z)."""
-    return kernel("reparameterize")(mu, logvar, _same_dtype(eps, mu))
-
-
-def reparameterize_backward(dz, eps, std, mu, logvar, c):
-    """(dmu, dlogvar) in one kernel. Each (B, Z).
-
-        dmu     = dz + c * mu
-        dlogvar = dz * eps * std / 2 + c * (exp(logvar) - 1) / 2
-    """
-    return kernel("reparameterize_backward")(dz, _same_dtype(eps, dz), std, mu, logvar, c)
-
-
-# op name in minivae.ops -> the fused function that replaces it for CuPy arrays
-KERNELS = {
-    "bernoulli_nll_and_grad": bernoulli_nll_and_grad,
-    "adam_update": adam_update,
-    "relu": relu,
-    "reparameterize": reparameterize,
-    "reparameterize_backward": reparameterize_backward,
-}
+    def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
+        a, e = adam_constants(lr, beta1, beta2, eps, step)   # bias corrections folded in
+        kernel("adam")(_same_dtype(g, p), a, e, 1 - beta1, 1 - beta2, weight_decay, p, m, v)

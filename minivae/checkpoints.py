@@ -1,0 +1,33 @@
+"""Loading a saved model of any kind: the table from a file's "model" field to its class.
+
+    model = minivae.load_model("ckpt.npz")     # a VAE or an Autoencoder, whichever was saved
+
+``VAE.load`` and ``Autoencoder.load`` read their own kind only; this is the
+one place that knows every kind.
+"""
+
+from __future__ import annotations
+
+from .autoencoder import Autoencoder
+from .serialize import CheckpointError, load_npz
+from .vae import VAE
+
+MODEL_CLASSES = {cls.kind: cls for cls in (VAE, Autoencoder)}
+
+
+def model_from_arrays(arrays, meta, path="<arrays>", device="cpu", dtype=None):
+    """The model described by ``meta`` (from a minivae file), with its parameters set."""
+    config = meta.get("config") if isinstance(meta, dict) else None
+    kind = config.get("model") if isinstance(config, dict) else None
+    if meta.get("format") != "minivae" or not isinstance(config, dict):
+        raise CheckpointError(f"{path} was not written by minivae's save()")
+    if not isinstance(kind, str) or kind not in MODEL_CLASSES:
+        raise CheckpointError(f"{path}: unknown model kind {kind!r} "
+                              f"(expected one of {sorted(MODEL_CLASSES)})")
+    return MODEL_CLASSES[kind].from_arrays(arrays, meta, path, device=device, dtype=dtype)
+
+
+def load_model(path, device="cpu", dtype=None):
+    """A model of any kind rebuilt from a file written by ``model.save`` (or a checkpoint)."""
+    arrays, meta = load_npz(path)
+    return model_from_arrays(arrays, meta, path, device=device, dtype=dtype)

@@ -1,0 +1,74 @@
+"""The speed-ups, standing apart: faster forms of minivae/ops.py, chosen once per model.
+
+Nothing here changes the maths. Each fast form has the signature of the
+plain form in ``ops.Ops`` it replaces, tests/test_ops.py checks that the
+two agree, and benchmarks/README.md records what each one saves (measured
+with benchmarks/profile_step.py). A form stays only where it pays for
+itself: more than 3% of a training step.
+
+    choose_ops(xp, fast=True)   the Ops a model or optimizer is built with:
+        NumPy, fast    FastOps: the plain forms, except Adam's update (below)
+        CuPy,  fast    backend.cuda_kernels.CudaOps: fused GPU kernels
+        fast=False     ops.Ops: the plain forms, on either device
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ops import Ops, adam_constants
+
+# Adam runs over the flat vector in chunks of this many elements: the passes
+# of the update then reread a chunk (p, g, m, v and one scratch array, 1.3 MB
+# in float32) from the L2 cache instead of rereading the whole 2.6 MB vectors
+# from L3 or memory each time (chunks of 32k to 128k all time within 6% of 64k
+# on the machine of benchmarks/README.md; 16k is 23% slower).
+ADAM_CHUNK = 65536
+
+
+def choose_ops(xp, fast: bool = True) -> Ops:
+    """The set of elementwise functions for arrays of module ``xp``."""
+    if not fast:
+        return Ops(xp)
+    if xp is np:
+        return FastOps(xp)
+    from .backend.cuda_kernels import CudaOps   # imports CuPy: only for CuPy arrays
+    return CudaOps(xp)
+
+
+class FastOps(Ops):
+    """NumPy in place: Adam's update as ~12 in-place passes over cache-sized chunks.
+
+    The plain form (``Ops.adam_update``) makes a new (P,) temporary for almost
+    every operator; here each pass writes into one scratch chunk. Measured on
+    the default model: benchmarks/README.md, "What the fast forms save".
+    """
+
+    name = "fast"
+
+    def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0,
+                    chunk=ADAM_CHUNK):
+        # The same step as Ops.adam_update with the bias corrections folded into
+        # a and e (ops.adam_constants): p -= a m / (sqrt(v) + e), docs/math.md §7.
+        a, e = adam_constants(lr, beta1, beta2, eps, step)
+        if not all(arr.flags.c_contiguous for arr in (p, g, m, v)):
+            return super().adam_update(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                                       step=step, weight_decay=weight_decay)
+        p, g, m, v = (arr.reshape(-1) for arr in (p, g, m, v))   # views, (P,)
+        tmp = np.empty((min(chunk, p.size),), dtype=p.dtype)      # scratch, (chunk,)
+        for lo in range(0, p.size, chunk):
+            s = slice(lo, min(lo + chunk, p.size))
+            gs = g[s] + weight_decay * p[s] if weight_decay else g[s]   # the caller's g is unchanged
+            t = tmp[:s.stop - lo]
+            np.subtract(gs, m[s], out=t)
+            t *= 1 - beta1
+            m[s] += t                                  # m += (1 - beta1) (g - m)
+            np.square(gs, out=t)
+            t -= v[s]
+            t *= 1 - beta2
+            v[s] += t                                  # v += (1 - beta2) (g^2 - v)
+            np.sqrt(v[s], out=t)
+            t += e
+            np.divide(m[s], t, out=t)
+            t *= a
+            p[s] -= t                                  # p -= a m / (sqrt(v) + e)

@@ -1,0 +1,129 @@
+"""The shape of the code a learner reads: no import cycle, a short path through one
+step, and a docs/math.md whose pointers into the code all exist."""
+
+import ast
+import importlib
+import os
+import re
+import sys
+
+import pytest
+
+import minivae
+
+PACKAGE = os.path.dirname(minivae.__file__)
+ROOT = os.path.dirname(PACKAGE)
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+
+def module_name(path):
+    rel = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+    return rel[: -len(".__init__")] if rel.endswith(".__init__") else rel
+
+
+def package_modules():
+    """{module name: file} for every .py file of the package."""
+    found = {}
+    for folder, _, files in os.walk(PACKAGE):
+        for f in files:
+            if f.endswith(".py"):
+                path = os.path.join(folder, f)
+                found[module_name(path)] = path
+    return found
+
+
+def imports_of(name, path, modules):
+    """The package modules that ``name`` imports, anywhere in the file (inside functions too)."""
+    is_package = path.endswith("__init__.py")
+    base = name.split(".") if is_package else name.split(".")[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name in modules)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                target = ".".join(base[: len(base) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:                 # `from .backend import cuda_kernels` is a module
+                sub = f"{target}.{alias.name}"
+                out.add(sub if sub in modules else target)
+    return {m for m in out if m in modules and m != name}
+
+
+def find_cycle(graph):
+    """One import cycle as a list of modules, or None."""
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                cycle = visit(nxt, stack)
+                if cycle:
+                    return cycle
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node, [])
+            if cycle:
+                return cycle
+    return None
+
+
+def test_the_package_has_no_import_cycle():
+    modules = package_modules()
+    graph = {name: imports_of(name, path, modules) for name, path in modules.items()}
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_one_training_step_is_a_short_read():
+    from trace_step import default_step_trace
+    calls = default_step_trace()
+    files = {f for f, _ in calls}
+    listing = "\n".join(f"  {f}: {name}" for f, name in calls)
+    assert len(calls) <= 12 and len(files) <= 5, \
+        f"one loss_and_grads call enters {len(calls)} functions in {len(files)} files:\n{listing}"
+    assert ("vae.py", "VAE.loss_and_grads") in calls
+
+
+def math_references():
+    text = open(os.path.join(ROOT, "docs", "math.md")).read()
+    return sorted(set(re.findall(r"`([a-z_]+(?:\.[A-Za-z_]+)+)`", text)))
+
+
+def test_math_md_names_the_code_and_every_name_exists():
+    refs = math_references()
+    assert len(refs) >= 20, refs                     # the map is there
+    missing = []
+    for ref in refs:
+        parts = ref.split(".")
+        try:
+            obj = importlib.import_module(f"minivae.{parts[0]}")
+        except ImportError:
+            missing.append(ref)
+            continue
+        for attr in parts[1:]:
+            obj = getattr(obj, attr, None)
+        if obj is None:
+            missing.append(ref)
+    assert not missing, f"docs/math.md names code that does not exist: {missing}"
+
+
+@pytest.mark.parametrize("path", ["minivae/vae.py", "minivae/autoencoder.py"])
+def test_loss_and_grads_reads_in_about_forty_lines(path):
+    tree = ast.parse(open(os.path.join(ROOT, path)).read())
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "loss_and_grads")
+    assert fn.end_lineno - fn.lineno + 1 <= 45
