@@ -50,6 +50,7 @@ def cuda_available() -> bool:
 
 
 _PROBE = {"module": None, "problem": None}   # the answer, for the CuPy module it was asked of
+PROBE_KERNEL = ("T x", "T y", "y = x + (T)1", "minivae_probe")   # an ElementwiseKernel's spec
 
 
 def cuda_problem() -> str | None:
@@ -71,7 +72,7 @@ def _probe_cuda(cp) -> str | None:
         return "CuPy found no NVIDIA GPU"
     try:
         # float64 throughout: a float32 GEMM would fix CuPy's TF32 choice (see enable_tf32)
-        add_one = cp.ElementwiseKernel("T x", "T y", "y = x + (T)1", "minivae_probe")
+        add_one = cp.ElementwiseKernel(*PROBE_KERNEL)
         a = add_one(cp.arange(4, dtype=cp.float64)).reshape(2, 2)    # NVRTC: [[1, 2], [3, 4]]
         product = a @ a                                              # cuBLAS: [[7, 10], [15, 22]]
         noise = cp.random.RandomState(0).standard_normal(4, dtype=cp.float32)   # cuRAND
