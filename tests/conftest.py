@@ -3,9 +3,10 @@
 Tests that take the ``device`` fixture run once on NumPy ("cpu") and once on
 CuPy ("cuda"). Every test that needs a GPU carries the ``cuda`` marker (the
 "cuda" device run has it already), so ``pytest -m cuda`` runs exactly those;
-without a usable GPU they are skipped, with the reason shown. Every test starts
-with TF32 off, whatever CUPY_TF32 says in the environment. ``MINIVAE_DATA_DIR`` points tests at real MNIST (CI sets it to the
-shared copy); tests that need it skip visibly without it.
+without a usable GPU they are skipped, with the reason shown. Every test
+starts with TF32 off, whatever CUPY_TF32 says in the environment.
+``MINIVAE_DATA_DIR`` points tests at real MNIST (CI sets it to the shared
+copy); tests that need it skip visibly without it.
 """
 
 import os

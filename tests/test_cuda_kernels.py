@@ -2,8 +2,9 @@
 
 The kernel tests need CuPy and a GPU: they carry the ``cuda`` marker
 (``pytest -m cuda`` runs them) and are skipped, with the reason shown,
-without one (tests/conftest.py). Each runs a kernel of minivae/backend/cuda_kernels.py on the
-GPU and the NumPy form of the same op in minivae.ops on the CPU, on the same
+without one (tests/conftest.py). Each runs a kernel of
+minivae/backend/cuda_kernels.py on the GPU and the NumPy form of the same
+op in minivae.ops on the CPU, on the same
 inputs, in float32 and float64. The tests of registration, of HostCopy on
 the CPU and of the --tf32 option run everywhere.
 """
