@@ -32,35 +32,50 @@ import tempfile
 import time
 
 BUSY_SOURCE = r"""
-extern "C" __global__ void minivae_busy(unsigned long long ns) {
-    // Spin on the GPU's nanosecond clock for ns nanoseconds (one thread).
+extern "C" __global__ void minivae_busy(unsigned long long ns, long long max_cycles) {
+    // Spin on the GPU's nanosecond clock for ns nanoseconds (one thread), and never
+    // for more than max_cycles ticks of the SM's own clock: should the nanosecond
+    // clock not advance, the kernel still ends.
     unsigned long long start, now;
+    const long long first = clock64();
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
     do {
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-    } while (now - start < ns);
+    } while (now - start < ns && clock64() - first < max_cycles);
 }
 """
 EMPTY_SOURCE = 'extern "C" __global__ void minivae_empty() {}'
+RAW_SOURCES = {"minivae_busy": BUSY_SOURCE, "minivae_empty": EMPTY_SOURCE}   # name -> CUDA C++
+
+MAX_BUSY_SECONDS = 10.0
+# SM clock ticks per nanosecond allowed: no GPU's clock reaches 4 GHz, so this bound
+# never cuts a wait short, and a stuck nanosecond clock costs at most a few times ns.
+MAX_CYCLES_PER_NS = 4
 
 
 @functools.cache
 def _kernels():
     """(busy, empty): two RawKernels, built once."""
     import cupy
-    return (cupy.RawKernel(BUSY_SOURCE, "minivae_busy"),
-            cupy.RawKernel(EMPTY_SOURCE, "minivae_empty"))
+    return tuple(cupy.RawKernel(source, name) for name, source in RAW_SOURCES.items())
+
+
+def busy(seconds):
+    """Queue a kernel that keeps the GPU busy for ``seconds`` (at most MAX_BUSY_SECONDS)."""
+    import numpy as np
+    if not 0 < seconds <= MAX_BUSY_SECONDS:
+        raise ValueError(f"busy() waits between 0 and {MAX_BUSY_SECONDS} s, not {seconds}")
+    ns = int(seconds * 1e9)
+    _kernels()[0]((1,), (1,), (np.uint64(ns), np.int64(MAX_CYCLES_PER_NS * ns)))
 
 
 def device_seconds(enqueue, busy_ms=200.0):
     """(GPU seconds of the work ``enqueue()`` queues, queued_in_time), host time excluded."""
     import cupy
-    import numpy as np
-    busy, _ = _kernels()
     stream = cupy.cuda.get_current_stream()
     stream.synchronize()
     start, end = cupy.cuda.Event(), cupy.cuda.Event()
-    busy((1,), (1,), (np.uint64(busy_ms * 1e6),))
+    busy(busy_ms / 1e3)
     start.record()
     enqueue()
     end.record()

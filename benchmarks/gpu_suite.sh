@@ -2,10 +2,13 @@
 # Everything minivae's GPU path must show, in one command on a machine with an
 # NVIDIA GPU, CuPy and a CUDA build of PyTorch:
 #
+#   0. versions: GPU, driver, CUDA, NVRTC, Python, NumPy, CuPy, PyTorch, and
+#      whether minivae can run on the GPU (if not, the suite stops there, saying why)
 #   1. tests   the whole test suite (its "cuda" cases run: the fused kernels,
 #              the float64 gradient checks on the GPU, no waiting inside a step)
-#   2. speed   benchmarks/speed.py --device cuda at batch 128 and 1024, TF32 off, then on
-#   3. curve   benchmarks/loss_curve.py --device cuda, 10 epochs, TF32 off, then on
+#   2. speed   benchmarks/speed.py --device cuda at batch 128 and 1024, TF32 off
+#   3. curve   benchmarks/loss_curve.py --device cuda, 10 epochs, TF32 off
+#   4. speed and curve again with TF32 on (last: what is cut first when time runs short)
 #
 # then a summary table. Usage, from the repository root:
 #
@@ -13,11 +16,12 @@
 #
 # (no part named: all three). Without MINIVAE_DATA_DIR the tests that need
 # real MNIST skip, speed.py times synthetic data of MNIST's shape, and the
-# loss curve is not run. Results go to $OUT if it is set, else runs/gpu-suite/:
+# loss curve is not run (MNIST's four .gz files, 11 MB, can travel with the
+# repository). Results go to $OUT if it is set, else runs/gpu-suite/:
 # suite.log (all output), speed.json, speed_tf32.json, curve.csv,
 # curve_tf32.csv, curve.png, curve_tf32.png, summary.txt. The whole run is
-# kept under SUITE_SECONDS (default 570): each part gets what is left, up to
-# its own cap, and is stopped (and reported) when that runs out.
+# kept under SUITE_SECONDS (default 470, under 8 minutes): each part gets what
+# is left, up to its own cap, and is stopped (and reported) when that runs out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -27,7 +31,7 @@ mkdir -p "$RESULTS"
   curve.png curve_tf32.png)    # no stale result from an earlier run
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
-BUDGET=${SUITE_SECONDS:-570}
+BUDGET=${SUITE_SECONDS:-470}
 PARTS=${*:-tests speed curve}
 LOG=$RESULTS/suite.log
 : >"$LOG"
@@ -70,40 +74,54 @@ for name in ("cupy", "torch"):
     except Exception as e:
         print(f", {name}: not importable ({e})", end="")
 print()
-from minivae.backend import cuda_available
-print("minivae sees a GPU:", cuda_available())
+try:
+    import cupy, torch
+    rt = cupy.cuda.runtime
+    print(f"CUDA runtime {rt.runtimeGetVersion()}, driver {rt.driverGetVersion()}, "
+          f"NVRTC {'.'.join(map(str, cupy.cuda.nvrtc.getVersion()))}, "
+          f"compute capability {cupy.cuda.Device(0).compute_capability}, torch CUDA {torch.version.cuda}")
+except Exception as e:
+    print(f"CUDA versions: not readable ({e!r})")
+from minivae.backend import cuda_problem
+print("minivae can run on the GPU:", cuda_problem() or "yes")
 EOF
+if ! $PY -c "from minivae.backend import cuda_available; raise SystemExit(not cuda_available())"; then
+  say "== stopped: minivae cannot run on this GPU (the line above says why)"
+  exit 1
+fi
 DATA=${MINIVAE_DATA_DIR:-}
 say "MINIVAE_DATA_DIR=${DATA:-'(unset: synthetic data for speed.py, no loss curve)'}"
 
 for part in $PARTS; do
-  case $part in
-    tests)
-      run tests 330 $PY -m pytest -q -p no:cacheprovider --durations=15 ;;
-    speed)
-      run speed 100 $PY benchmarks/speed.py --device cuda --batch-size 128,1024 \
-        --json "$RESULTS/speed.json"
-      run speed_tf32 100 $PY benchmarks/speed.py --device cuda --batch-size 128,1024 --tf32 \
-        --json "$RESULTS/speed_tf32.json" ;;
-    curve)
-      if [ -z "$DATA" ]; then
-        say "== curve: skipped (set MINIVAE_DATA_DIR to real MNIST)"
-        STATUS[curve]="skipped (no MNIST)"; TOOK[curve]=0
-      else
-        run curve 75 $PY benchmarks/loss_curve.py --device cuda --data-dir "$DATA" \
-          --csv "$RESULTS/curve.csv" --png "$RESULTS/curve.png"
-        run curve_tf32 75 $PY benchmarks/loss_curve.py --device cuda --tf32 --data-dir "$DATA" \
-          --csv "$RESULTS/curve_tf32.csv" --png "$RESULTS/curve_tf32.png"
-      fi ;;
-    *) say "unknown part '$part' (expected tests, speed or curve)"; exit 2 ;;
-  esac
+  case $part in tests|speed|curve) ;; *) say "unknown part '$part' (expected tests, speed or curve)"; exit 2 ;; esac
+done
+# TF32 off first, every part; then TF32 on (tag _tf32), so that a short budget cuts those first.
+for tf32 in "" --tf32; do
+  tag=${tf32:+_tf32}
+  for part in $PARTS; do
+    case $part in
+      tests)
+        if [ -z "$tf32" ]; then run tests 300 $PY -m pytest -q -p no:cacheprovider --durations=15; fi ;;
+      speed)
+        run "speed$tag" 80 $PY benchmarks/speed.py --device cuda --batch-size 128,1024 $tf32 \
+          --json "$RESULTS/speed$tag.json" ;;
+      curve)
+        if [ -z "$DATA" ]; then
+          say "== curve$tag: skipped (set MINIVAE_DATA_DIR to real MNIST)"
+          STATUS[curve$tag]="skipped (no MNIST)"; TOOK[curve$tag]=0
+        else
+          run "curve$tag" 60 $PY benchmarks/loss_curve.py --device cuda $tf32 --data-dir "$DATA" \
+            --csv "$RESULTS/curve$tag.csv" --png "$RESULTS/curve$tag.png"
+        fi ;;
+    esac
+  done
 done
 
 # -- summary ----------------------------------------------------------------------
 {
   echo
   echo "# summary (${SECONDS}s in all)"
-  for name in tests speed speed_tf32 curve curve_tf32; do
+  for name in tests speed curve speed_tf32 curve_tf32; do
     [ -n "${STATUS[$name]:-}" ] && printf '%-11s %-28s %5ss\n' "$name" "${STATUS[$name]}" "${TOOK[$name]}"
   done
   grep -E "^[0-9]+ (passed|failed).* in [0-9.]+s" "$LOG" | tail -1 | sed 's/^/tests: /'

@@ -1,21 +1,55 @@
 """Shared fixtures: the array backends every numeric test runs on.
 
 Tests that take the ``device`` fixture run once on NumPy ("cpu") and once on
-CuPy ("cuda"); the CuPy run is skipped, with the reason shown, when no GPU is
-present. ``MINIVAE_DATA_DIR`` points tests at real MNIST (CI sets it to the
-shared copy); tests that need it skip visibly without it.
+CuPy ("cuda"). Every test that needs a GPU carries the ``cuda`` marker (the
+"cuda" device run has it already), so ``pytest -m cuda`` runs exactly those;
+without a usable GPU they are skipped, with the reason shown. Every test
+starts with TF32 off, whatever CUPY_TF32 says in the environment.
+``MINIVAE_DATA_DIR`` points tests at real MNIST (CI sets it to the shared
+copy); tests that need it skip visibly without it.
 """
 
 import os
+import sys
 
 import numpy as np
 import pytest
 
-from minivae.backend import cuda_available, get_xp
+from minivae import backend
+from minivae.backend import cuda_available, cuda_problem, get_xp
 
-NO_GPU = "needs CuPy and an NVIDIA GPU (none found)"
-DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda,
-                                                pytest.mark.skipif(not cuda_available(), reason=NO_GPU)])]
+# benchmarks/ is importable from the tests (cuda_floors holds the GPU's raw kernels)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "benchmarks"))
+
+NO_GPU = "needs CuPy and an NVIDIA GPU"
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+
+
+def pytest_collection_modifyitems(items):
+    """Skip every test marked ``cuda`` when CuPy cannot run on a GPU here, saying why."""
+    if cuda_available():
+        return
+    skip = pytest.mark.skip(reason=f"{NO_GPU}: {cuda_problem()}")
+    for item in items:
+        if item.get_closest_marker("cuda"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def tf32_off(monkeypatch):
+    """Every test starts with TF32 off and CUPY_TF32 unset (restored after it).
+
+    CUPY_TF32=1 in the environment would otherwise round every float32 GEMM
+    on the GPU to 10-bit mantissas and fail the float32 comparisons; the
+    tests of TF32 turn it on themselves. enable_tf32(False) also resets the
+    choice CuPy keeps after its first GEMM.
+    """
+    monkeypatch.delenv("CUPY_TF32", raising=False)
+    backend.enable_tf32(False)
+    monkeypatch.delenv("CUPY_TF32", raising=False)
+    yield
+    backend.enable_tf32(False)
 
 
 @pytest.fixture(autouse=True)

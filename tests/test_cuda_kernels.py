@@ -1,10 +1,12 @@
 """The GPU's fused kernels equal the NumPy ops they replace; TF32 is a GPU-only option.
 
-The kernel tests need CuPy and a GPU and are skipped, with the reason shown,
-without them: each runs a kernel of minivae/backend/cuda_kernels.py on the
-GPU and the plain form of the same function (minivae/ops.py, likelihoods.py)
-on the CPU, on the same inputs, in float32 and float64. The tests of the
-choice of ops, of HostCopy on the CPU and of the --tf32 option run everywhere.
+The kernel tests need CuPy and a GPU: they carry the ``cuda`` marker
+(``pytest -m cuda`` runs them) and are skipped, with the reason shown,
+without one (tests/conftest.py). Each runs a kernel of
+minivae/backend/cuda_kernels.py on the GPU and the plain form of the same
+function (minivae/ops.py, likelihoods.py) on the CPU, on the same inputs, in
+float32 and float64. The tests of the choice of ops, of HostCopy on the CPU
+and of the --tf32 option run everywhere.
 """
 
 import ast
@@ -21,9 +23,10 @@ from minivae.ops import Ops
 from minivae.backend import HostCopy, cuda_available, get_xp, to_numpy
 from minivae.config import build_parser, parse_args
 
-from conftest import NO_GPU, make_tiny
+from conftest import make_tiny
 
-gpu = pytest.mark.skipif(not cuda_available(), reason=NO_GPU)
+import cuda_floors  # benchmarks/ (on sys.path through conftest): its bounded busy kernel
+
 KERNEL_FILE = os.path.join(os.path.dirname(backend.__file__), "cuda_kernels.py")
 TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-6, atol=2e-6)}
 
@@ -45,7 +48,7 @@ def fused():
     return choose_ops(get_xp("cuda"), fast=True), Ops(np)
 
 
-@gpu
+@pytest.mark.cuda
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_bernoulli_kernel_equals_the_plain_form(fused, dtype):
     gpu_ops, plain = fused
@@ -61,7 +64,7 @@ def test_bernoulli_kernel_equals_the_plain_form(fused, dtype):
     np.testing.assert_allclose(to_numpy(grad), want_grad, **TOL[dtype])
 
 
-@gpu
+@pytest.mark.cuda
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("wd", [0.0, 0.01])
 def test_adam_kernel_equals_the_plain_form_and_leaves_g_alone(fused, dtype, wd):
@@ -80,7 +83,7 @@ def test_adam_kernel_equals_the_plain_form_and_leaves_g_alone(fused, dtype, wd):
         np.testing.assert_allclose(to_numpy(got), want, **tol)
 
 
-@gpu
+@pytest.mark.cuda
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_reparameterize_kernels_equal_the_plain_forms(fused, dtype):
     gpu_ops, plain = fused
@@ -96,7 +99,7 @@ def test_reparameterize_kernels_equal_the_plain_forms(fused, dtype):
         np.testing.assert_allclose(to_numpy(g), w, **TOL[dtype])
 
 
-@gpu
+@pytest.mark.cuda
 def test_a_gpu_model_and_optimizer_use_the_fused_set_unless_told_not_to():
     from minivae.backend.cuda_kernels import CudaOps, FusedBernoulli
     model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, device="cuda", seed=0)
@@ -110,20 +113,10 @@ def test_a_gpu_model_and_optimizer_use_the_fused_set_unless_told_not_to():
     assert float(a) == pytest.approx(float(b), rel=1e-6)
 
 
-BUSY = r"""
-extern "C" __global__ void minivae_test_busy(unsigned long long ns) {
-    unsigned long long start, now;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
-    do { asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now)); } while (now - start < ns);
-}
-"""
-
-
-@gpu
+@pytest.mark.cuda
 def test_training_steps_never_wait_for_the_gpu():
     """Steps queued behind a 2-second kernel return at once: no step reads from the GPU."""
     cp = get_xp("cuda")
-    busy = cp.RawKernel(BUSY, "minivae_test_busy")
     model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, device="cuda", seed=0)
     opt = Adam(model.params)
     per_step = cp.zeros((5, 3))                     # as train.train_epoch keeps them
@@ -138,7 +131,7 @@ def test_training_steps_never_wait_for_the_gpu():
     steps([0, 1, 2])                     # compiles every kernel, fills the memory pools
     HostCopy(per_step[:, 0].mean()).value
     cp.cuda.get_current_stream().synchronize()
-    busy((1,), (1,), (np.uint64(2_000_000_000),))   # the GPU is busy for 2 s
+    cuda_floors.busy(2.0)                           # the GPU is busy for 2 s
     start = time.perf_counter()
     steps([3, 4])
     reading = HostCopy(per_step[:, 0].mean())
@@ -149,10 +142,9 @@ def test_training_steps_never_wait_for_the_gpu():
     assert np.isfinite(float(reading.value))        # value waits
 
 
-@gpu
+@pytest.mark.cuda
 @pytest.mark.parametrize("tf32", [False, True])
-def test_training_on_the_gpu_runs_end_to_end(tmp_path, monkeypatch, tf32):
-    monkeypatch.delenv("CUPY_TF32", raising=False)
+def test_training_on_the_gpu_runs_end_to_end(tmp_path, tf32):
     tiny = make_tiny(tmp_path / "tiny.npz")
     try:
         status = train.main(["--dataset", tiny, "--hidden", "16", "--latent-dim", "2",
@@ -165,7 +157,7 @@ def test_training_on_the_gpu_runs_end_to_end(tmp_path, monkeypatch, tf32):
         backend.enable_tf32(False)
 
 
-@gpu
+@pytest.mark.cuda
 def test_host_copy_arrives_without_a_wait():
     cp = get_xp("cuda")
     a = cp.arange(10, dtype=cp.float32).sum()
@@ -173,12 +165,11 @@ def test_host_copy_arrives_without_a_wait():
     assert float(reading.value) == 45.0 and reading.ready()
 
 
-@gpu
-def test_tf32_changes_float32_gemms_only_while_on(monkeypatch):
+@pytest.mark.cuda
+def test_tf32_changes_float32_gemms_only_while_on():
     cp = get_xp("cuda")
     if int(cp.cuda.Device().compute_capability) < 80:
         pytest.skip("TF32 needs a GPU of compute capability 8.0 or later")
-    monkeypatch.delenv("CUPY_TF32", raising=False)
     a, b = (np.random.default_rng(s).standard_normal((256, 256)) for s in (0, 1))
     exact = a @ b
     a32, b32 = cp.asarray(a, dtype=cp.float32), cp.asarray(b, dtype=cp.float32)

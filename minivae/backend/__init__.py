@@ -39,13 +39,50 @@ DTYPES = ("float32", "float64")
 
 
 def cuda_available() -> bool:
-    """True when CuPy imports and sees at least one GPU."""
+    """True when CuPy imports, sees a GPU, and can run its libraries on it.
+
+    Counting devices is not enough: CuPy without CUDA's libraries (a bare
+    ``pip install cupy-cuda13x`` brings no NVRTC, cuBLAS or cuRAND) sees the
+    GPU and then fails at the first kernel. So the first call tries each
+    library once, and the answer is kept for the process;
+    ``cuda_problem()`` says what failed.
+    """
+    return cuda_problem() is None
+
+
+_PROBE = {"module": None, "problem": None}   # the answer, for the CuPy module it was asked of
+PROBE_KERNEL = ("T x", "T y", "y = x + (T)1", "minivae_probe")   # an ElementwiseKernel's spec
+
+
+def cuda_problem() -> str | None:
+    """Why ``device="cuda"`` cannot run here (a sentence), or None when it can."""
     if _cupy is None:
-        return False
+        return "CuPy is not installed"
+    if _PROBE["module"] is not _cupy:
+        _PROBE.update(module=_cupy, problem=_probe_cuda(_cupy))
+    return _PROBE["problem"]
+
+
+def _probe_cuda(cp) -> str | None:
+    """Run one tiny job through each library a training step needs; None if all work."""
     try:
-        return _cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
+        count = cp.cuda.runtime.getDeviceCount()
+    except Exception as e:                   # no driver, or one too old for this CuPy
+        return f"CuPy found no usable NVIDIA driver ({type(e).__name__}: {e})"
+    if count == 0:
+        return "CuPy found no NVIDIA GPU"
+    try:
+        # float64 throughout: a float32 GEMM would fix CuPy's TF32 choice (see enable_tf32)
+        add_one = cp.ElementwiseKernel(*PROBE_KERNEL)
+        a = add_one(cp.arange(4, dtype=cp.float64)).reshape(2, 2)    # NVRTC: [[1, 2], [3, 4]]
+        product = a @ a                                              # cuBLAS: [[7, 10], [15, 22]]
+        noise = cp.random.RandomState(0).standard_normal(4, dtype=cp.float32)   # cuRAND
+        ok = float(product.sum()) == 54.0 and bool(cp.isfinite(noise).all())
+    except Exception as e:                   # e.g. a missing libnvrtc, libcublas or libcurand
+        return (f"CuPy sees {count} GPU(s) but cannot run on them ({type(e).__name__}: {e}); "
+                "CUDA's libraries are probably missing: install CuPy with them, "
+                "pip install 'cupy-cuda13x[ctk]' (or 'cupy-cuda12x[ctk]' for a CUDA 12 driver)")
+    return None if ok else "CuPy's test computation on the GPU gave a wrong result"
 
 
 def resolve_device(device: str) -> str:
@@ -56,9 +93,9 @@ def resolve_device(device: str) -> str:
         return "cuda" if cuda_available() else "cpu"
     if device == "cuda" and not cuda_available():
         raise RuntimeError(
-            "device='cuda' needs CuPy and an NVIDIA GPU; none was found. "
-            "Install the extra (pip install 'minivae[gpu]', or the cupy-cudaXXx "
-            "wheel matching your CUDA) or use device='cpu'."
+            "device='cuda' needs CuPy and an NVIDIA GPU it can run on; here: "
+            f"{cuda_problem()}. Install the extra (pip install 'minivae[gpu]', or "
+            "'cupy-cuda12x[ctk]' for a CUDA 12 driver) or use device='cpu'."
         )
     return device
 
