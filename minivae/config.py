@@ -26,7 +26,11 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 
+from .backend import DEVICES, DTYPES
+from .checkpoints import MODEL_CLASSES
 from .data.custom import SUFFIXES
+from .layers import ACTIVATIONS
+from .likelihoods import LIKELIHOODS
 from .values import (dataset_name, existing_dir, flag, int_list, nonnegative_float,
                      nonnegative_int, optional_path, positive_float, positive_int)
 
@@ -55,21 +59,21 @@ class TrainConfig:
                             "(dynamic binarization) instead of grey levels in [0, 1]", parse=flag)
     # Model: the defaults are the PyTorch example's 784-400-20 VAE
     model: str = option("vae", "vae, or ae for the deterministic autoencoder baseline",
-                        choices=("vae", "ae"))
+                        choices=tuple(MODEL_CLASSES))
     hidden: tuple = option((400,), "encoder hidden widths, e.g. 400 or 512,256 "
                            "(the decoder mirrors them)", parse=int_list, metavar="W[,W...]")
     latent_dim: int = option(20, "size Z of the latent code", parse=positive_int, metavar="Z")
     likelihood: str = option("bernoulli", "p(x|z): bernoulli (BCE on logits) or gaussian "
-                             "(fixed std, see --gaussian-std)", choices=("bernoulli", "gaussian"))
+                             "(fixed std, see --gaussian-std)", choices=tuple(LIKELIHOODS))
     gaussian_std: float = option(1.0, "the fixed std s of the gaussian likelihood; s^2 = 0.5 makes "
                                  "its loss the 'summed MSE' of many write-ups, smaller s weighs "
                                  "reconstruction more", parse=positive_float, metavar="S")
     activation: str = option("relu", "hidden-layer nonlinearity",
-                             choices=("relu", "leaky_relu", "tanh", "sigmoid"))
+                             choices=tuple(ACTIVATIONS))
     beta: float = option(1.0, "weight of the KL term (1: the ELBO; other values: beta-VAE)",
                          parse=nonnegative_float)
     dtype: str = option("float32", "floating-point type of parameters and data",
-                        choices=("float32", "float64"))
+                        choices=DTYPES)
     # Optimisation
     epochs: int = option(10, "passes over the training set (raise it with --resume to train "
                          "longer)", parse=positive_int, resumable=True, metavar="N")
@@ -79,7 +83,7 @@ class TrainConfig:
                        parse=nonnegative_int)
     # Where and how to run
     device: str = option("auto", "cpu (NumPy), cuda (CuPy), or auto: cuda when a GPU is found",
-                         choices=("cpu", "cuda", "auto"), resumable=True)
+                         choices=DEVICES, resumable=True)
     tf32: bool = option(False, "GPU only: float32 matrix products on TF32 tensor cores, trading "
                         "GEMM precision (10-bit mantissas) for speed", parse=flag, resumable=True)
     out: str | None = option(None, "run directory (default: runs/<dataset>-<model>-<time>)",
