@@ -6,6 +6,8 @@
         checkpoint.npz       model, optimizer, data position, epoch: rewritten after each epoch
         reconstructions.csv  a few test images and their reconstructions, pixel by pixel
         *.png, report.html   the figures (unless --no-plots)
+        .minivae-run         the marker: minivae made this directory (see rundir.py)
+        .minivae-lock        exists while a run trains here: a second one is refused
 
 The columns of metrics.csv, all per image and in nats unless noted:
 
@@ -26,6 +28,7 @@ of the kill, the resumed run's metrics.csv equals an uninterrupted run's.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -37,17 +40,15 @@ import time
 import numpy as np
 
 from .backend import resolve_device
-from .config import CHECKPOINT, TrainConfig
+from .config import CHECKPOINT, FIELDS, TrainConfig, check_value
 from .model import BaseModel
-from .serialize import CheckpointError, atomic_write, load_npz
+from .rundir import LOCK, RunError, RunLock, is_run_dir, mark  # noqa: F401  (RunError re-exported)
+from .serialize import (CheckpointError, atomic_write, clean_temporary_files, load_npz,
+                        validate_meta, write_error)
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
                   "test_kl", "psnr", "ssim", "mse", "seconds")
 CHECKPOINT_VERSION = 1
-
-
-class RunError(Exception):
-    """A problem with the run directory that the user can fix (printed without a traceback)."""
 
 
 # -- files, written atomically --------------------------------------------
@@ -68,36 +69,50 @@ def default_run_dir(cfg: TrainConfig) -> str:
     return path
 
 
-# What a run writes into its directory (besides checkpoint.npz and ".tmp-" files
-# left by a kill mid-write): a directory holding only these may be restarted.
-RUN_FILES = {"config.json", "metrics.csv", "reconstructions.csv", "report.html",
-             *(f"{name}.png" for name in ("loss_curves", "quality", "reconstructions", "samples",
-                                          "latent_space", "manifold", "interpolation"))}
-
-
-def create_run_dir(run_dir: str, cfg: TrainConfig) -> None:
-    """Make ``run_dir`` for a new run and write its config.json; never overwrite a run.
-
-    An existing directory is accepted only if it is empty or holds nothing but
-    the files of a run that never finished its first epoch (no checkpoint), so
-    the user's own files are never replaced.
-    """
+def _check_new_out(run_dir: str) -> None:
+    """Refuse an --out that holds a run, a file, or a directory minivae did not make."""
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise RunError(f"--out {run_dir} is a file, not a directory; choose another --out")
     if os.path.exists(os.path.join(run_dir, CHECKPOINT)):
         raise RunError(f"{run_dir} already holds a run (it has a {CHECKPOINT}). Continue it with "
                        f"--resume {run_dir}, or choose another directory with --out")
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise RunError(f"--out {run_dir} is a file, not a directory; choose another --out")
-    if os.path.isdir(run_dir):
-        foreign = sorted(name for name in os.listdir(run_dir)
-                         if name not in RUN_FILES and not name.startswith(".tmp-"))
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise RunError(f"{run_dir} already exists and holds files a run does not write "
-                           f"({shown}); choose an empty or new directory with --out (or "
-                           "continue a run there with --resume)")
-    os.makedirs(run_dir, exist_ok=True)
+    if os.path.isdir(run_dir) and not is_run_dir(run_dir):
+        theirs = sorted(set(os.listdir(run_dir)) - {LOCK})   # the lock: ours, taken just now
+        if theirs:
+            shown = ", ".join(theirs[:3]) + (", ..." if len(theirs) > 3 else "")
+            raise RunError(f"{run_dir} already exists and was not made by minivae (it holds "
+                           f"{shown}); a run never writes into such a directory. Choose an "
+                           "empty or new directory with --out (or continue a run with --resume)")
+
+
+def create_run_dir(run_dir: str, cfg: TrainConfig, held) -> RunLock:
+    """Make ``run_dir`` for a new run, lock it and write its config.json; never overwrite a run.
+
+    An existing directory is accepted only if it is empty or carries minivae's
+    marker without a checkpoint (a run killed in its first epoch), so the
+    user's own files are never replaced. ``held`` (a contextlib.ExitStack)
+    keeps the lock until the run ends.
+    """
+    _check_new_out(run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        raise write_error(e, run_dir) from None
+    lock = held.enter_context(RunLock(run_dir))
+    _check_new_out(run_dir)          # again, now that no other run can be writing here
+    mark(run_dir)
+    clean_temporary_files(run_dir)
     write_config(run_dir, cfg)
     write_text(os.path.join(run_dir, "metrics.csv"), ",".join(METRIC_COLUMNS) + "\n")
+    return lock
+
+
+def lock_run_dir(run_dir: str, held) -> RunLock:
+    """Lock an existing run for --resume, mark it (older runs have no marker), tidy it."""
+    lock = held.enter_context(RunLock(run_dir))
+    mark(run_dir)
+    clean_temporary_files(run_dir)
+    return lock
 
 
 def write_config(run_dir: str, cfg: TrainConfig) -> None:
@@ -118,10 +133,14 @@ def _cell(value) -> str:
 def append_metrics(run_dir: str, row: dict) -> None:
     """Add one epoch's row (a dict with every column) to metrics.csv."""
     line = ",".join(_cell(row[c]) for c in METRIC_COLUMNS) + "\n"
-    with open(os.path.join(run_dir, "metrics.csv"), "a", encoding="utf-8", newline="") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
+    path = os.path.join(run_dir, "metrics.csv")
+    try:
+        with open(path, "a", encoding="utf-8", newline="") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise write_error(e, path) from None
 
 
 def read_metrics(run_dir: str) -> list[dict]:
@@ -197,9 +216,27 @@ def load_checkpoint(path):
         where = f"{path} has no {CHECKPOINT}" if os.path.isdir(path) else f"{path}: no such file"
         raise RunError(f"{where} (a run writes its checkpoint after each finished epoch)")
     arrays, meta = load_npz(file)            # CheckpointError if damaged or not ours
-    if meta.get("format") != "minivae" or "config" not in meta:
-        raise CheckpointError(f"{file} was not written by minivae")
+    validate_meta(meta, file, arrays)        # every field, and the arrays against them
+    if "train_config" in meta:
+        check_train_config(meta["train_config"], file)
     return arrays, meta
+
+
+def check_train_config(settings: dict, path) -> None:
+    """Refuse a checkpoint's train_config with an unknown key or a value training would reject."""
+    for key, value in settings.items():
+        if key not in FIELDS:
+            raise CheckpointError(f"{path}: metadata field 'train_config.{key}' is not a "
+                                  "setting of minivae.train; the file was damaged or edited")
+        try:
+            if key in ("data_dir", "out"):          # paths: they may have moved since
+                if value is not None and not isinstance(value, str):
+                    raise ValueError(f"must be a path, got {value!r}")
+            elif value is not None:
+                check_value(key, value)
+        except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: metadata field 'train_config.{key}': {e}; the "
+                                  "file was damaged or edited") from None
 
 
 def _describe(c: dict) -> str:
@@ -224,12 +261,13 @@ def check_architecture(meta: dict, model, path) -> None:
 
 def restore(model, opt, arrays, meta, path) -> int:
     """Load a checkpoint into ``model`` and ``opt``; return the epoch it was written after."""
+    validate_meta(meta, path, arrays, training=True)   # NaN in params or optimizer state too
     check_architecture(meta, model, path)
-    model.load_params(arrays, path)          # also refuses NaN values
+    model.load_params(arrays, path)
     opt_state = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}
     try:
         opt.load_state_dict({**opt_state, "t": meta["optimizer"]["t"]})
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: the optimizer state does not fit this model ({e})") from None
     return int(meta["epoch"])
 
