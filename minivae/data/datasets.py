@@ -35,7 +35,7 @@ from .custom import SUFFIXES, load_array_file
 from ..serialize import atomic_write
 from .download import DEFAULT_TIMEOUT, fetch_from_mirrors
 from .errors import DataError, DataNotFoundError
-from .idx import parse_idx, read_idx_bytes
+from .idx import check_regular_file, parse_idx, read_idx_bytes
 
 SPLITS = ("train", "test")
 ENV_DATA_DIR = "MINIVAE_DATA_DIR"  # an explicit data directory
@@ -68,10 +68,13 @@ def _find(info: DatasetInfo, spec: CanonicalFile, root, notes: list):
     """(path, bytes) of the first verified copy of ``spec`` on disk, or None."""
     for label, directory in search_dirs(info.name, root):
         for path in (directory / f"{spec.name}.gz", directory / spec.name):
-            if not path.is_file():
+            if not os.path.lexists(path):
                 continue
+            check_regular_file(path)   # a directory, FIFO or dangling link: say so, touch nothing
             try:
-                data = read_idx_bytes(path)
+                # The canonical size is known: a file that inflates past it is refused
+                # before it fills memory, and before its checksum is computed.
+                data = read_idx_bytes(path, max_bytes=spec.size)
                 verify_bytes(data, spec, str(path))
                 return path, data
             except DataError as exc:
@@ -111,11 +114,14 @@ def _download(info: DatasetInfo, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
             continue
 
         def check(path, spec=spec):  # runs on the complete temporary file
-            verify_bytes(read_idx_bytes(path), spec, f"{path.name} from the mirror")
+            verify_bytes(read_idx_bytes(path, max_bytes=spec.size), spec,
+                         f"{path.name} from the mirror")
 
         try:
+            # A .gz of the file is at most a little larger than the file itself.
             fetch_from_mirrors(f"{spec.name}.gz", mirrors, target / f"{spec.name}.gz",
-                               timeout=timeout, verify=check, progress=progress)
+                               timeout=timeout, verify=check, progress=progress,
+                               max_bytes=spec.size + spec.size // 100 + (1 << 16))
         except DataError as exc:
             failures.append(str(exc))
             missing.append(spec)
@@ -156,7 +162,7 @@ def fetch_dataset(name: str = "mnist", *, mirrors=None, timeout: float = DEFAULT
 
 
 def _in_dir(directory: Path, spec: CanonicalFile) -> bool:
-    return (directory / f"{spec.name}.gz").is_file() or (directory / spec.name).is_file()
+    return any(os.path.lexists(directory / name) for name in (f"{spec.name}.gz", spec.name))
 
 
 def _not_found(info: DatasetInfo, spec: CanonicalFile, root, attempts: list) -> DataNotFoundError:
