@@ -47,7 +47,7 @@ from .optim import Adam
 from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, load_checkpoint,
                    lock_run_dir, read_metrics, restore, save_checkpoint, truncate_metrics,
                    write_config, write_reconstructions)
-from .serialize import CheckpointError
+from .serialize import CheckpointError, WriteError
 from .vae import VAE
 
 NOISE_STREAM = 1   # derived_seed(seed, epoch, 1) seeds an epoch's eps; (seed, epoch) its shuffling
@@ -97,6 +97,9 @@ def main(argv=None) -> int:
         return 130
     except (DataError, CheckpointError, RunError, OSError) as e:   # OSError: e.g. unwritable --out
         print(f"error: {e}", file=sys.stderr)
+        if isinstance(e, WriteError) and cfg.out and os.path.exists(os.path.join(cfg.out, CHECKPOINT)):
+            print(f"The last finished epoch is safe in {cfg.out}; once the file can be written, "
+                  f"continue with: python -m minivae.train --resume {cfg.out}", file=sys.stderr)
         return 1
     except RuntimeError as e:               # --device cuda without CuPy or a GPU
         if cfg.device != "cuda":
