@@ -51,8 +51,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 def _too_big(source, what, max_bytes) -> IDXError:
     return IDXError(f"{source}: {what} more than {max_bytes:,} bytes, the most this file may "
-                    f"hold; it is not the expected file (a larger IDX file needs a larger "
-                    f"max_bytes, or ${ENV_MAX_BYTES})")
+                    f"hold here (the file's known size, or ${ENV_MAX_BYTES}); it is not the "
+                    "expected file")
 
 
 def decompress(raw: bytes, source: str = "<bytes>", max_bytes: int | None = None) -> bytes:
@@ -69,9 +69,14 @@ def decompress(raw: bytes, source: str = "<bytes>", max_bytes: int | None = None
         if len(raw) > max_bytes:
             raise _too_big(source, f"{len(raw):,} bytes is", max_bytes)
         return raw
+    data = bytearray()
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
-            data = stream.read(max_bytes + 1)   # never more than the cap, plus one to tell
+            # A MiB at a time, stopping one byte past the cap: the memory used stays
+            # below about twice max_bytes (the data, then its final copy to bytes).
+            while len(data) <= max_bytes and (chunk := stream.read(min(1 << 20,
+                                                                       max_bytes + 1 - len(data)))):
+                data += chunk
     except (EOFError, OSError, zlib.error) as exc:  # BadGzipFile is an OSError
         raise IDXError(
             f"{source}: damaged gzip data ({exc}). The file is probably truncated "
@@ -79,7 +84,7 @@ def decompress(raw: bytes, source: str = "<bytes>", max_bytes: int | None = None
         ) from None
     if len(data) > max_bytes:
         raise _too_big(source, "it inflates to", max_bytes)
-    return data
+    return bytes(data)
 
 
 def check_regular_file(path) -> None:
