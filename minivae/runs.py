@@ -43,8 +43,8 @@ from .backend import resolve_device
 from .config import CHECKPOINT, FIELDS, TrainConfig, check_value
 from .model import BaseModel
 from .rundir import LOCK, RunError, RunLock, is_run_dir, mark  # noqa: F401  (RunError re-exported)
-from .serialize import (CheckpointError, atomic_write, clean_temporary_files, load_npz,
-                        validate_meta, write_error)
+from .serialize import (TMP_PREFIX, CheckpointError, atomic_write, clean_temporary_files,
+                        load_npz, validate_meta, write_error)
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
                   "test_kl", "psnr", "ssim", "mse", "seconds")
@@ -77,7 +77,10 @@ def _check_new_out(run_dir: str) -> None:
         raise RunError(f"{run_dir} already holds a run (it has a {CHECKPOINT}). Continue it with "
                        f"--resume {run_dir}, or choose another directory with --out")
     if os.path.isdir(run_dir) and not is_run_dir(run_dir):
-        theirs = sorted(set(os.listdir(run_dir)) - {LOCK})   # the lock: ours, taken just now
+        # The lock and temporary files are minivae's own, left or being written by
+        # a run that started here an instant ago (then the lock refuses this one).
+        theirs = sorted(name for name in os.listdir(run_dir)
+                        if name != LOCK and not name.startswith(TMP_PREFIX))
         if theirs:
             shown = ", ".join(theirs[:3]) + (", ..." if len(theirs) > 3 else "")
             raise RunError(f"{run_dir} already exists and was not made by minivae (it holds "
