@@ -61,8 +61,9 @@ def read_npy_header(fp, source, error):
             shape, _, dtype = np.lib.format.read_array_header_2_0(fp, max_header_size=MAX_HEADER)
         else:
             raise ValueError(f"unsupported .npy format version {version}")
-    except (ValueError, EOFError, OSError, SyntaxError, TypeError, RecursionError,
-            MemoryError, zipfile.BadZipFile) as e:
+    except Exception as e:   # noqa: BLE001  NumPy parses the header text with ast and
+        # tokenize, whose errors for hostile text are many (ValueError, SyntaxError,
+        # TokenError, RecursionError, MemoryError...): every one means "not an array".
         raise error(f"{source}: not a readable .npy array ({type(e).__name__}: {e}); "
                     "it may be truncated or corrupt") from None
     if dtype.hasobject:

@@ -232,6 +232,8 @@ def check_train_config(settings: dict, path) -> None:
             raise CheckpointError(f"{path}: metadata field 'train_config.{key}' is not a "
                                   "setting of minivae.train; the file was damaged or edited")
         try:
+            if value is None and FIELDS[key].default is not None:
+                raise ValueError("must not be null")
             if key in ("data_dir", "out"):          # paths: they may have moved since
                 if value is not None and not isinstance(value, str):
                     raise ValueError(f"must be a path, got {value!r}")
