@@ -9,6 +9,7 @@ its array memory to it) measures the peak allocation of each refusal.
 import gzip
 import os
 import threading
+import time
 import tracemalloc
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -211,3 +212,16 @@ def test_a_gzip_file_still_loads_when_it_is_the_real_thing(tmp_path):
     with pytest.raises(DataError, match="inflates to more than 95 bytes"):
         read_idx(tmp_path / "x.idx.gz", max_bytes=95)
     assert gzip.decompress((tmp_path / "x.idx.gz").read_bytes())[:4] == b"\x00\x00\x08\x03"
+
+
+def test_a_killed_downloads_leftovers_are_removed_from_the_cache_once_stale(tmp_path):
+    from minivae.data.datasets import STALE_SECONDS, remove_stale_temporaries
+    old = time.time() - STALE_SECONDS - 10
+    names = [".t10k-images-idx3-ubyte.gz.ab12cd.part", ".minivae-tmp-ab12cd", "notes.part",
+             ".fresh.gz.ef34.part"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"partial")
+    for name in names[:3]:
+        os.utime(tmp_path / name, (old, old))
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted(names[:2])
+    assert sorted(os.listdir(tmp_path)) == [".fresh.gz.ef34.part", "notes.part"]
