@@ -90,8 +90,7 @@ def main(argv=None) -> int:
     cfg, resume_dir = parse_args(argv)      # bad options: argparse exits with status 2
     try:
         device = resolve_device(cfg.device)  # "auto" -> "cuda" or "cpu"
-        with contextlib.ExitStack() as held:   # the run directory's lock, released at the end
-            return run(cfg, resume_dir, device, held)
+        return run(cfg, resume_dir, device)
     except KeyboardInterrupt:               # a second Ctrl-C, or one before training started
         print("\nAborted.", file=sys.stderr)
         return 130
@@ -117,6 +116,9 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str):
 
 
 def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int:
+    if held is None:   # held: an ExitStack that keeps the run directory locked
+        with contextlib.ExitStack() as held:
+            return run(cfg, resume_dir, device, held)
     say = (lambda *a: None) if cfg.quiet else print
     if cfg.tf32 and device == "cuda":
         enable_tf32()                       # before the first GEMM: see backend.enable_tf32
@@ -125,7 +127,6 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
     data = load_data(cfg, get_xp(device))
     model = build_model(cfg, data.x_test.shape[1], device)
     opt = Adam(model.params, lr=cfg.lr)
-    held = contextlib.ExitStack() if held is None else held
     run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches, held)
     if done:   # reconstructions.csv of the checkpoint's model (a kill may have left it behind)
         write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
@@ -199,7 +200,8 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
         cfg.out = cfg.out or default_run_dir(cfg)
         lock = create_run_dir(cfg.out, cfg, held)
     else:
-        lock = lock_run_dir(resume_dir, held)   # before anything is read or cut back
+        load_checkpoint(resume_dir)             # a damaged or foreign file: refused, nothing written
+        lock = lock_run_dir(resume_dir, held)   # then lock, and read it again below
     if lock.note:
         print(lock.note, file=sys.stderr)
     if resume_dir is None:
