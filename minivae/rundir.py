@@ -21,6 +21,7 @@ import os
 import socket
 
 from .config import CHECKPOINT
+from .serialize import TMP_PREFIX, atomic_write
 
 try:                                   # POSIX
     import fcntl
@@ -45,10 +46,28 @@ def is_run_dir(path) -> bool:
 
 def mark(run_dir) -> None:
     """Write the marker that makes ``run_dir`` a minivae run directory."""
-    from .runs import write_text             # runs.py imports this module
     if not os.path.isfile(os.path.join(run_dir, MARKER)):
-        write_text(os.path.join(run_dir, MARKER),
-                   "This directory is a minivae training run (python -m minivae.train).\n")
+        atomic_write(os.path.join(run_dir, MARKER),
+                     b"This directory is a minivae training run (python -m minivae.train).\n")
+
+
+def check_new_run_dir(run_dir: str) -> None:
+    """Refuse an --out that holds a run, a file, or a directory minivae did not make."""
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise RunError(f"--out {run_dir} is a file, not a directory; choose another --out")
+    if os.path.exists(os.path.join(run_dir, CHECKPOINT)):
+        raise RunError(f"{run_dir} already holds a run (it has a {CHECKPOINT}). Continue it with "
+                       f"--resume {run_dir}, or choose another directory with --out")
+    if os.path.isdir(run_dir) and not is_run_dir(run_dir):
+        # The lock and temporary files are minivae's own, left or being written by
+        # a run that started here an instant ago (then the lock refuses this one).
+        theirs = sorted(name for name in os.listdir(run_dir)
+                        if name != LOCK and not name.startswith(TMP_PREFIX))
+        if theirs:
+            shown = ", ".join(theirs[:3]) + (", ..." if len(theirs) > 3 else "")
+            raise RunError(f"{run_dir} already exists and was not made by minivae (it holds "
+                           f"{shown}); a run never writes into such a directory. Choose an "
+                           "empty or new directory with --out (or continue a run with --resume)")
 
 
 def _try_lock(fd) -> bool:

@@ -20,10 +20,12 @@ The columns of metrics.csv, all per image and in nats unless noted:
 
 Every file is replaced atomically (written under a temporary name, then
 renamed), so a run killed at any instant, even by SIGKILL, leaves the last
-complete version of each file. Order matters for the one file that is
-appended to: an epoch's row goes into metrics.csv *before* its checkpoint, and
-a resume drops the rows after the checkpoint's epoch. So whatever the moment
-of the kill, the resumed run's metrics.csv equals an uninterrupted run's.
+complete version of each file. Order matters: an epoch's row goes into
+metrics.csv and its reconstructions.csv is written *before* its checkpoint,
+which commits the epoch; a resume drops the rows after the checkpoint's epoch
+and rewrites reconstructions.csv from the checkpoint's model. So whatever the
+moment of the kill, the resumed run's files equal an uninterrupted run's.
+Temporary files a kill leaves behind are removed when a run (re)starts.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ import numpy as np
 from .backend import resolve_device
 from .config import CHECKPOINT, FIELDS, TrainConfig, check_value
 from .model import BaseModel
-from .rundir import LOCK, RunError, RunLock, is_run_dir, mark  # noqa: F401  (RunError re-exported)
-from .serialize import (TMP_PREFIX, CheckpointError, atomic_write, clean_temporary_files,
-                        load_npz, validate_meta, write_error)
+from .rundir import RunError, RunLock, check_new_run_dir, mark  # noqa: F401  (RunError re-exported)
+from .serialize import (CheckpointError, atomic_write, clean_temporary_files, load_npz,
+                        validate_meta, write_error)
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
                   "test_kl", "psnr", "ssim", "mse", "seconds")
@@ -69,25 +71,6 @@ def default_run_dir(cfg: TrainConfig) -> str:
     return path
 
 
-def _check_new_out(run_dir: str) -> None:
-    """Refuse an --out that holds a run, a file, or a directory minivae did not make."""
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise RunError(f"--out {run_dir} is a file, not a directory; choose another --out")
-    if os.path.exists(os.path.join(run_dir, CHECKPOINT)):
-        raise RunError(f"{run_dir} already holds a run (it has a {CHECKPOINT}). Continue it with "
-                       f"--resume {run_dir}, or choose another directory with --out")
-    if os.path.isdir(run_dir) and not is_run_dir(run_dir):
-        # The lock and temporary files are minivae's own, left or being written by
-        # a run that started here an instant ago (then the lock refuses this one).
-        theirs = sorted(name for name in os.listdir(run_dir)
-                        if name != LOCK and not name.startswith(TMP_PREFIX))
-        if theirs:
-            shown = ", ".join(theirs[:3]) + (", ..." if len(theirs) > 3 else "")
-            raise RunError(f"{run_dir} already exists and was not made by minivae (it holds "
-                           f"{shown}); a run never writes into such a directory. Choose an "
-                           "empty or new directory with --out (or continue a run with --resume)")
-
-
 def create_run_dir(run_dir: str, cfg: TrainConfig, held) -> RunLock:
     """Make ``run_dir`` for a new run, lock it and write its config.json; never overwrite a run.
 
@@ -96,13 +79,13 @@ def create_run_dir(run_dir: str, cfg: TrainConfig, held) -> RunLock:
     user's own files are never replaced. ``held`` (a contextlib.ExitStack)
     keeps the lock until the run ends.
     """
-    _check_new_out(run_dir)
+    check_new_run_dir(run_dir)
     try:
         os.makedirs(run_dir, exist_ok=True)
     except OSError as e:
         raise write_error(e, run_dir) from None
     lock = held.enter_context(RunLock(run_dir))
-    _check_new_out(run_dir)          # again, now that no other run can be writing here
+    check_new_run_dir(run_dir)          # again, now that no other run can be writing here
     mark(run_dir)
     clean_temporary_files(run_dir)
     write_config(run_dir, cfg)
