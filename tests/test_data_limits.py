@@ -167,21 +167,22 @@ def test_a_member_inflating_past_its_declared_size_is_refused(tmp_path):
         load_array_file(path)
 
 
-def _fifo(path):
-    if not hasattr(os, "mkfifo"):
-        pytest.skip("no FIFOs on this system")
-    os.mkfifo(path)
+def make_non_file(path, kind):
+    """A directory, a FIFO or a symbolic link to nothing at ``path``."""
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs on this system")
+        os.mkfifo(path)
+    else:
+        path.symlink_to(path.with_name("gone"))
 
 
 @pytest.mark.parametrize("kind", ["directory", "fifo", "dangling link"])
 def test_a_non_file_where_mnist_should_be_is_named(tmp_path, kind):
     path = tmp_path / f"{T10K.name}.gz"
-    if kind == "directory":
-        path.mkdir()
-    elif kind == "fifo":
-        _fifo(path)
-    else:
-        path.symlink_to(tmp_path / "gone.gz")
+    make_non_file(path, kind)
     with pytest.raises(DataError) as info:
         load_mnist("test", root=tmp_path, download=False)
     message = str(info.value)
@@ -194,12 +195,7 @@ def test_a_non_file_where_mnist_should_be_is_named(tmp_path, kind):
 @pytest.mark.parametrize("kind", ["directory", "fifo", "dangling link"])
 def test_a_non_file_given_as_dataset_is_named(tmp_path, kind):
     path = tmp_path / "faces.npz"
-    if kind == "directory":
-        path.mkdir()
-    elif kind == "fifo":
-        _fifo(path)
-    else:
-        path.symlink_to(tmp_path / "gone.npz")
+    make_non_file(path, kind)
     with pytest.raises(DataError, match="is a directory|is a FIFO|symbolic link to"):
         load_dataset(path, "train")
 

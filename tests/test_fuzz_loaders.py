@@ -179,12 +179,17 @@ def npy_files(draw):
             + draw(st.binary(max_size=1024)))
 
 
+def check_dataset(kind, data):
+    """Both splits of ``data`` written as a .npy or .npz file (``kind``)."""
+    path = write(f"fuzz.{kind}", data)
+    check(kind, lambda: [load_array_file(path, split, max_bytes=CAP)
+                         for split in ("train", "test")], DataError)
+
+
 @FUZZ
 @given(npy_files())
 def test_fuzz_npy(data):
-    path = write("fuzz.npy", data)
-    check("npy", lambda: [load_array_file(path, split, max_bytes=CAP)
-                          for split in ("train", "test")], DataError)
+    check_dataset("npy", data)
 
 
 @st.composite
@@ -206,9 +211,7 @@ def npz_files(draw):
 @FUZZ
 @given(npz_files())
 def test_fuzz_npz(data):
-    path = write("fuzz.npz", data)
-    check("npz", lambda: [load_array_file(path, split, max_bytes=CAP)
-                          for split in ("train", "test")], DataError)
+    check_dataset("npz", data)
 
 
 def test_a_pickle_in_a_dataset_never_runs():
