@@ -247,6 +247,19 @@ def check_architecture(meta: dict, model, path) -> None:
             "that wrote it: start a new run with another --out")
 
 
+def check_same_run(meta: dict, cfg: TrainConfig, path) -> None:
+    """Refuse a checkpoint whose run settings differ from config.json's (files of two runs)."""
+    saved, now = meta.get("train_config", {}), cfg.to_dict()
+    same = lambda k: (os.path.abspath(saved[k]) == os.path.abspath(now[k])   # noqa: E731
+                      if k == "dataset" and saved[k] != now[k] else saved[k] == now[k])
+    diffs = [f"{k}: checkpoint {saved[k]!r}, config.json {now[k]!r}" for k in saved
+             if not FIELDS[k].metadata["resumable"] and k != "out" and not same(k)]
+    if diffs:
+        raise CheckpointError(f"{path} and the config.json beside it come from different runs ("
+                              + "; ".join(diffs) + "); resume refused. Start a new run with "
+                              "another --out")
+
+
 def restore(model, opt, arrays, meta, path) -> int:
     """Load a checkpoint into ``model`` and ``opt``; return the epoch it was written after."""
     validate_meta(meta, path, arrays, training=True)   # NaN in params or optimizer state too

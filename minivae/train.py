@@ -44,8 +44,8 @@ from .divergence import NonFiniteLoss, advice, check_losses, loss_limit
 from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, pick_examples,
                          reconstruction_metrics)
 from .optim import Adam
-from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, load_checkpoint,
-                   lock_run_dir, read_metrics, restore, save_checkpoint, truncate_metrics,
+from .runs import (RunError, append_metrics, check_same_run, create_run_dir, default_run_dir,
+                   load_checkpoint, lock_run_dir, read_metrics, restore, save_checkpoint, truncate_metrics,
                    write_config, write_reconstructions)
 from .serialize import CheckpointError, WriteError
 from .vae import VAE
@@ -209,6 +209,7 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
     arrays, meta = load_checkpoint(resume_dir)
     path = os.path.join(resume_dir, CHECKPOINT)
     done = restore(model, opt, arrays, meta, path)   # refuses another architecture
+    check_same_run(meta, cfg, path)                  # and another run's other settings
     try:
         batches.set_state(meta["data"])
     except (KeyError, ValueError) as e:

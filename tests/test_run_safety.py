@@ -308,3 +308,17 @@ def test_a_resume_rewrites_reconstructions_left_an_epoch_behind(run_copy, tiny, 
     assert current != (run_copy / "reconstructions.csv").read_bytes()
     assert train.main(["--resume", str(run_copy), "--quiet"]) == 0      # nothing left to train
     assert (run_copy / "reconstructions.csv").read_bytes() == current
+
+
+def test_a_checkpoint_and_config_of_two_runs_are_not_resumed_together(run_copy, tiny, tmp_path,
+                                                                      capsys):
+    other = tmp_path / "other"
+    assert train.main(tiny_args(tiny, other, "--epochs", "1", "--seed", "7", "--lr", "0.002")) == 0
+    (run_copy / "config.json").write_bytes((other / "config.json").read_bytes())
+    before = snapshot(run_copy)
+    capsys.readouterr()
+    assert train.main(["--resume", str(run_copy), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "come from different runs" in err and "seed: checkpoint 1, config.json 7" in err
+    assert "lr: checkpoint 0.001, config.json 0.002" in err
+    assert snapshot(run_copy) == before
