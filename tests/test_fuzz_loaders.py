@@ -282,7 +282,7 @@ def test_fuzz_checkpoint_metadata(checkpoint):
     arrays, meta = load_npz(os.path.join(out, "checkpoint.npz"))
     paths = sorted(_paths(meta))
 
-    @FUZZ
+    @settings(FUZZ, max_examples=max(EXAMPLES // 2, 10))   # three commands per example
     @given(st.sampled_from(paths), st.one_of(json_values(), st.just("<removed>")))
     def fuzz(key_path, value):
         edited = json.loads(json.dumps(meta))
