@@ -20,6 +20,7 @@ file can never run code. The caller passes the exception class to raise
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -54,13 +55,14 @@ def read_npy_header(fp, source, error):
     """(shape, dtype, header length) of the .npy stream ``fp``, which is left after the header."""
     start = fp.tell()
     try:
-        version = np.lib.format.read_magic(fp)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(fp, max_header_size=MAX_HEADER)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(fp, max_header_size=MAX_HEADER)
-        else:
-            raise ValueError(f"unsupported .npy format version {version}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # Python's own warnings about odd header text
+            version = np.lib.format.read_magic(fp)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"unsupported .npy format version {version}")
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(fp, max_header_size=MAX_HEADER)
     except Exception as e:   # noqa: BLE001  NumPy parses the header text with ast and
         # tokenize, whose errors for hostile text are many (ValueError, SyntaxError,
         # TokenError, RecursionError, MemoryError...): every one means "not an array".
