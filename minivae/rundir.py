@@ -21,7 +21,7 @@ import os
 import socket
 
 from .config import CHECKPOINT
-from .serialize import TMP_PREFIX, atomic_write
+from .serialize import TMP_PREFIX, atomic_write, write_error
 
 try:                                   # POSIX
     import fcntl
@@ -101,7 +101,10 @@ class RunLock:
 
     def __enter__(self):
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:               # a read-only disk, no permission...
+                raise write_error(e, self.path) from None
             if not _try_lock(fd):
                 holder = _read(fd) or "another process"
                 os.close(fd)
