@@ -256,6 +256,14 @@ def test_fuzz_checkpoint_bytes(checkpoint):
     fuzz()
 
 
+def test_a_checkpoint_bomb_stays_under_the_cap(monkeypatch):
+    path = write("bomb-ckpt.npz", _npz(**{"param/enc0.W": np.zeros((4096, 4096), np.float32)}))
+    monkeypatch.setenv("MINIVAE_MAX_DATA_BYTES", str(CAP))    # 64 MiB inflated, 1 MiB allowed
+    check("checkpoint bytes", lambda: load_model(path), CheckpointError)
+    with pytest.raises(CheckpointError, match="more than the limit of 1,048,576 bytes"):
+        load_model(path)
+
+
 def json_values():
     scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
                         st.floats(allow_nan=True, allow_infinity=True),
