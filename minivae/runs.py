@@ -6,6 +6,8 @@
         checkpoint.npz       model, optimizer, data position, epoch: rewritten after each epoch
         reconstructions.csv  a few test images and their reconstructions, pixel by pixel
         *.png, report.html   the figures (unless --no-plots)
+        .minivae-run         the marker: minivae made this directory (see rundir.py)
+        .minivae-lock        exists while a run trains here: a second one is refused
 
 The columns of metrics.csv, all per image and in nats unless noted:
 
@@ -18,14 +20,17 @@ The columns of metrics.csv, all per image and in nats unless noted:
 
 Every file is replaced atomically (written under a temporary name, then
 renamed), so a run killed at any instant, even by SIGKILL, leaves the last
-complete version of each file. Order matters for the one file that is
-appended to: an epoch's row goes into metrics.csv *before* its checkpoint, and
-a resume drops the rows after the checkpoint's epoch. So whatever the moment
-of the kill, the resumed run's metrics.csv equals an uninterrupted run's.
+complete version of each file. Order matters: an epoch's row goes into
+metrics.csv and its reconstructions.csv is written *before* its checkpoint,
+which commits the epoch; a resume drops the rows after the checkpoint's epoch
+and rewrites reconstructions.csv from the checkpoint's model. So whatever the
+moment of the kill, the resumed run's files equal an uninterrupted run's.
+Temporary files a kill leaves behind are removed when a run (re)starts.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -37,17 +42,15 @@ import time
 import numpy as np
 
 from .backend import resolve_device
-from .config import CHECKPOINT, TrainConfig
 from .checkpoints import model_from_arrays
-from .serialize import CheckpointError, atomic_write, load_npz
+from .config import CHECKPOINT, FIELDS, TrainConfig, check_value
+from .rundir import RunError, RunLock, check_new_run_dir, mark  # noqa: F401  (RunError re-exported)
+from .serialize import (CheckpointError, atomic_write, clean_temporary_files, load_npz,
+                        validate_meta, write_error)
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
                   "test_kl", "psnr", "ssim", "mse", "seconds")
 CHECKPOINT_VERSION = 1
-
-
-class RunError(Exception):
-    """A problem with the run directory that the user can fix (printed without a traceback)."""
 
 
 # -- files, written atomically --------------------------------------------
@@ -68,36 +71,34 @@ def default_run_dir(cfg: TrainConfig) -> str:
     return path
 
 
-# What a run writes into its directory (besides checkpoint.npz and ".tmp-" files
-# left by a kill mid-write): a directory holding only these may be restarted.
-RUN_FILES = {"config.json", "metrics.csv", "reconstructions.csv", "report.html",
-             *(f"{name}.png" for name in ("loss_curves", "quality", "reconstructions", "samples",
-                                          "latent_space", "manifold", "interpolation"))}
+def create_run_dir(run_dir: str, cfg: TrainConfig, held) -> RunLock:
+    """Make ``run_dir`` for a new run, lock it and write its config.json; never overwrite a run.
 
-
-def create_run_dir(run_dir: str, cfg: TrainConfig) -> None:
-    """Make ``run_dir`` for a new run and write its config.json; never overwrite a run.
-
-    An existing directory is accepted only if it is empty or holds nothing but
-    the files of a run that never finished its first epoch (no checkpoint), so
-    the user's own files are never replaced.
+    An existing directory is accepted only if it is empty or carries minivae's
+    marker without a checkpoint (a run killed in its first epoch), so the
+    user's own files are never replaced. ``held`` (a contextlib.ExitStack)
+    keeps the lock until the run ends.
     """
-    if os.path.exists(os.path.join(run_dir, CHECKPOINT)):
-        raise RunError(f"{run_dir} already holds a run (it has a {CHECKPOINT}). Continue it with "
-                       f"--resume {run_dir}, or choose another directory with --out")
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise RunError(f"--out {run_dir} is a file, not a directory; choose another --out")
-    if os.path.isdir(run_dir):
-        foreign = sorted(name for name in os.listdir(run_dir)
-                         if name not in RUN_FILES and not name.startswith(".tmp-"))
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise RunError(f"{run_dir} already exists and holds files a run does not write "
-                           f"({shown}); choose an empty or new directory with --out (or "
-                           "continue a run there with --resume)")
-    os.makedirs(run_dir, exist_ok=True)
+    check_new_run_dir(run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        raise write_error(e, run_dir) from None
+    lock = held.enter_context(RunLock(run_dir))
+    check_new_run_dir(run_dir)          # again, now that no other run can be writing here
+    mark(run_dir)
+    clean_temporary_files(run_dir)
     write_config(run_dir, cfg)
     write_text(os.path.join(run_dir, "metrics.csv"), ",".join(METRIC_COLUMNS) + "\n")
+    return lock
+
+
+def lock_run_dir(run_dir: str, held) -> RunLock:
+    """Lock an existing run for --resume, mark it (older runs have no marker), tidy it."""
+    lock = held.enter_context(RunLock(run_dir))
+    mark(run_dir)
+    clean_temporary_files(run_dir)
+    return lock
 
 
 def write_config(run_dir: str, cfg: TrainConfig) -> None:
@@ -118,10 +119,14 @@ def _cell(value) -> str:
 def append_metrics(run_dir: str, row: dict) -> None:
     """Add one epoch's row (a dict with every column) to metrics.csv."""
     line = ",".join(_cell(row[c]) for c in METRIC_COLUMNS) + "\n"
-    with open(os.path.join(run_dir, "metrics.csv"), "a", encoding="utf-8", newline="") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
+    path = os.path.join(run_dir, "metrics.csv")
+    try:
+        with open(path, "a", encoding="utf-8", newline="") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise write_error(e, path) from None
 
 
 def read_metrics(run_dir: str) -> list[dict]:
@@ -197,9 +202,29 @@ def load_checkpoint(path):
         where = f"{path} has no {CHECKPOINT}" if os.path.isdir(path) else f"{path}: no such file"
         raise RunError(f"{where} (a run writes its checkpoint after each finished epoch)")
     arrays, meta = load_npz(file)            # CheckpointError if damaged or not ours
-    if meta.get("format") != "minivae" or "config" not in meta:
-        raise CheckpointError(f"{file} was not written by minivae")
+    validate_meta(meta, file, arrays)        # every field, and the arrays against them
+    if "train_config" in meta:
+        check_train_config(meta["train_config"], file)
     return arrays, meta
+
+
+def check_train_config(settings: dict, path) -> None:
+    """Refuse a checkpoint's train_config with an unknown key or a value training would reject."""
+    for key, value in settings.items():
+        if key not in FIELDS:
+            raise CheckpointError(f"{path}: metadata field 'train_config.{key}' is not a "
+                                  "setting of minivae.train; the file was damaged or edited")
+        try:
+            if value is None and FIELDS[key].default is not None:
+                raise ValueError("must not be null")
+            if key in ("data_dir", "out"):          # paths: they may have moved since
+                if value is not None and not isinstance(value, str):
+                    raise ValueError(f"must be a path, got {value!r}")
+            elif value is not None:
+                check_value(key, value)
+        except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: metadata field 'train_config.{key}': {e}; the "
+                                  "file was damaged or edited") from None
 
 
 def _describe(c: dict) -> str:
@@ -222,14 +247,28 @@ def check_architecture(meta: dict, model, path) -> None:
             "that wrote it: start a new run with another --out")
 
 
+def check_same_run(meta: dict, cfg: TrainConfig, path) -> None:
+    """Refuse a checkpoint whose run settings differ from config.json's (files of two runs)."""
+    saved, now = meta.get("train_config", {}), cfg.to_dict()
+    same = lambda k: (os.path.abspath(saved[k]) == os.path.abspath(now[k])   # noqa: E731
+                      if k == "dataset" and saved[k] != now[k] else saved[k] == now[k])
+    diffs = [f"{k}: checkpoint {saved[k]!r}, config.json {now[k]!r}" for k in saved
+             if not FIELDS[k].metadata["resumable"] and k != "out" and not same(k)]
+    if diffs:
+        raise CheckpointError(f"{path} and the config.json beside it come from different runs ("
+                              + "; ".join(diffs) + "); resume refused. Start a new run with "
+                              "another --out")
+
+
 def restore(model, opt, arrays, meta, path) -> int:
     """Load a checkpoint into ``model`` and ``opt``; return the epoch it was written after."""
+    validate_meta(meta, path, arrays, training=True)   # NaN in params or optimizer state too
     check_architecture(meta, model, path)
-    model.load_params(arrays, path)          # also refuses NaN values
+    model.load_params(arrays, path)
     opt_state = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}
     try:
         opt.load_state_dict({**opt_state, "t": meta["optimizer"]["t"]})
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: the optimizer state does not fit this model ({e})") from None
     return int(meta["epoch"])
 

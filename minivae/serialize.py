@@ -5,10 +5,16 @@ A file holds named arrays plus one JSON string of metadata (stored as a
 Writes go to a temporary file in the same directory which is then renamed
 over the target, so a crash mid-write never leaves a half-written file
 where a good one was.
+
+Reading trusts nothing in the file: sizes are checked against the file and
+against a memory cap (:func:`memory_cap`) *before* anything is allocated
+(see npyfile.py), and :func:`validate_meta` checks every metadata field of
+a checkpoint before a model is built from it.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -18,12 +24,30 @@ import zipfile
 import numpy as np
 
 from .backend import to_numpy
+from .metadata import CheckpointError, validate_meta  # noqa: F401 (re-exported)
+from .npyfile import check_npz, memory_cap
 
 META_KEY = "__meta__"
+TMP_PREFIX = ".minivae-tmp-"   # the temporary files of atomic_write: see clean_temporary_files
 
 
-class CheckpointError(ValueError):
-    """A file that is not a readable minivae file, or belongs to another model."""
+class WriteError(OSError):
+    """A file could not be written; the message names it and says what to do."""
+
+    def __str__(self):
+        return self.strerror
+
+
+def write_error(e: OSError, path) -> WriteError:
+    """``e`` (raised while writing ``path``) as a WriteError that names the path and a remedy."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        why = (f"the disk holding {os.path.dirname(os.path.abspath(path))} is full (or over "
+               "quota); free some space and run the command again")
+    elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "permission denied; choose a place you may write to"
+    else:
+        why = e.strerror or str(e)
+    return WriteError(e.errno, f"cannot write {path}: {why}")
 
 
 def default_file_mode() -> int:
@@ -47,20 +71,44 @@ def atomic_write(path, data: bytes) -> str:
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    tmp = None
     try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())   # the bytes are on disk before the name points at them
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)      # atomic on POSIX and Windows
+    except OSError as e:
+        _remove(tmp)
+        raise write_error(e, path) from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        _remove(tmp)
         raise
     return path
+
+
+def _remove(tmp) -> None:
+    if tmp is not None and os.path.exists(tmp):
+        os.remove(tmp)
+
+
+def clean_temporary_files(directory) -> list[str]:
+    """Delete the temporary files a kill left in ``directory``; return their names.
+
+    Only names atomic_write makes (``.minivae-tmp-XXXXXXXX``) are touched, so a
+    user's own file is never deleted. Call it only while no other process writes
+    there (training holds the run directory's lock when it does).
+    """
+    gone = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.startswith(TMP_PREFIX) and os.path.isfile(path) and not os.path.islink(path):
+            os.remove(path)
+            gone.append(name)
+    return gone
 
 
 def save_npz(path, arrays: dict, meta: dict) -> None:
@@ -74,26 +122,34 @@ def save_npz(path, arrays: dict, meta: dict) -> None:
     atomic_write(path, buf.getvalue())
 
 
-def load_npz(path):
-    """Read a file written by :func:`save_npz`; returns (arrays, meta) on the CPU."""
+def load_npz(path, max_bytes=None):
+    """Read a file written by :func:`save_npz`; returns (arrays, meta) on the CPU.
+
+    Nothing is allocated before the sizes the file declares are checked against
+    the file and against ``max_bytes`` (default :func:`memory_cap`).
+    """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    if not zipfile.is_zipfile(path):   # an .npz is a zip archive; NumPy's own error misleads
-        raise CheckpointError(f"{path} is not a readable minivae .npz file (not a zip archive); "
-                              "it may be truncated or corrupt")
+    check_npz(path, memory_cap() if max_bytes is None else max_bytes, CheckpointError)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {name: f[name] for name in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except MemoryError:
+        raise CheckpointError(f"{path}: not enough memory to load it") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError,
+            RuntimeError) as e:
         raise CheckpointError(
             f"{path} is not a readable minivae .npz file ({type(e).__name__}: {e}); "
             "it may be truncated or corrupt"
         ) from None
     if META_KEY not in arrays:
         raise CheckpointError(f"{path} is an .npz file but not one written by minivae (no metadata)")
+    raw = arrays.pop(META_KEY)
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise CheckpointError(f"{path}: its metadata is not a JSON string")
     try:
-        meta = json.loads(str(arrays.pop(META_KEY)))
-    except json.JSONDecodeError as e:
+        meta = json.loads(str(raw))
+    except (json.JSONDecodeError, RecursionError) as e:
         raise CheckpointError(f"{path}: its metadata is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: its metadata is not a JSON object")
     return arrays, meta

@@ -14,7 +14,8 @@ run early, and each leaves the last good checkpoint in place:
 
 * Ctrl-C: the current step finishes and the run exits (status 130) telling
   you how to resume; a second Ctrl-C aborts at once.
-* a loss that is NaN or infinite: reported with its epoch and step, no
+* a loss that is NaN or infinite, or finite but exploding (see
+  divergence.py): reported with its epoch and step, no
   checkpoint is written (status 1).
 * being killed (even SIGKILL): every file is written atomically, so
   ``--resume DIR`` continues from the last finished epoch.
@@ -22,6 +23,7 @@ run early, and each leaves the last good checkpoint in place:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -38,13 +40,14 @@ from .backend import (Generator, HostCopy, derived_seed, enable_tf32, get_xp, re
                       to_numpy)
 from .config import CHECKPOINT, TrainConfig, parse_args
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
+from .divergence import NonFiniteLoss, advice, check_losses, loss_limit
 from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, pick_examples,
                          reconstruction_metrics)
 from .optim import Adam
-from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, load_checkpoint,
-                   read_metrics, restore, save_checkpoint, truncate_metrics, write_config,
-                   write_reconstructions)
-from .serialize import CheckpointError
+from .runs import (RunError, append_metrics, check_same_run, create_run_dir, default_run_dir,
+                   load_checkpoint, lock_run_dir, read_metrics, restore, save_checkpoint, truncate_metrics,
+                   write_config, write_reconstructions)
+from .serialize import CheckpointError, WriteError
 from .vae import VAE
 
 NOISE_STREAM = 1   # derived_seed(seed, epoch, 1) seeds an epoch's eps; (seed, epoch) its shuffling
@@ -53,10 +56,6 @@ LOG_EVERY = 50   # steps between two readings of the running loss for the progre
 
 class Interrupted(Exception):
     """Ctrl-C was pressed; raised between two steps."""
-
-
-class NonFiniteLoss(Exception):
-    """The loss or the parameters became NaN or infinite."""
 
 
 class StopOnCtrlC:
@@ -97,6 +96,9 @@ def main(argv=None) -> int:
         return 130
     except (DataError, CheckpointError, RunError, OSError) as e:   # OSError: e.g. unwritable --out
         print(f"error: {e}", file=sys.stderr)
+        if isinstance(e, WriteError) and cfg.out and os.path.exists(os.path.join(cfg.out, CHECKPOINT)):
+            print(f"The last finished epoch is safe in {cfg.out}; once the file can be written, "
+                  f"continue with: python -m minivae.train --resume {cfg.out}", file=sys.stderr)
         return 1
     except RuntimeError as e:               # --device cuda without CuPy or a GPU
         if cfg.device != "cuda":
@@ -113,7 +115,10 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str):
     return VAE(beta=cfg.beta, **kwargs) if cfg.model == "vae" else Autoencoder(**kwargs)
 
 
-def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
+def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int:
+    if held is None:   # held: an ExitStack that keeps the run directory locked
+        with contextlib.ExitStack() as held:
+            return run(cfg, resume_dir, device, held)
     say = (lambda *a: None) if cfg.quiet else print
     if cfg.tf32 and device == "cuda":
         enable_tf32()                       # before the first GEMM: see backend.enable_tf32
@@ -122,7 +127,10 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
     data = load_data(cfg, get_xp(device))
     model = build_model(cfg, data.x_test.shape[1], device)
     opt = Adam(model.params, lr=cfg.lr)
-    run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches)
+    run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches, held)
+    if done:   # reconstructions.csv of the checkpoint's model (a kill may have left it behind)
+        write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
+                              to_numpy(model.reconstruct(data.x_examples)))
 
     dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim)))
     say(f"{'Resuming' if done else 'Training'} a {cfg.model.upper()} {dims} ({cfg.activation}, "
@@ -141,10 +149,10 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
                 train_seconds = time.perf_counter() - start   # train_epoch ends with a read: synced
                 row = measure(model, data, cfg, epoch, train_stats, start)
                 append_metrics(run_dir, row)        # the row first, then the checkpoint: see runs.py
-                save_checkpoint(run_dir, model, opt, epoch, data.batches.state(), cfg,
-                                data.image_shape)
                 write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
                                       to_numpy(model.reconstruct(data.x_examples)))
+                save_checkpoint(run_dir, model, opt, epoch, data.batches.state(), cfg,
+                                data.image_shape)
                 say(f"epoch {epoch:3d} | train {row['train_loss']:8.3f} (recon "
                     f"{row['train_recon']:.3f}, KL {row['train_kl']:.3f}) | test "
                     f"{row['test_loss']:8.3f} | PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
@@ -158,7 +166,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
     except NonFiniteLoss as e:
         kept = (f"the last good checkpoint (epoch {epoch - 1}) in {run_dir} is kept unchanged"
                 if epoch > 1 else "no checkpoint was written")
-        print(f"error: {e}; training stopped and {kept}. A smaller --lr usually helps.",
+        print(f"error: {e}; training stopped and {kept}. {advice(resume_dir is not None)}",
               file=sys.stderr)
         return 1
     finish(model, cfg, run_dir, data)
@@ -183,15 +191,25 @@ def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
                            examples=examples, x_examples=x_test[xp.asarray(examples)])  # (n, D)
 
 
-def open_run(cfg: TrainConfig, resume_dir, model, opt, batches):
-    """(run directory, epochs already done): a new directory, or the state of a resumed run."""
+def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
+    """(run directory, epochs already done): a new directory, or the state of a resumed run.
+
+    Either way the directory is locked until ``held`` (an ExitStack) closes.
+    """
     if resume_dir is None:
         cfg.out = cfg.out or default_run_dir(cfg)
-        create_run_dir(cfg.out, cfg)
+        lock = create_run_dir(cfg.out, cfg, held)
+    else:
+        load_checkpoint(resume_dir)             # a damaged or foreign file: refused, nothing written
+        lock = lock_run_dir(resume_dir, held)   # then lock, and read it again below
+    if lock.note:
+        print(lock.note, file=sys.stderr)
+    if resume_dir is None:
         return cfg.out, 0
     arrays, meta = load_checkpoint(resume_dir)
     path = os.path.join(resume_dir, CHECKPOINT)
     done = restore(model, opt, arrays, meta, path)   # refuses another architecture
+    check_same_run(meta, cfg, path)                  # and another run's other settings
     try:
         batches.set_state(meta["data"])
     except (KeyError, ValueError) as e:
@@ -210,6 +228,9 @@ def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start:
     quality = reconstruction_metrics(model, data.x_test, data.image_shape)
     if not (math.isfinite(test["loss"]) and bool(model.xp.isfinite(model.params.flat).all())):
         raise NonFiniteLoss(f"the test loss or the parameters became NaN or infinite in epoch {epoch}")
+    if abs(test["loss"]) > loss_limit(model):
+        raise NonFiniteLoss(f"the test loss exploded to {test['loss']:.3g} nats per image in "
+                            f"epoch {epoch} (more than {loss_limit(model):.3g}: the run diverged)")
     return {"epoch": epoch, **{f"train_{k}": v for k, v in train_stats.items()},
             **{f"test_{k}": v for k, v in test.items()}, **quality,
             "seconds": time.perf_counter() - start}
@@ -234,7 +255,7 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
     sizes = np.zeros(n_steps)                               # (steps,) batch sizes
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,
                disable=True if cfg.quiet else None)         # None: only on a terminal
-    done, reading = 0, None
+    done, reading, limit = 0, None, loss_limit(model)
     # np.errstate: a diverging loss would make NumPy print overflow warnings
     # from deep inside the model; the check after the loop says it better.
     with bar, np.errstate(over="ignore", invalid="ignore"):
@@ -252,13 +273,10 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
             if reading is not None and reading.ready():
                 value, reading = float(reading.value), None
                 bar.set_postfix(loss=f"{value:.2f}")
-                if not math.isfinite(value):
+                if not (math.isfinite(value) and abs(value) <= limit):
                     break                                   # the check below names the step
     values = to_numpy(per_step[:done])                      # (done, 3): the one read per epoch
-    bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
-    if bad.size:
-        raise NonFiniteLoss(f"the loss became {values[bad[0], 0]} at epoch {epoch}, step "
-                            f"{bad[0] + 1} of {n_steps}")
+    check_losses(values, epoch, n_steps, limit)
     # Mean per image = sum over batches of (batch mean x batch size) / N, as PyTorch's example.
     means = (values * sizes[:done, None]).sum(axis=0) / sizes[:done].sum()
     return dict(zip(("loss", "recon", "kl"), map(float, means)))

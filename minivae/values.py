@@ -79,7 +79,11 @@ def dataset_name(value):
 
 
 def optional_path(value):
-    return None if value in (None, "") else os.fspath(value)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, (str, os.PathLike)):     # e.g. data_dir = 1 in a TOML file
+        raise argparse.ArgumentTypeError(f"expected a path, got {value!r}")
+    return os.fspath(value)
 
 
 def existing_dir(value):

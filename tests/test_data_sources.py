@@ -251,7 +251,7 @@ def test_bad_custom_arrays_raise_clear_errors(tmp_path, array, match):
 
 def test_pickled_npy_and_missing_files_are_refused(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="only pickle can load"):
         load_dataset(tmp_path / "obj.npy", "train")
     with pytest.raises(DataNotFoundError):
         load_dataset(tmp_path / "missing.npz", "train")

@@ -49,7 +49,7 @@ def test_corrupt_files_are_clear_errors(tmp_path, damage):
     VAE(input_dim=20, hidden_dims=(8,), latent_dim=3).save(path)
     data = path.read_bytes()
     path.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a zip" * 100, "empty": b""}[damage])
-    with pytest.raises(CheckpointError, match="not a readable minivae .npz file"):
+    with pytest.raises(CheckpointError, match="not a readable .npz file"):
         VAE.load(path)
 
 

@@ -355,11 +355,15 @@ def test_out_never_replaces_the_users_files(tiny, tmp_path, capsys):
 def test_out_may_restart_a_run_that_never_finished_an_epoch(tiny, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    (out / "config.json").write_text("{}\n")              # left by a run killed in epoch 1
+    (out / ".minivae-run").write_text("marker\n")         # left by a run killed in epoch 1
+    (out / "config.json").write_text("{}\n")
     (out / "metrics.csv").write_text(",".join(METRIC_COLUMNS) + "\n")
-    (out / ".tmp-abc123").write_text("torn")
+    (out / ".minivae-tmp-abc123").write_text("torn")       # a kill mid-write
+    (out / ".minivae-lock").write_text("pid 999999 on elsewhere\n")   # a kill -9
     assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
     assert load_checkpoint(str(out))[1]["epoch"] == 1
+    assert not (out / ".minivae-tmp-abc123").exists()      # cleaned
+    assert not (out / ".minivae-lock").exists()            # released at the end
 
 
 def test_out_that_is_a_file_or_unwritable_is_a_clear_error(tiny, tmp_path, capsys):

@@ -24,6 +24,14 @@ class CanonicalFile:
     sha256: str  # computed from the same bytes; MD5 alone can be forged
     shape: tuple  # the array it holds
 
+    @property
+    def size(self) -> int:
+        """Bytes of the uncompressed file: the IDX header, then one byte per uint8 item."""
+        count = 1
+        for n in self.shape:
+            count *= n
+        return 4 + 4 * len(self.shape) + count
+
 
 @dataclass(frozen=True)
 class DatasetInfo:

@@ -26,12 +26,15 @@ Which images are "train" and which "test"
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ..npyfile import check_npy, check_npz, memory_cap
 from .errors import DataError, DataNotFoundError
+from .idx import check_regular_file
 
 SUFFIXES = (".npy", ".npz")
 TEST_FRACTION = 0.1  # share of a single image array held out as the "test" split
@@ -104,8 +107,12 @@ def _pick_labels(arrays: dict):
     return next((arrays[key] for key in _LABEL_KEYS if key in arrays), None)
 
 
-def load_array_file(path, split: str = "train"):
+def load_array_file(path, split: str = "train", max_bytes: int | None = None):
     """Load ``split`` ("train" or "test") of the images in a .npy/.npz file.
+
+    The sizes the file declares are checked before anything is allocated: its
+    arrays together may hold at most ``max_bytes`` (default: half the
+    machine's memory, or ``$MINIVAE_MAX_DATA_BYTES``).
 
     Returns
     -------
@@ -119,8 +126,11 @@ def load_array_file(path, split: str = "train"):
         raise ValueError(f"split must be one of ('train', 'test'), got {split!r}")
     if path.suffix not in SUFFIXES:
         raise DataError(f"{path}: custom data must be a {' or '.join(SUFFIXES)} file")
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise DataNotFoundError(f"{path}: no such file")
+    check_regular_file(path)              # a directory, FIFO or dangling link
+    max_bytes = memory_cap() if max_bytes is None else max_bytes
+    (check_npz if path.suffix == ".npz" else check_npy)(str(path), max_bytes, DataError)
     try:
         # allow_pickle=False: an .npy/.npz file must never be able to run code.
         if path.suffix == ".npz":
@@ -128,8 +138,11 @@ def load_array_file(path, split: str = "train"):
                 arrays = {key: npz[key] for key in npz.files}
         else:
             arrays = {"x": np.load(path, allow_pickle=False)}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError,
+            NotImplementedError, RuntimeError) as exc:
         raise DataError(f"{path}: cannot read it as {path.suffix} ({exc})") from None
+    except MemoryError:
+        raise DataError(f"{path}: not enough memory to load it") from None
 
     source = str(path)
     if "x_train" in arrays and "x_test" in arrays:  # the file states its own split

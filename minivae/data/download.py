@@ -34,7 +34,7 @@ USER_AGENT = "minivae-data/1.0 (python urllib)"  # some servers refuse urllib's 
 
 def download(url: str, dest, *, timeout: float = DEFAULT_TIMEOUT,
              verify: Callable[[Path], None] | None = None,
-             progress: bool = True) -> Path:
+             progress: bool = True, max_bytes: int | None = None) -> Path:
     """Download ``url`` to ``dest`` atomically, with a time-out and a progress bar.
 
     Parameters
@@ -50,13 +50,17 @@ def download(url: str, dest, *, timeout: float = DEFAULT_TIMEOUT,
         ChecksumError) to reject it. The file is then deleted, not renamed.
     progress : bool
         Show a tqdm progress bar (only when stderr is a terminal).
+    max_bytes : int, optional
+        Give up once the body is larger than this (a wrong or hostile server
+        could otherwise fill the disk).
 
     Raises
     ------
     OSError, http.client.HTTPException
         The server could not be reached, refused, or timed out.
     DownloadError
-        The body ended before the Content-Length the server announced.
+        The body ended before the Content-Length the server announced, or
+        was larger than ``max_bytes``.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -68,12 +72,18 @@ def download(url: str, dest, *, timeout: float = DEFAULT_TIMEOUT,
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             received = 0
+            if max_bytes is not None and total is not None and total > max_bytes:
+                raise DownloadError(f"{url}: the server announces {total:,} bytes, more than "
+                                    f"the {max_bytes:,} this file can take")
             # disable=None: the bar shows on a terminal and stays out of logs.
             with tqdm(total=total, desc=dest.name, unit="B", unit_scale=True,
                       unit_divisor=1024, disable=None if progress else True) as bar:
                 while chunk := response.read(CHUNK_BYTES):
                     f.write(chunk)
                     received += len(chunk)
+                    if max_bytes is not None and received > max_bytes:
+                        raise DownloadError(f"{url}: more than {max_bytes:,} bytes, more than "
+                                            "this file can take; stopped")
                     bar.update(len(chunk))
             # http.client returns a short body without complaint when the
             # connection drops, so the length check is ours to make.
@@ -94,7 +104,7 @@ def download(url: str, dest, *, timeout: float = DEFAULT_TIMEOUT,
 def fetch_from_mirrors(filename: str, mirrors: Sequence[str], dest, *,
                        timeout: float = DEFAULT_TIMEOUT,
                        verify: Callable[[Path], None] | None = None,
-                       progress: bool = True) -> Path:
+                       progress: bool = True, max_bytes: int | None = None) -> Path:
     """Download ``filename`` from the first of ``mirrors`` that works.
 
     Parameters
@@ -103,7 +113,7 @@ def fetch_from_mirrors(filename: str, mirrors: Sequence[str], dest, *,
         The file's name on the mirrors, e.g. "train-images-idx3-ubyte.gz".
     mirrors : sequence of str
         Base URLs tried in order; the URL is ``mirror.rstrip("/") + "/" + filename``.
-    dest, timeout, verify, progress
+    dest, timeout, verify, progress, max_bytes
         As for :func:`download`. A mirror whose file fails ``verify`` counts
         as a failed mirror: the next one is tried.
 
@@ -116,7 +126,8 @@ def fetch_from_mirrors(filename: str, mirrors: Sequence[str], dest, *,
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + filename
         try:
-            return download(url, dest, timeout=timeout, verify=verify, progress=progress)
+            return download(url, dest, timeout=timeout, verify=verify, progress=progress,
+                            max_bytes=max_bytes)
         except (OSError, http.client.HTTPException, DataError) as exc:
             # OSError covers refused connections, time-outs and HTTP errors
             # (urllib's URLError and HTTPError); DataError a bad checksum.

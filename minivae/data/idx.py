@@ -22,13 +22,17 @@ to reshape around: a truncated download must never look like a dataset.
 from __future__ import annotations
 
 import gzip
+import io
+import os
+import stat
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from ..npyfile import ENV_MAX_BYTES, memory_cap
 from ..serialize import atomic_write
-from .errors import IDXError
+from .errors import DataError, IDXError
 
 # Type code -> dtype as stored on disk (big-endian: ">").
 IDX_DTYPES = {
@@ -45,27 +49,76 @@ _CODE_OF = {(dt.kind, dt.itemsize): code for code, dt in IDX_DTYPES.items()}
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def decompress(raw: bytes, source: str = "<bytes>") -> bytes:
+def _too_big(source, what, max_bytes) -> IDXError:
+    return IDXError(f"{source}: {what} more than {max_bytes:,} bytes, the most this file may "
+                    f"hold here (the file's known size, or ${ENV_MAX_BYTES}); it is not the "
+                    "expected file")
+
+
+def decompress(raw: bytes, source: str = "<bytes>", max_bytes: int | None = None) -> bytes:
     """The IDX bytes inside ``raw``: gunzipped if it is gzip, else ``raw`` itself.
 
-    A damaged gzip stream (truncated, bad CRC, corrupt deflate data) raises
+    At most ``max_bytes`` (default :func:`minivae.npyfile.memory_cap`) are
+    inflated: a small .gz that would inflate to gigabytes (a "gzip bomb") is
+    refused after max_bytes + 1, before its checksum could be computed. A
+    damaged gzip stream (truncated, bad CRC, corrupt deflate data) raises
     IDXError: gzip's own exceptions are three unrelated types.
     """
+    max_bytes = memory_cap() if max_bytes is None else max_bytes
     if not raw.startswith(GZIP_MAGIC):
+        if len(raw) > max_bytes:
+            raise _too_big(source, f"{len(raw):,} bytes is", max_bytes)
         return raw
+    data = bytearray()
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            # A MiB at a time, stopping one byte past the cap: the memory used stays
+            # below about twice max_bytes (the data, then its final copy to bytes).
+            while len(data) <= max_bytes and (chunk := stream.read(min(1 << 20,
+                                                                       max_bytes + 1 - len(data)))):
+                data += chunk
     except (EOFError, OSError, zlib.error) as exc:  # BadGzipFile is an OSError
         raise IDXError(
             f"{source}: damaged gzip data ({exc}). The file is probably truncated "
             "or corrupt; delete it and fetch it again."
         ) from None
+    if len(data) > max_bytes:
+        raise _too_big(source, "it inflates to", max_bytes)
+    return bytes(data)
 
 
-def read_idx_bytes(path) -> bytes:
-    """The uncompressed IDX bytes of the file at ``path`` (gzip or raw)."""
+def check_regular_file(path) -> None:
+    """Raise DataError unless ``path`` is a regular file (it must exist).
+
+    A directory, a FIFO (reading one would wait forever), a device or a
+    symbolic link to nothing each get their own message, not "not found".
+    """
     path = Path(path)
-    return decompress(path.read_bytes(), str(path))
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise DataError(f"{path} is a symbolic link to {os.readlink(path)}, which does "
+                            "not exist; fix or remove the link") from None
+        raise
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a device" if not stat.S_ISREG(mode)
+            else None)
+    if kind:
+        raise DataError(f"{path} is {kind}, not a data file; remove it or put the file there")
+
+
+def read_idx_bytes(path, max_bytes: int | None = None) -> bytes:
+    """The uncompressed IDX bytes of the file at ``path`` (gzip or raw), at most ``max_bytes``."""
+    path = Path(path)
+    max_bytes = memory_cap() if max_bytes is None else max_bytes
+    check_regular_file(path)
+    size = path.stat().st_size
+    # A gzip file is at most a little larger than what it holds (stored blocks),
+    # so a file much larger than the cap holds more than the cap.
+    if size > max_bytes + max_bytes // 100 + (1 << 16):
+        raise _too_big(path, f"at {size:,} bytes it is", max_bytes)
+    return decompress(path.read_bytes(), str(path), max_bytes)
 
 
 def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
@@ -128,13 +181,16 @@ def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
     return array.astype(dtype.newbyteorder("="))
 
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path, max_bytes: int | None = None) -> np.ndarray:
     """Read and validate the IDX file at ``path`` (gzip or raw).
+
+    ``max_bytes`` caps the uncompressed size (default: half the machine's
+    memory, or ``$MINIVAE_MAX_DATA_BYTES``); nothing larger is allocated.
 
     >>> images = read_idx("train-images-idx3-ubyte.gz")   # (60000, 28, 28) uint8
     """
     path = Path(path)
-    return parse_idx(read_idx_bytes(path), str(path))
+    return parse_idx(read_idx_bytes(path, max_bytes), str(path))
 
 
 def to_idx_bytes(array) -> bytes:

@@ -10,11 +10,14 @@ on a display, and a user who picked another pyplot backend keeps it.
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from ..serialize import atomic_write
 
 DPI = 100  # pixels per inch of every saved PNG: a (w, h)-inch figure is (100 w, 100 h) px
 
@@ -27,13 +30,15 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save_figure(fig: Figure, path) -> str:
-    """Write ``fig`` as a PNG at ``path`` (folders created) and return the path."""
+    """Write ``fig`` as a PNG at ``path`` (folders created) and return the path.
+
+    The PNG is drawn in memory and then written atomically: a full disk or a
+    kill leaves the previous file, never half a picture.
+    """
     path = os.fspath(path)
-    folder = os.path.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png")  # fixed dpi: ignore a user's rcParams
-    return path
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=DPI, format="png")  # fixed dpi: ignore a user's rcParams
+    return atomic_write(path, buf.getvalue())
 
 
 def as_images(flat, image_shape):

@@ -28,7 +28,12 @@ def latent_space_figure(means, labels=None):
         Up to 10 distinct labels get a legend; more get a colour bar.
     """
     means = np.asarray(means, dtype=np.float64)  # (N, Z)
-    if means.shape[1] == 2:
+    if means.shape[1] == 1:  # one dimension: mu(x) across, a little random height to see them
+        jitter = np.random.default_rng(0).uniform(-0.4, 0.4, len(means))  # (N,)
+        xy = np.stack([means[:, 0], jitter], axis=1)  # (N, 2)
+        xlabel, ylabel = "z1", "(random height, to spread the points)"
+        title = "posterior means mu(x), 1-D"
+    elif means.shape[1] == 2:
         xy = means  # (N, 2)
         xlabel, ylabel = "z1", "z2"
         title = "posterior means mu(x)"

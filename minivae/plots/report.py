@@ -17,6 +17,7 @@ import numpy as np
 
 from ..backend import get_array_module, to_numpy
 from ..evaluation import pick_examples
+from ..serialize import atomic_write
 from .curves import plot_loss_curves, plot_quality
 from .images import plot_interpolation, plot_reconstructions, plot_samples
 from .latent import plot_latent_space, plot_manifold
@@ -98,10 +99,8 @@ def write_report(run_dir, config, metrics_rows, figures) -> str:
             f"<title>minivae run report</title><style>{style}</style></head><body>"
             f"<h1>minivae run report</h1><p>{html.escape(run_dir)}</p>"
             + "\n".join(parts) + "</body></html>\n")
-    out = os.path.join(run_dir, "report.html")
-    with open(out, "w", encoding="utf-8") as f:
-        f.write(page)
-    return out
+    # Atomically: a full disk leaves the previous report, never a truncated one.
+    return atomic_write(os.path.join(run_dir, "report.html"), page.encode("utf-8"))
 
 
 def _to_model(model, batch):
