@@ -123,7 +123,7 @@ def test_missing_config_file(capsys):
 def test_run_directory_files(tiny, tmp_path, capsys):
     out = tmp_path / "run"
     assert train.main(tiny_args(tiny, out, "--epochs", "2")) == 0
-    assert "Final test loss" in capsys.readouterr().out
+    assert "Done after epoch 2: test loss" in capsys.readouterr().out
 
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.reader(f))
@@ -145,7 +145,7 @@ def test_run_directory_files(tiny, tmp_path, capsys):
     assert len(recon[0]) == 1 + 2 * 64 and len(recon) == 1 + 4   # one image per label (4 here)
 
     cfg, _ = parse_args(["--config", str(out / "config.json")])   # config.json reruns the run
-    assert cfg.hidden == (32,) and cfg.epochs == 2 and cfg.out == str(out)
+    assert cfg.hidden == (32,) and cfg.epochs == 2 and cfg.out is None   # a new directory
     _, meta = load_checkpoint(str(out))
     assert meta["epoch"] == 2 and meta["train_config"]["latent_dim"] == 4
 
@@ -177,9 +177,74 @@ def test_prints_one_line_per_epoch(tiny, tmp_path, capsys):
     assert len(lines) == 2
     for word in ("train", "recon", "KL", "test", "PSNR", "SSIM", " s"):
         assert word in lines[1]
-    assert out.startswith("Training a VAE 64-32-4") and "Final test loss" in out
+    assert out.startswith("Training a VAE 64-32-4-32-64") and "Done after epoch 2: test loss" in out
     # 64*32+32 + 2*(32*4+4) + 4*32+32 + 32*64+64 weights and biases
-    assert ", 4,616 parameters, on " in out.splitlines()[0]
+    assert out.splitlines()[0].endswith(", 4,616 parameters")
+    # No wrapping on a 100-column terminal (except for the lines naming a long path).
+    assert max(len(line) for line in out.splitlines() if str(tmp_path) not in line) <= 100, out
+
+
+def test_output_reaches_a_pipe_while_the_run_goes_on(tiny, tmp_path):
+    """Through a pipe (| tee, > log, nohup, CI) each line arrives when it is printed."""
+    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = [a for a in tiny_args(tiny, tmp_path / "run", "--epochs", "10000") if a != "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "minivae.train", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(5)]   # the header, then epoch 1
+        assert proc.poll() is None, "the run ended before its lines were read"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert lines[0].startswith("Training a VAE") and lines[4].startswith("epoch   1 |")
+
+
+def test_autoencoder_speaks_of_mse_per_pixel_not_of_an_elbo(tiny, tmp_path, capsys):
+    args = [a for a in tiny_args(tiny, tmp_path / "ae", "--epochs", "2", "--model", "ae")
+            if a != "--quiet"]
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    for word in ("ELBO", "KL", "posterior", "beta", "nats"):
+        assert word not in out, word
+    assert out.startswith("Training an autoencoder") and "per pixel" in out.splitlines()[0]
+    with open(tmp_path / "ae" / "metrics.csv") as f:
+        row = list(csv.DictReader(f))[-1]
+    epoch_2 = [line for line in out.splitlines() if line.startswith("epoch   2")][0]
+    # The BCE per pixel is the summed loss over 64 pixels; the MSE is metrics.csv's, per pixel.
+    assert f"train BCE {float(row['train_loss']) / 64:.4f}" in epoch_2
+    assert f"MSE {float(row['mse']):.4f}" in epoch_2
+
+
+def test_rerun_from_a_runs_config_json(tiny, tmp_path, capsys, monkeypatch):
+    """The README's recipe: --config runs/<run>/config.json trains the same run anew."""
+    monkeypatch.chdir(tmp_path)
+    first = tmp_path / "first"
+    assert train.main(tiny_args(tiny, first, "--epochs", "1")) == 0
+    assert train.main(["--config", str(first / "config.json")]) == 0
+    assert "already holds a run" in capsys.readouterr().err
+    (rerun,) = (tmp_path / "runs").iterdir()
+    with open(first / "metrics.csv") as a, open(rerun / "metrics.csv") as b:
+        old, new = list(csv.DictReader(a)), list(csv.DictReader(b))
+    assert [r["test_loss"] for r in old] == [r["test_loss"] for r in new]   # seeded: the same run
+
+
+def test_sgd_and_an_asymmetric_decoder(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "2", "--optimizer", "sgd", "--lr", "0.05",
+                                "--momentum", "0.9", "--decoder-hidden", "16,24")) == 0
+    arrays, meta = load_checkpoint(out)
+    assert meta["config"]["decoder_hidden_dims"] == [16, 24] and meta["optimizer"]["name"] == "SGD"
+    assert arrays["param/dec0.W"].shape == (4, 16) and arrays["param/dec1.W"].shape == (16, 24)
+    with open(out / "metrics.csv") as f:
+        losses = [float(r["train_loss"]) for r in csv.DictReader(f)]
+    assert losses[1] < losses[0]
+    assert "--decoder-hidden 8: the run" in _resume_error(out, "--decoder-hidden", "8")
+
+
+def _resume_error(run, *extra):
+    res = run_cli("-m", "minivae.train", "--resume", str(run), *extra)
+    assert res.returncode == 2
+    return res.stderr
 
 
 def test_autoencoder_runs(tiny, tmp_path):
