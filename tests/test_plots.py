@@ -264,7 +264,7 @@ def test_importing_plots_leaves_pyplot_alone():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("latent_dim", [2, 4])
+@pytest.mark.parametrize("latent_dim", [1, 2, 4])
 def test_every_figure_from_a_tiny_trained_vae(tmp_path, latent_dim):
     """The figures of make_all_figures for a VAE trained 150 steps on 8x8 blobs.
 

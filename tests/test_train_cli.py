@@ -287,6 +287,21 @@ def test_figures_when_plots_are_on(tiny, tmp_path):
     assert (out / "report.html").exists() and (out / "loss_curves.png").exists()
 
 
+@pytest.mark.parametrize("model", ["vae", "ae"])
+def test_latent_dim_1_draws_every_figure(tiny, tmp_path, model):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "run"
+    args = [a for a in tiny_args(tiny, out, "--epochs", "1", "--latent-dim", "1",
+                                 "--model", model) if a != "--no-plots"]
+    assert train.main(args) == 0
+    expected = {"loss_curves", "quality", "reconstructions", "latent_space", "interpolation"}
+    if model == "vae":
+        expected |= {"samples", "manifold"}
+    assert {p.stem for p in out.glob("*.png")} == expected
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="explorer-data"' in report and "the point sets z1" in report
+
+
 # -- resume options and architecture checks ----------------------------------
 
 def test_resume_refuses_options_that_change_the_run(tiny, tmp_path, capsys):

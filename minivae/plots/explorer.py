@@ -132,6 +132,8 @@ def explorer_section(model, means, labels, image_shape) -> str:
                               f"{shown} are the two most active ones.")
     script = resources.files(__package__).joinpath("explorer.js").read_text(encoding="utf-8")
     data = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
+    legend = " ".join(f'<span style="color:{c}">&#9632; {html.escape(k)}</span>'
+                      for k, c in spec["colours"].items())
     return f"""<h2 id="latent-explorer">Latent explorer</h2>
 <p>Click or drag on the plane: the point sets {html.escape(shown)}, and the image is what the
 decoder makes of it, computed in this page from the model's weights. The dots are test
@@ -141,6 +143,7 @@ images' codes, coloured by label.{html.escape(held)}</p>
  style="border:1px solid #ccc;cursor:crosshair;touch-action:none"></canvas>
 <div><canvas id="explorer-image" width="224" height="224"
  style="border:1px solid #ccc;image-rendering:pixelated"></canvas>
-<p id="explorer-z" style="font-family:monospace"></p></div></div>
+<p id="explorer-z" style="font-family:monospace"></p>
+<p style="font-size:13px">{legend}</p></div></div>
 <script type="application/json" id="explorer-data">{data}</script>
 <script>{script}</script>"""
