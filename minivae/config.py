@@ -68,7 +68,7 @@ class TrainConfig:
     likelihood: str = option("bernoulli", "the reconstruction loss: bernoulli (BCE on logits, "
                              "summed per image), gaussian (-log N(x; mean, s^2), see "
                              "--gaussian-std), or mse (the squared error summed per image, as "
-                             "the PyTorch/Keras labs print it; equal to gaussian with s^2 = 0.5 "
+                             "PyTorch labs print it; equal to gaussian with s^2 = 0.5 "
                              "less its constant 0.5 D log(pi), 448.73 for 784 pixels, so the "
                              "same gradients and training)",
                              choices=("bernoulli", "gaussian", "mse"))
