@@ -78,6 +78,8 @@ def test_help_documents_every_field(capsys):
     (["--lat", "5"], "--lat"),              # abbreviations are typos, not options
     (["--data-dir", "/no/such/dir"], "--data-dir: no such directory"),
     (["--gaussian-std", "0"], "--gaussian-std"),
+    (["--momentum", "1.5"], "--momentum"), (["--optimizer", "rmsprop"], "--optimizer"),
+    (["--decoder-hidden", "256,x"], "--decoder-hidden"),
 ])
 def test_bad_options_are_errors_naming_the_option(argv, named, capsys):
     with pytest.raises(SystemExit) as e:
@@ -239,6 +241,50 @@ def test_sgd_and_an_asymmetric_decoder(tiny, tmp_path):
         losses = [float(r["train_loss"]) for r in csv.DictReader(f)]
     assert losses[1] < losses[0]
     assert "--decoder-hidden 8: the run" in _resume_error(out, "--decoder-hidden", "8")
+
+
+def _accepts_mse():
+    from minivae import VAE
+    try:
+        VAE(input_dim=4, hidden_dims=(3,), latent_dim=2, likelihood="mse")
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _accepts_mse(), reason="minivae.VAE does not accept likelihood='mse' yet")
+@pytest.mark.parametrize("model", ["vae", "ae"])
+def test_mse_prints_the_gaussian_nll_less_its_constant(tiny, tmp_path, model):
+    """--likelihood mse trains as gaussian with s^2 = 1/2 and prints 0.5 D log(pi) less."""
+    rows = {}
+    for name, extra in [("mse", ["--likelihood", "mse"]),
+                        ("gauss", ["--likelihood", "gaussian",
+                                   "--gaussian-std", str(np.sqrt(0.5))])]:
+        out = tmp_path / name
+        assert train.main(tiny_args(tiny, out, "--epochs", "2", "--model", model,
+                                    "--dtype", "float64", *extra)) == 0
+        with open(out / "metrics.csv") as f:
+            rows[name] = list(csv.DictReader(f))
+    constant = 0.5 * 64 * np.log(np.pi)        # 64 pixels
+    for a, b in zip(rows["mse"], rows["gauss"]):
+        for key in ("train_loss", "test_loss"):
+            assert float(a[key]) == pytest.approx(float(b[key]) - constant, abs=1e-6)
+        assert float(a["mse"]) == pytest.approx(float(b["mse"]), rel=1e-9)
+
+
+def test_console_scripts_point_at_the_commands():
+    """minivae-train, minivae-sample and minivae-evaluate: each names a main() that exists."""
+    import importlib
+    try:
+        import tomllib
+    except ModuleNotFoundError:                 # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        scripts = tomllib.load(f)["project"]["scripts"]
+    assert set(scripts) == {"minivae-train", "minivae-sample", "minivae-evaluate"}
+    for target in scripts.values():
+        module, func = target.split(":")
+        assert callable(getattr(importlib.import_module(module), func))
 
 
 def _resume_error(run, *extra):
