@@ -61,7 +61,7 @@ def settings_rows(config: dict, is_vae: bool | None = None) -> list[tuple[str, s
         ("dataset", os.path.basename(str(c.get("dataset", "")))
          + (", dynamically binarized" if c.get("binarize") else ", grey levels in [0, 1]")),
         ("encoder hidden widths", _widths(hidden)),
-        ("latent size Z", str(c.get("latent_dim", ""))),
+        ("latent size Z" if is_vae else "code size Z", str(c.get("latent_dim", ""))),
         ("decoder hidden widths", _widths(decoder)),
         ("activation", str(c.get("activation", ""))),
         ("reconstruction loss", {"bernoulli": "Bernoulli (binary cross-entropy)",
