@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 from dataclasses import dataclass, field, fields
 
 from .backend import DEVICES, DTYPES
@@ -32,7 +33,8 @@ from .data.custom import SUFFIXES
 from .layers import ACTIVATIONS
 from .likelihoods import LIKELIHOODS
 from .values import (dataset_name, existing_dir, flag, int_list, nonnegative_float,
-                     nonnegative_int, optional_path, positive_float, positive_int)
+                     nonnegative_int, optional_int_list, optional_path, positive_float,
+                     positive_int, unit_interval)
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -61,13 +63,22 @@ class TrainConfig:
     model: str = option("vae", "vae, or ae for the deterministic autoencoder baseline",
                         choices=tuple(MODEL_CLASSES))
     hidden: tuple = option((400,), "encoder hidden widths, e.g. 400 or 512,256 "
-                           "(the decoder mirrors them)", parse=int_list, metavar="W[,W...]")
+                           "(the decoder mirrors them unless --decoder-hidden is given)",
+                           parse=int_list, metavar="W[,W...]")
+    decoder_hidden: tuple | None = option(None, "decoder hidden widths, from z to the image, "
+                                          "e.g. 256,512 (default: --hidden reversed)",
+                                          parse=optional_int_list, metavar="W[,W...]")
     latent_dim: int = option(20, "size Z of the latent code", parse=positive_int, metavar="Z")
-    likelihood: str = option("bernoulli", "p(x|z): bernoulli (BCE on logits) or gaussian "
-                             "(fixed std, see --gaussian-std)", choices=tuple(LIKELIHOODS))
-    gaussian_std: float = option(1.0, "the fixed std s of the gaussian likelihood; s^2 = 0.5 makes "
-                                 "its loss the 'summed MSE' of many write-ups, smaller s weighs "
-                                 "reconstruction more", parse=positive_float, metavar="S")
+    likelihood: str = option("bernoulli", "the reconstruction loss: bernoulli (BCE on logits, "
+                             "summed per image), gaussian (-log N(x; mean, s^2), see "
+                             "--gaussian-std), or mse (the squared error summed per image, as "
+                             "PyTorch labs print it; equal to gaussian with s^2 = 0.5 "
+                             "less its constant 0.5 D log(pi), 448.73 for 784 pixels, so the "
+                             "same gradients and training)",
+                             choices=tuple(LIKELIHOODS))
+    gaussian_std: float = option(1.0, "the fixed std s of the gaussian likelihood: smaller s "
+                                 "weighs reconstruction more against the KL",
+                                 parse=positive_float, metavar="S")
     activation: str = option("relu", "hidden-layer nonlinearity",
                              choices=tuple(ACTIVATIONS))
     beta: float = option(1.0, "weight of the KL term (1: the ELBO; other values: beta-VAE)",
@@ -78,7 +89,11 @@ class TrainConfig:
     epochs: int = option(10, "passes over the training set (raise it with --resume to train "
                          "longer)", parse=positive_int, resumable=True, metavar="N")
     batch_size: int = option(128, "examples per gradient step", parse=positive_int, metavar="B")
-    lr: float = option(1e-3, "Adam learning rate", parse=positive_float)
+    optimizer: str = option("adam", "adam (Kingma & Ba 2014) or sgd (with --momentum)",
+                            choices=("adam", "sgd"))
+    lr: float = option(1e-3, "learning rate", parse=positive_float)
+    momentum: float = option(0.0, "sgd only: heavy-ball momentum, e.g. 0.9",
+                             parse=unit_interval)
     seed: int = option(1, "seeds initialisation, shuffling and the noise eps",
                        parse=nonnegative_int)
     # Where and how to run
@@ -96,11 +111,12 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)   # JSON has lists, not tuples
+        d["decoder_hidden"] = None if self.decoder_hidden is None else list(self.decoder_hidden)
         return d
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
-ARCHITECTURE = ("model", "hidden", "latent_dim", "likelihood", "gaussian_std", "activation",
+ARCHITECTURE = ("model", "hidden", "decoder_hidden", "latent_dim", "likelihood", "gaussian_std", "activation",
                 "dtype")
 
 
@@ -134,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show(value):
-    return ",".join(map(str, value)) if isinstance(value, tuple) else value
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
 
 
 def check_value(name, value):
@@ -200,6 +216,7 @@ def parse_args(argv=None):
             base = {} if config_file is None else read_config_file(config_file)
         except ValueError as e:
             parser.error(str(e))
+        _rerun_elsewhere(config_file, base, cli)
         cfg = TrainConfig(**{**base, **cli})
     if cfg.tf32 and cfg.device == "cpu":
         parser.error("--tf32 needs --device cuda or auto: TF32 is a mode of GPU tensor cores")
@@ -207,6 +224,22 @@ def parse_args(argv=None):
         cfg.dataset = os.path.abspath(cfg.dataset)
     cfg.data_dir = cfg.data_dir and os.path.abspath(cfg.data_dir)
     return cfg, resume
+
+
+def _rerun_elsewhere(config_file, base: dict, cli: dict) -> None:
+    """Drop a config file's ``out`` when that directory already holds a run.
+
+    A run's config.json records its own directory, so ``--config
+    runs/<run>/config.json`` (the way to rerun a run) would otherwise collide
+    with the run it came from. The rerun gets a new default directory instead;
+    ``--out`` on the command line still chooses one.
+    """
+    out = base.get("out")
+    if out is None or "out" in cli or not os.path.exists(os.path.join(out, CHECKPOINT)):
+        return
+    del base["out"]
+    print(f"note: {out} (the out of {config_file}) already holds a run; this run writes "
+          "into a new directory (choose one with --out)", file=sys.stderr)
 
 
 def _resumed(parser, run_dir, cli) -> TrainConfig:

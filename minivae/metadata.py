@@ -127,8 +127,8 @@ def _check_training(meta: dict, f: _Fields, config: dict) -> None:
         f.fail("checkpoint_version", f"is {meta['checkpoint_version']}, but this minivae "
                                      "reads version 1; update minivae")
     opt = _Fields(f.get("optimizer"), "optimizer", f.path)
-    if opt.get("name") != "Adam":
-        opt.fail("optimizer.name", f"must be 'Adam', got {_show(opt.obj['name'])}")
+    if opt.get("name") not in ("Adam", "SGD"):
+        opt.fail("optimizer.name", f"must be 'Adam' or 'SGD', got {_show(opt.obj['name'])}")
     opt.int("t", low=epoch)                         # at least one step per epoch
     data = _Fields(f.get("data"), "data", f.path)
     if data.int("epoch") != epoch:

@@ -39,11 +39,12 @@ from .autoencoder import Autoencoder
 from .backend import (Generator, HostCopy, derived_seed, enable_tf32, get_xp, resolve_device,
                       to_numpy)
 from .config import CHECKPOINT, TrainConfig, parse_args
+from .console import epoch_line, final_line, flush_every_line, header_lines
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
 from .divergence import NonFiniteLoss, advice, check_losses, loss_limit
 from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, pick_examples,
                          reconstruction_metrics)
-from .optim import Adam
+from .optim import SGD, Adam
 from .runs import (RunError, append_metrics, check_same_run, create_run_dir, default_run_dir,
                    load_checkpoint, lock_run_dir, read_metrics, restore, save_checkpoint, truncate_metrics,
                    write_config, write_reconstructions)
@@ -87,6 +88,7 @@ class StopOnCtrlC:
 
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
+    flush_every_line()                      # every line reaches a pipe or a log at once
     cfg, resume_dir = parse_args(argv)      # bad options: argparse exits with status 2
     try:
         device = resolve_device(cfg.device)  # "auto" -> "cuda" or "cpu"
@@ -109,6 +111,7 @@ def main(argv=None) -> int:
 
 def build_model(cfg: TrainConfig, input_dim: int, device: str):
     kwargs = dict(input_dim=input_dim, hidden_dims=cfg.hidden, latent_dim=cfg.latent_dim,
+                  decoder_hidden_dims=cfg.decoder_hidden,
                   likelihood=cfg.likelihood, gaussian_std=cfg.gaussian_std,
                   activation=cfg.activation, dtype=cfg.dtype,
                   device=device, seed=cfg.seed)
@@ -126,17 +129,15 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
         print("note: --tf32 has no effect on the CPU (--device auto found no GPU)", file=sys.stderr)
     data = load_data(cfg, get_xp(device))
     model = build_model(cfg, data.x_test.shape[1], device)
-    opt = Adam(model.params, lr=cfg.lr)
+    opt = (Adam(model.params, lr=cfg.lr) if cfg.optimizer == "adam"
+           else SGD(model.params, lr=cfg.lr, momentum=cfg.momentum))
     run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches, held)
     if done:   # reconstructions.csv of the checkpoint's model (a kill may have left it behind)
         write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
                               to_numpy(model.reconstruct(data.x_examples)))
 
-    dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim)))
-    say(f"{'Resuming' if done else 'Training'} a {cfg.model.upper()} {dims} ({cfg.activation}, "
-        f"{cfg.likelihood}), {model.num_params:,} parameters, on {cfg.dataset}: {len(data.batches.data)} train / "
-        f"{len(data.x_test)} test images, {device} {cfg.dtype}, {len(data.batches)} steps "
-        f"per epoch -> {run_dir}")
+    for line in header_lines(cfg, model, data, device, run_dir, resumed=done > 0):
+        say(line)
     if done >= cfg.epochs:
         say(f"{run_dir} has already finished {done} epochs; raise --epochs to train longer.")
 
@@ -146,17 +147,13 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
             for epoch in range(done + 1, cfg.epochs + 1):
                 start = time.perf_counter()
                 train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop)
-                train_seconds = time.perf_counter() - start   # train_epoch ends with a read: synced
                 row = measure(model, data, cfg, epoch, train_stats, start)
                 append_metrics(run_dir, row)        # the row first, then the checkpoint: see runs.py
                 write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
                                       to_numpy(model.reconstruct(data.x_examples)))
                 save_checkpoint(run_dir, model, opt, epoch, data.batches.state(), cfg,
                                 data.image_shape)
-                say(f"epoch {epoch:3d} | train {row['train_loss']:8.3f} (recon "
-                    f"{row['train_recon']:.3f}, KL {row['train_kl']:.3f}) | test "
-                    f"{row['test_loss']:8.3f} | PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
-                    f" | {row['seconds']:.1f} s ({train_seconds:.1f} s training)")
+                say(epoch_line(cfg, row, model.input_dim))
     except Interrupted as e:
         last = (f"the last checkpoint (epoch {epoch - 1}) is in {run_dir}; resume with: "
                 f"python -m minivae.train --resume {run_dir}") if epoch > 1 else \
@@ -295,10 +292,7 @@ def finish(model, cfg, run_dir, data) -> None:
             make_all_figures(model, data.x_test, data.test_labels, rows, run_dir, data.image_shape,
                              cfg.to_dict())
     if rows:
-        last = rows[-1]
-        print(f"Done after epoch {last['epoch']}. Final test loss {last['test_loss']:.3f} nats "
-              f"per image (train {last['train_loss']:.3f}); PSNR {last['psnr']:.2f} dB, "
-              f"SSIM {last['ssim']:.4f}.")
+        print(final_line(cfg, rows[-1], model.input_dim))
     print(f"Run directory {run_dir}: config.json, metrics.csv, {CHECKPOINT}, reconstructions.csv"
           + (", figures and report.html" if cfg.plots and rows else ""))
     if cfg.model == "vae":

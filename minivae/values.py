@@ -69,6 +69,19 @@ def int_list(value):
     return widths
 
 
+def optional_int_list(value):
+    """Like :func:`int_list`, but None (or "" on the command line) stays None: "not given"."""
+    return None if value in (None, "") else int_list(value)
+
+
+def unit_interval(value):
+    """A number in [0, 1), e.g. a momentum."""
+    x = _number(value, float)
+    if not (0 <= x < 1):
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {value!r}")
+    return x
+
+
 def dataset_name(value):
     """A known dataset name, or the path of a .npy/.npz file."""
     value = str(value)

@@ -4,13 +4,17 @@ Tests that take the ``device`` fixture run once on NumPy ("cpu") and once on
 CuPy ("cuda"). Every test that needs a GPU carries the ``cuda`` marker (the
 "cuda" device run has it already), so ``pytest -m cuda`` runs exactly those;
 without a usable GPU they are skipped, with the reason shown. Every test
-starts with TF32 off, whatever CUPY_TF32 says in the environment.
-``MINIVAE_DATA_DIR`` points tests at real MNIST (CI sets it to the shared
-copy); tests that need it skip visibly without it.
+starts with TF32 off, whatever CUPY_TF32 says in the environment. Real MNIST
+is found where the package itself finds it: ``MINIVAE_DATA_DIR``, else the
+download cache (so the tests use what one ``python -m minivae.train``
+fetched), else ``/usr/share/datasets/mnist``; tests that need it skip
+visibly without it. Skips are summed up by reason at the end of the run,
+one line each.
 """
 
 import os
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -52,6 +56,30 @@ def tf32_off(monkeypatch):
     backend.enable_tf32(False)
 
 
+NO_MNIST = ("real MNIST not found: run `python -m minivae.train` once (it caches MNIST) or set "
+            "MINIVAE_DATA_DIR to a directory with the IDX files")
+
+
+def _locate_real_mnist():
+    """Set MINIVAE_DATA_DIR to where the package finds verified MNIST, if it finds it.
+
+    Runs when this file is imported, before any fixture empties the cache for
+    a test, and never downloads. Tests (and the commands they start) then all
+    read real MNIST through the one variable.
+    """
+    from minivae.data.datasets import DataError, find_file
+    try:
+        found = [find_file("mnist", split, kind) for split in ("train", "test")
+                 for kind in ("images", "labels")]
+    except DataError:   # a damaged file of the user's: the tests that need MNIST say so
+        return
+    if all(found):
+        os.environ["MINIVAE_DATA_DIR"] = str(found[0].parent)
+
+
+_locate_real_mnist()
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets an empty download cache and no network fallback.
@@ -81,7 +109,7 @@ def mnist_dir():
     """The directory holding real MNIST, from MINIVAE_DATA_DIR (skips without it)."""
     path = os.environ.get("MINIVAE_DATA_DIR")
     if not path or not os.path.isdir(path):
-        pytest.skip("real MNIST not available: set MINIVAE_DATA_DIR to a directory with the IDX files")
+        pytest.skip(NO_MNIST)
     return path
 
 
@@ -118,8 +146,17 @@ def adam_by_hand(p, grads, lr, b1, b2, eps, wd=0.0):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the worst whole-model gradient-check error, if those checks ran."""
+    """Sum up the skips by reason, one line each; print the worst gradient-check error."""
     import sys
+    reasons = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.write_sep("-", f"{sum(reasons.values())} skipped (pytest -rs lists them)")
+        for reason, count in reasons.most_common():
+            terminalreporter.write_line(f"{count:4d} x {reason}")
     worst = getattr(sys.modules.get("test_vae_gradients"), "WORST", None)
     if worst:
         name = max(worst, key=worst.get)

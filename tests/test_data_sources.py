@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import NO_MNIST
+
 from minivae.data import (
     ChecksumError,
     DataError,
@@ -42,8 +44,7 @@ def _real_mnist_dir():
 
 REAL_MNIST = _real_mnist_dir()
 needs_mnist = pytest.mark.skipif(
-    REAL_MNIST is None, reason="real MNIST not found: set MINIVAE_DATA_DIR to a directory "
-    "with the four MNIST .gz files (e.g. ../shared/data/mnist)")
+    REAL_MNIST is None, reason=NO_MNIST)
 needs_fashion = pytest.mark.skipif(
     not (DEBIAN_FASHION / f"{LABELS}.gz").is_file(),
     reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist")

@@ -178,7 +178,8 @@ def test_manifold_traversals_pick_the_most_active_dimensions(tmp_path):
     assert moved[:3] == [7, 2, 9]
     np.testing.assert_allclose(z[0, :, 7], np.linspace(-3, 3, 7))
     np.testing.assert_allclose(z[0, :, 0], means[:, 0].mean())  # others held at the mean code
-    assert "sd=1.00" in fig.axes[0].get_yticklabels()[0].get_text()
+    assert fig.axes[0].get_yticklabels()[0].get_text() == "z8: Var 8.70, sd 1.00"
+    assert "row labels: Var: variance of the posterior mean" in fig.axes[0].get_xlabel()
     with pytest.raises(ValueError, match="means"):
         plots.manifold_figure(dec, z_dim, SHAPE)
     check_png(plots.plot_manifold(dec, z_dim, tmp_path / "t.png", SHAPE, n=7, means=means), fig)
@@ -205,8 +206,10 @@ def test_write_report_embeds_the_figures(tmp_path):
     text = open(out, encoding="utf-8").read()
     embedded = re.search(r'src="data:image/png;base64,([^"]+)"', text).group(1)
     assert base64.b64decode(embedded) == open(png, "rb").read()
-    assert "<td>latent_dim</td><td>2</td>" in text and "<th>psnr</th>" in text
-    assert "<td>0.9</td>" in text  # the last epoch's SSIM
+    assert "<td>latent size Z</td><td>2</td>" in text and "<th>PSNR (dB)</th>" in text
+    assert "<td>0.9000</td>" in text  # the last epoch's SSIM, at four decimals
+    assert "<td>final test loss</td><td>26.250 nats per image" in text   # the summary: 105 / 4
+    assert text.index("Summary") < text.index("Settings") < text.index("Metrics per epoch")
     assert "PSNR" in text  # the caption
 
 
@@ -230,7 +233,13 @@ def test_make_all_figures(tmp_path, model_cls, expected):
     assert text.count("data:image/png;base64,") == len(expected) - 1
     for name in expected - {"report"}:
         assert f'id="{name}"' in text
-    assert "<td>0.6</td>" in text and model_cls.__name__ in text
+    assert "<td>0.6000</td>" in text   # the first epoch's SSIM
+    kind = "variational autoencoder" if model_cls is FakeVAE else "deterministic autoencoder"
+    assert f"<td>model</td><td>{kind}" in text
+    if model_cls is FakeAutoencoder:   # its own words: no KL, no ELBO, no posterior
+        words = re.sub(r'src="data:[^"]*"', "", text)   # the page less its embedded images
+        for word in ("KL", "ELBO", "posterior", "beta"):
+            assert word not in words, word
     if "samples" in out:  # fixed seed: the same picture twice
         again = plots.make_all_figures(model, test_x, labels, [], tmp_path / "again", SHAPE, {})
         assert open(out["samples"], "rb").read() == open(again["samples"], "rb").read()
@@ -255,7 +264,7 @@ def test_importing_plots_leaves_pyplot_alone():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("latent_dim", [2, 4])
+@pytest.mark.parametrize("latent_dim", [1, 2, 4])
 def test_every_figure_from_a_tiny_trained_vae(tmp_path, latent_dim):
     """The figures of make_all_figures for a VAE trained 150 steps on 8x8 blobs.
 

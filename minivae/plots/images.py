@@ -14,7 +14,8 @@ import numpy as np
 from ._common import cell_centres, mosaic, new_figure, save_figure, show_image
 
 
-def reconstructions_figure(originals, reconstructions, image_shape=(28, 28)):
+def reconstructions_figure(originals, reconstructions, image_shape=(28, 28),
+                           title="reconstruction: mean of p(x | z = mu(x))"):
     """Two axes: a row of test images over the row of their reconstructions.
 
     Parameters
@@ -31,8 +32,7 @@ def reconstructions_figure(originals, reconstructions, image_shape=(28, 28)):
     fig = new_figure(width, 2 * cell + 0.7)
     top, bottom = fig.subplots(2, 1)
     show_image(top, mosaic(originals, image_shape, ncols=n), "original x")
-    show_image(bottom, mosaic(reconstructions, image_shape, ncols=n),
-               "reconstruction: mean of p(x | z = mu(x))")
+    show_image(bottom, mosaic(reconstructions, image_shape, ncols=n), title)
     return fig
 
 
@@ -51,7 +51,8 @@ def samples_figure(images, image_shape, title="samples: decoder mean at z ~ N(0,
     return fig
 
 
-def interpolation_figure(decode_fn, z_start, z_end, image_shape, steps=10, endpoints=None):
+def interpolation_figure(decode_fn, z_start, z_end, image_shape, steps=10, endpoints=None,
+                         title="linear interpolation between two posterior means"):
     """One axes: decodings along the segment from z_start to z_end.
 
     z_t = (1 - t) z_start + t z_end, for t = 0, 1/(steps-1), ..., 1. Between
@@ -79,16 +80,17 @@ def interpolation_figure(decode_fn, z_start, z_end, image_shape, steps=10, endpo
     width = max(4.0, 0.75 * len(labels))
     fig = new_figure(width, width / len(labels) * image_shape[0] / image_shape[1] + 0.8)
     ax = fig.subplots(1, 1)
-    show_image(ax, mosaic(row, image_shape, ncols=len(labels)),
-               "linear interpolation between two posterior means")
+    show_image(ax, mosaic(row, image_shape, ncols=len(labels)), title)
     ax.set_xticks(cell_centres(len(labels), image_shape[1]), labels, fontsize=7)
     ax.set_xlabel("t", fontsize=8)
     return fig
 
 
-def plot_reconstructions(originals, reconstructions, path, image_shape=(28, 28)) -> str:
+def plot_reconstructions(originals, reconstructions, path, image_shape=(28, 28),
+                         title="reconstruction: mean of p(x | z = mu(x))") -> str:
     """Save :func:`reconstructions_figure` as a PNG; return the path."""
-    return save_figure(reconstructions_figure(originals, reconstructions, image_shape), path)
+    return save_figure(reconstructions_figure(originals, reconstructions, image_shape, title),
+                       path)
 
 
 def plot_samples(images, path, image_shape) -> str:
@@ -97,7 +99,8 @@ def plot_samples(images, path, image_shape) -> str:
 
 
 def plot_interpolation(decode_fn, z_start, z_end, path, image_shape, steps=10,
-                       endpoints=None) -> str:
+                       endpoints=None, title="linear interpolation between two posterior means"
+                       ) -> str:
     """Save :func:`interpolation_figure` as a PNG; return the path."""
-    fig = interpolation_figure(decode_fn, z_start, z_end, image_shape, steps, endpoints)
+    fig = interpolation_figure(decode_fn, z_start, z_end, image_shape, steps, endpoints, title)
     return save_figure(fig, path)

@@ -18,43 +18,64 @@ from ..metrics import pca
 from ._common import cell_centres, mosaic, new_figure, save_figure, show_image
 
 
-def latent_space_figure(means, labels=None):
-    """Scatter of the posterior means, coloured by label.
+# Ten colours told apart at a glance (Okabe & Ito 2008's colour-blind-safe eight, then two
+# dark ones), so that digits 0-9 never share a hue; each label is also written on the plot.
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+           "#000000", "#8C564B", "#7F3FBF")
+
+
+def _plane(means, what):
+    """(xy (N, 2), x label, y label, title) for the scatter of the codes (N, Z)."""
+    Z = means.shape[1]
+    if Z == 2:
+        return means, "z1", "z2", what
+    if Z == 1:   # one coordinate: spread the points vertically by label, in the drawing
+        return np.stack([means[:, 0], np.zeros(len(means))], axis=1), "z1", "", what
+    xy, _, var = pca(means, 2)  # (N, 2), _, (2,)
+    share = 100 * var / means.var(axis=0, ddof=1).sum()  # (2,) percent of total variance
+    return (xy, f"PC1 ({share[0]:.0f}% var)", f"PC2 ({share[1]:.0f}% var)",
+            f"{what}, {Z}-D, first two principal components")
+
+
+def latent_space_figure(means, labels=None, what="posterior means mu(x)"):
+    """Scatter of the codes, coloured by label, each label written at its points' median.
 
     Parameters
     ----------
     means : array (N, Z)
+        Posterior means (VAE) or codes (autoencoder). Z = 1 is drawn as a strip
+        per label, Z > 2 on the first two principal components.
     labels : array (N,) of ints, or None
-        Up to 10 distinct labels get a legend; more get a colour bar.
+        Up to 10 distinct labels get a legend outside the axes; more get a colour bar.
+    what : str
+        What the points are, for the title.
     """
     means = np.asarray(means, dtype=np.float64)  # (N, Z)
-    if means.shape[1] == 1:  # one dimension: mu(x) across, a little random height to see them
-        jitter = np.random.default_rng(0).uniform(-0.4, 0.4, len(means))  # (N,)
-        xy = np.stack([means[:, 0], jitter], axis=1)  # (N, 2)
-        xlabel, ylabel = "z1", "(random height, to spread the points)"
-        title = "posterior means mu(x), 1-D"
-    elif means.shape[1] == 2:
-        xy = means  # (N, 2)
-        xlabel, ylabel = "z1", "z2"
-        title = "posterior means mu(x)"
-    else:
-        xy, _, var = pca(means, 2)  # (N, 2), _, (2,)
-        share = 100 * var / means.var(axis=0, ddof=1).sum()  # (2,) percent of total variance
-        xlabel, ylabel = f"PC1 ({share[0]:.0f}% var)", f"PC2 ({share[1]:.0f}% var)"
-        title = f"posterior means mu(x), {means.shape[1]}-D, first two principal components"
-    fig = new_figure(6.5, 5.5)
+    xy, xlabel, ylabel, title = _plane(means, what)
+    fig = new_figure(7.2, 5.5)
     ax = fig.subplots(1, 1)
-    style = dict(s=4, alpha=0.6, linewidths=0)
+    style = dict(s=5, alpha=0.7, linewidths=0)
     if labels is None:
-        ax.scatter(xy[:, 0], xy[:, 1], color="C0", **style)
+        ax.scatter(xy[:, 0], xy[:, 1], color=COLOURS[0], **style)
     else:
         labels = np.asarray(labels).reshape(-1)  # (N,)
         classes = np.unique(labels)
-        if len(classes) <= 10:
+        if means.shape[1] == 1:   # a strip per label: y = the label's row, jittered
+            rows = np.searchsorted(classes, labels)
+            jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(labels))
+            xy = np.stack([xy[:, 0], rows + jitter], axis=1)
+            ax.set_yticks(range(len(classes)), [str(c) for c in classes])
+            ylabel = "label"
+        if len(classes) <= len(COLOURS):
             for i, c in enumerate(classes):
                 pick = labels == c
-                ax.scatter(xy[pick, 0], xy[pick, 1], color=f"C{i}", label=str(c), **style)
-            ax.legend(title="label", markerscale=3, fontsize=8, loc="best")
+                ax.scatter(xy[pick, 0], xy[pick, 1], color=COLOURS[i], label=str(c), **style)
+                cx, cy = np.median(xy[pick], axis=0)
+                ax.text(cx, cy, str(c), fontsize=11, weight="bold", ha="center", va="center",
+                        color=COLOURS[i], bbox=dict(boxstyle="round,pad=0.15", fc="white",
+                                                    ec=COLOURS[i], alpha=0.85))
+            ax.legend(title="label", markerscale=3, fontsize=8, loc="upper left",
+                      bbox_to_anchor=(1.01, 1.0), borderaxespad=0)   # outside the data
         else:
             points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="viridis", **style)
             fig.colorbar(points, ax=ax, label="label")
@@ -100,18 +121,20 @@ def _traversals(decode_fn, image_shape, means, logvars, n_cols, max_rows=8):
     for r, j in enumerate(dims):
         z[r, :, j] = values  # move one dimension, hold the others at the mean code
     images = np.asarray(decode_fn(z.reshape(-1, means.shape[1])))  # (k * n_cols, D)
-    fig = new_figure(max(4.0, 0.6 * n_cols) + 1.2, 0.6 * len(dims) + 0.9)
+    fig = new_figure(max(5.5, 0.6 * n_cols + 1.6), 0.6 * len(dims) + 1.6)
     ax = fig.subplots(1, 1)
     show_image(ax, mosaic(images, image_shape, ncols=n_cols),
                "latent traversals: one dimension moved, the others at the mean code")
-    names = [f"z{j + 1}  Var={activity[j]:.2f}" for j in dims]
+    names = [f"z{j + 1}: Var {activity[j]:.2f}" for j in dims]
+    explain = "Var: variance of the posterior mean of z_j over test images (about 0: unused)"
     if logvars is not None:
         sigma = np.exp(0.5 * np.asarray(logvars, dtype=np.float64)).mean(axis=0)  # (Z,)
-        names = [f"{s}  sd={sigma[j]:.2f}" for s, j in zip(names, dims)]
+        names = [f"{s}, sd {sigma[j]:.2f}" for s, j in zip(names, dims)]
+        explain += "\nsd: the posterior's standard deviation, averaged (about 1: the prior's)"
     ax.set_yticks(cell_centres(len(dims), image_shape[0]), names, fontsize=7)
     ax.set_xticks(cell_centres(n_cols, image_shape[1]), [f"{v:.1f}" for v in values],
                   fontsize=7)
-    ax.set_xlabel("value of the moved dimension z_j")
+    ax.set_xlabel("value of the moved dimension z_j\n\nrow labels: " + explain, fontsize=8)
     return fig
 
 
@@ -122,12 +145,13 @@ def manifold_figure(decode_fn, latent_dim, image_shape, n=20, means=None, logvar
     for p on linspace(0.05, 0.95, n), so equal areas of the grid hold equal
     prior mass (Kingma & Welling 2013, Fig. 4).
 
-    latent_dim > 2: traversals. The activity of dimension j is the variance
+    latent_dim != 2: traversals (one row for latent_dim 1). The activity of dimension j is the variance
     over the data of its posterior mean, Var_x[mu_j(x)] (Burda et al. 2015
     call a unit active when it exceeds 0.01: see evaluation.active_units);
     the up to 8 most active dimensions each get a row where z_j runs over
     min(n, 11) values from -3 to 3 while the other dimensions stay at the
-    mean of ``means``.
+    mean of ``means``. Each row is labelled with that activity (Var) and,
+    given ``logvars``, the mean posterior sd; a note under the picture says so.
 
     Parameters
     ----------
@@ -145,9 +169,9 @@ def manifold_figure(decode_fn, latent_dim, image_shape, n=20, means=None, logvar
     return _traversals(decode_fn, image_shape, means, logvars, n_cols=min(n, 11))
 
 
-def plot_latent_space(means, labels, path) -> str:
+def plot_latent_space(means, labels, path, what="posterior means mu(x)") -> str:
     """Save :func:`latent_space_figure` as a PNG; return the path."""
-    return save_figure(latent_space_figure(means, labels), path)
+    return save_figure(latent_space_figure(means, labels, what), path)
 
 
 def plot_manifold(decode_fn, latent_dim, path, image_shape, n=20, means=None,

@@ -16,12 +16,20 @@ import os
 import numpy as np
 
 from ..backend import get_array_module, to_numpy
+from ..console import LOSS_NAMES
 from ..evaluation import pick_examples
 from ..serialize import atomic_write
 from .curves import plot_loss_curves, plot_quality
 from .images import plot_interpolation, plot_reconstructions, plot_samples
+from .explorer import explorer_section
 from .latent import plot_latent_space, plot_manifold
+from .summary import metrics_table, settings_rows, summary_rows
 
+# Each figure's title and caption, in words; an autoencoder's differ where its words do.
+TITLES = {"loss_curves": "Loss per epoch", "quality": "Quality of the reconstructions",
+          "reconstructions": "Reconstructions", "samples": "Samples from the prior",
+          "latent_space": "The latent space", "manifold": "What the decoder makes",
+          "interpolation": "Interpolation"}
 CAPTIONS = {
     "loss_curves": "Loss per epoch, train and test: the negative ELBO (left) is the "
                    "reconstruction term (middle) plus beta times the KL term (right), "
@@ -32,34 +40,53 @@ CAPTIONS = {
                        "posterior mean mu(x) (bottom).",
     "samples": "New images: the decoder's mean at z drawn from the prior N(0, I) "
                "(fixed seed).",
-    "latent_space": "Posterior means of test images, coloured by label; first two "
-                    "principal components when the latent space has more than two "
-                    "dimensions.",
+    "latent_space": "Posterior means of test images, coloured by label, each label written "
+                    "at the middle of its points; first two principal components when the "
+                    "latent space has more than two dimensions.",
     "manifold": "What the decoder produces across the latent space: a grid over the "
                 "prior's quantiles (2-D latent), or traversals of the most active "
-                "latent dimensions.",
+                "latent dimensions, one per row (its label: Var, how much the posterior "
+                "mean moves across test images; sd, the posterior's average spread).",
     "interpolation": "Decodings along the straight line between the posterior means of "
                      "two test images (shown at the ends).",
 }
+AE_CAPTIONS = {
+    "loss_curves": "Loss per epoch, train and test, per pixel (as Keras prints it), and the "
+                   "test reconstructions' mean squared error per pixel.",
+    "quality": "Quality of test reconstructions per epoch: PSNR in dB and SSIM "
+               "(Wang et al. 2004; 1 means identical).",
+    "reconstructions": "Test images (top) and their reconstructions decode(encode(x)) (bottom).",
+    "latent_space": "The codes z = encode(x) of test images, coloured by label, each label "
+                    "written at the middle of its points; first two principal components when "
+                    "the code has more than two dimensions.",
+    "interpolation": "Decodings along the straight line between the codes of two test "
+                     "images (shown at the ends).",
+}
 MAX_ENCODED = 5000  # test images encoded for the latent plots: enough, and fast
 BATCH = 1000
+STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 2em;"
+         "color:#222;line-height:1.4}"
+         "table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}"
+         "td,th{border:1px solid #ccc;padding:3px 10px;text-align:right}"
+         "th{background:#f0f0f0}table.kv td:first-child{text-align:left;color:#555}"
+         "table.kv td{text-align:left}figure{margin:2em 0}img{max-width:100%}"
+         "figcaption{font-size:14px;color:#444;max-width:75ch}"
+         ".summary{background:#f6f8fa;border:1px solid #ddd;padding:0.5em 1.5em;"
+         "border-radius:6px}")
 
 
-def _cell(value) -> str:
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.4g}"  # also prints inf and nan
-    return html.escape(str(value))
-
-
-def _table(header, rows) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
+def _table(header, rows, cls="") -> str:
+    """An HTML table of already formatted (or plain) cells."""
+    head = ("<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+            + "</tr></thead>") if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
                    for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<table class="{cls}">{head}<tbody>{body}</tbody></table>'
 
 
-def write_report(run_dir, config, metrics_rows, figures) -> str:
-    """Write ``run_dir/report.html``: config, metrics table and every figure.
+def write_report(run_dir, config, metrics_rows, figures, device: str = "cpu",
+                 is_vae: bool = True, explorer_html: str = "") -> str:
+    """Write ``run_dir/report.html``: summary, settings, metrics, figures, latent explorer.
 
     The PNGs are embedded as base64 data URIs, so the one file opens anywhere
     (mailed, moved, or viewed away from the run folder).
@@ -70,33 +97,35 @@ def write_report(run_dir, config, metrics_rows, figures) -> str:
     config : dict (or dataclass) of the run's settings
     metrics_rows : list of dicts, one per epoch
     figures : dict name -> PNG filename (relative to run_dir, or absolute)
+    device : where the model ran, for the summary
+    is_vae : False for a deterministic autoencoder (its own words, no KL)
+    explorer_html : the latent explorer's section (see explorer.py), or ""
     """
     run_dir = os.fspath(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     if dataclasses.is_dataclass(config):
         config = dataclasses.asdict(config)
     config = dict(config or {})
-    header = list(dict.fromkeys(k for row in metrics_rows for k in row))  # union, in order
-    parts = ["<h2>Configuration</h2>", _table(["setting", "value"], config.items()),
+    captions = CAPTIONS if is_vae else {**CAPTIONS, **AE_CAPTIONS}
+    header, cells = metrics_table(metrics_rows, is_vae)
+    parts = ['<div class="summary"><h2>Summary</h2>',
+             _table(None, summary_rows(metrics_rows, config, device, is_vae), "kv"), "</div>",
+             "<h2>Settings</h2>", _table(None, settings_rows(config, is_vae), "kv"),
              "<h2>Metrics per epoch</h2>",
-             _table(header, [[row.get(k, "") for k in header] for row in metrics_rows])
-             if metrics_rows else "<p>No epochs were recorded.</p>",
+             _table(header, cells) if metrics_rows else "<p>No epochs were recorded.</p>",
              "<h2>Figures</h2>"]
     for name, filename in figures.items():
         path = filename if os.path.isabs(filename) else os.path.join(run_dir, filename)
         with open(path, "rb") as f:
             data = base64.b64encode(f.read()).decode("ascii")
-        caption = html.escape(CAPTIONS.get(name, name))
-        parts.append(f'<figure id="{html.escape(name)}"><img alt="{html.escape(name)}" '
-                     f'src="data:image/png;base64,{data}"><figcaption><b>'
-                     f"{html.escape(name)}</b>: {caption}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;font-size:13px;margin-bottom:1em}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-             "th{background:#f0f0f0}figure{margin:1.5em 0}img{max-width:100%}"
-             "figcaption{font-size:14px;color:#444}")
+        title = html.escape(TITLES.get(name, name))
+        caption = html.escape(captions.get(name, ""))
+        parts.append(f'<figure id="{html.escape(name)}"><img alt="{title}" '
+                     f'src="data:image/png;base64,{data}"><figcaption><b>{title}.</b> '
+                     f"{caption}</figcaption></figure>")
+    parts.append(explorer_html)
     page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>minivae run report</title><style>{style}</style></head><body>"
+            f"<title>minivae run report</title><style>{STYLE}</style></head><body>"
             f"<h1>minivae run report</h1><p>{html.escape(run_dir)}</p>"
             + "\n".join(parts) + "</body></html>\n")
     # Atomically: a full disk leaves the previous report, never a truncated one.
@@ -143,19 +172,25 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
         return np.concatenate(out).astype(np.float64)
 
     is_vae = hasattr(model, "sample") and logvars is not None
+    config = dict(dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config or {})
+    likelihood = config.get("likelihood", getattr(model, "likelihood", "bernoulli"))
+    autoencoder = None if is_vae else (LOSS_NAMES.get(likelihood, "loss"), model.input_dim)
     path = lambda name: os.path.join(out_dir, f"{name}.png")  # noqa: E731
     done = {}
     if metrics_rows:
-        done["loss_curves"] = plot_loss_curves(metrics_rows, path("loss_curves"))
+        done["loss_curves"] = plot_loss_curves(metrics_rows, path("loss_curves"), autoencoder)
         done["quality"] = plot_quality(metrics_rows, path("quality"))
     pick = pick_examples(labels, n)  # (k,) one image per class
     done["reconstructions"] = plot_reconstructions(
-        x[pick], decode_fn(means[pick]), path("reconstructions"), image_shape)
+        x[pick], decode_fn(means[pick]), path("reconstructions"), image_shape,
+        "reconstruction: mean of p(x | z = mu(x))" if is_vae else "reconstruction: decode(encode(x))")
     if is_vae:
         rng = np.random.default_rng(0)
         z = rng.standard_normal((64, model.latent_dim))  # (64, Z) from the prior
         done["samples"] = plot_samples(decode_fn(z), path("samples"), image_shape)
-    done["latent_space"] = plot_latent_space(means, labels, path("latent_space"))
+    done["latent_space"] = plot_latent_space(
+        means, labels, path("latent_space"),
+        "posterior means mu(x)" if is_vae else "codes z = encode(x)")
     if is_vae:
         done["manifold"] = plot_manifold(decode_fn, model.latent_dim, path("manifold"),
                                          image_shape, means=means, logvars=logvars)
@@ -163,7 +198,11 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
         a, b = pick[0], pick[1]
         done["interpolation"] = plot_interpolation(
             decode_fn, means[a], means[b], path("interpolation"), image_shape,
-            endpoints=x[[a, b]])
+            endpoints=x[[a, b]], title="linear interpolation between two "
+            + ("posterior means" if is_vae else "codes"))
+    explorer = explorer_section(model, means, labels, image_shape)
     done["report"] = write_report(out_dir, config, metrics_rows,
-                                  {k: os.path.basename(v) for k, v in done.items()})
+                                  {k: os.path.basename(v) for k, v in done.items()},
+                                  device=getattr(model, "device", "cpu"), is_vae=is_vae,
+                                  explorer_html=explorer)
     return done

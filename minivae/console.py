@@ -1,0 +1,97 @@
+"""What the training command prints: its header, one line per epoch, and the end.
+
+Every line fits 100 columns, so nothing wraps on a 120-column terminal and a
+log stays one epoch per line. The words follow the model:
+
+* a VAE reports its loss per image in nats, the negative ELBO, split into the
+  reconstruction term and the KL term;
+* a deterministic autoencoder has no KL and no ELBO: it reports its loss per
+  pixel, as Keras prints ``loss`` and ``val_loss``, and the test MSE per pixel.
+
+    epoch   1 | train  163.67 (recon 148.15, KL 15.52) | test  126.89 | PSNR 17.60 SSIM 0.736 | 2.8 s
+    epoch   1 | train MSE 0.0373 | test MSE 0.0241 | PSNR 16.50 SSIM 0.653 | 2.3 s
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+WIDTH = 100   # the widest line printed
+# The reconstruction loss by likelihood, as a learner calls it.
+LOSS_NAMES = {"bernoulli": "BCE", "gaussian": "NLL", "mse": "MSE"}
+
+
+def flush_every_line() -> None:
+    """Make print() reach a pipe or a file at once, as it does on a terminal.
+
+    Python buffers stdout in blocks of 8 KiB when it is not a terminal, so
+    ``python -m minivae.train | tee log`` (or nohup, or CI) would show nothing
+    until the run ends. Line buffering writes each line when it is printed.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)   # absent on a replaced stream
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
+
+
+def describe_model(cfg, model) -> str:
+    """ "VAE 784-400-20-400-784 (relu, bernoulli, beta 1)" or "autoencoder 784-...". """
+    dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim,
+                              *model.decoder_hidden_dims, model.input_dim)))
+    if cfg.model == "vae":
+        return f"VAE {dims} ({cfg.activation}, {cfg.likelihood} likelihood, beta {cfg.beta:g})"
+    return (f"autoencoder {dims} ({cfg.activation}, {LOSS_NAMES[cfg.likelihood]} loss; "
+            "losses per pixel, as Keras prints them)")
+
+
+def header_lines(cfg, model, data, device: str, run_dir: str, resumed: bool) -> list[str]:
+    """Three lines: the model, the data, where it runs and where it writes."""
+    optimizer = f"{cfg.optimizer} lr {cfg.lr:g}" + (
+        f" momentum {cfg.momentum:g}" if cfg.optimizer == "sgd" else "")
+    what = describe_model(cfg, model)
+    return [
+        f"{'Resuming' if resumed else 'Training'} {'an' if what[0] in 'aeiou' else 'a'} {what}, "
+        f"{model.num_params:,} parameters",
+        f"  data:   {_short_name(cfg.dataset)}, {len(data.batches.data)} train / "
+        f"{len(data.x_test)} test images, {len(data.batches)} steps of {cfg.batch_size}",
+        f"  device: {device} {cfg.dtype}, {optimizer}, {cfg.epochs} epochs",
+        f"  output: {run_dir}",
+    ]
+
+
+def _short_name(dataset: str) -> str:
+    """A dataset file by its name only (its full path is in config.json)."""
+    return os.path.basename(dataset) if os.sep in dataset else dataset
+
+
+def per_pixel(value: float, input_dim: int) -> float:
+    """A loss summed over the D pixels of an image -> its mean per pixel (Keras's unit)."""
+    return value / input_dim
+
+
+def epoch_line(cfg, row: dict, input_dim: int) -> str:
+    """One epoch, under 100 columns, in the model's own words."""
+    quality = f"PSNR {row['psnr']:.2f} SSIM {row['ssim']:.3f}"
+    time = f"{row['seconds']:.1f} s"
+    if cfg.model == "vae":
+        return (f"epoch {row['epoch']:3d} | train {row['train_loss']:7.2f} (recon "
+                f"{row['train_recon']:.2f}, KL {row['train_kl']:.2f}) | test "
+                f"{row['test_loss']:7.2f} | {quality} | {time}")
+    name = LOSS_NAMES[cfg.likelihood]
+    train = per_pixel(row["train_loss"], input_dim)
+    test = f"test MSE {row['mse']:.4f}"
+    if cfg.likelihood != "mse":   # the training loss is not the MSE: show both
+        test = f"test {name} {per_pixel(row['test_loss'], input_dim):.4f}, MSE {row['mse']:.4f}"
+    return f"epoch {row['epoch']:3d} | train {name} {train:.4f} | {test} | {quality} | {time}"
+
+
+def final_line(cfg, last: dict, input_dim: int) -> str:
+    """The summary after the last epoch."""
+    quality = f"PSNR {last['psnr']:.2f} dB, SSIM {last['ssim']:.4f}"
+    if cfg.model == "vae":
+        return (f"Done after epoch {last['epoch']}: test loss {last['test_loss']:.3f} nats/image "
+                f"(train {last['train_loss']:.3f}), {quality}.")
+    name = LOSS_NAMES[cfg.likelihood]
+    return (f"Done after epoch {last['epoch']}: test MSE {last['mse']:.4f} per pixel "
+            f"(train {name} {per_pixel(last['train_loss'], input_dim):.4f}), {quality}.")
