@@ -452,3 +452,12 @@ def test_train_and_test_images_of_different_shapes_are_refused(tmp_path, capsys)
     assert train.main(tiny_args(str(data), tmp_path / "run", "--epochs", "1")) == 1
     err = capsys.readouterr().err
     assert err.startswith("error:") and "(8, 8)" in err and "(9, 9)" in err
+
+
+def test_evaluate_speaks_of_an_autoencoder_in_its_own_words(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert train.main(tiny_args(tiny, out, "--epochs", "1", "--model", "ae")) == 0
+    res = run_cli("-m", "minivae.evaluate", str(out), "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    assert "reconstructions: MSE" in res.stdout and "per pixel" in res.stdout
+    assert "KL" not in res.stdout and "posterior" not in res.stdout and "sample of z" not in res.stdout
