@@ -18,9 +18,15 @@ import numpy as np
 
 from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast import choose_ops
-from .layers import ACTIVATIONS, Dense, forward_through, make_activation
+from .architecture import ARCHS, NO_ACTIVATION, activation_list, conv_sizes, plan
+from .layers import Chain, Flatten, Identity, InputLayer, Unflatten, forward_through, make_activation
 from .params import ParamStore
+from .pixel_range import RANGES, SymmetricRange
 from .serialize import CheckpointError, load_npz, save_npz
+
+
+ARCH_DEFAULTS = dict(arch="dense", image_shape=None, channels=(32, 64), kernel_size=4, stride=2,
+                     padding=1, decoder_activation=None, pixel_range="0,1")
 
 
 def _positive_int(name, value):
@@ -41,62 +47,142 @@ class BaseModel:
     heads = ()     # the Dense layers from the last hidden layer to the code, e.g. ("mu", "logvar")
 
     def __init__(self, input_dim, hidden_dims, latent_dim, likelihood, activation,
-                 dtype, device, seed, decoder_hidden_dims, gaussian_std, fast=True):
-        self.input_dim = _positive_int("input_dim", input_dim)
+                 dtype, device, seed, decoder_hidden_dims, gaussian_std, fast=True, **arch):
+        unknown = sorted(set(arch) - set(ARCH_DEFAULTS))
+        if unknown:
+            raise TypeError(f"unknown model options {unknown}; known: {sorted(ARCH_DEFAULTS)}")
+        self._set_architecture(input_dim, latent_dim, **{**ARCH_DEFAULTS, **arch})
         self.hidden_dims = tuple(_positive_int("hidden_dims entry", h) for h in hidden_dims)
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
         if decoder_hidden_dims is None:   # mirror the encoder: 784-512-256-Z-256-512-784
             decoder_hidden_dims = tuple(reversed(self.hidden_dims))
         self.decoder_hidden_dims = tuple(_positive_int("decoder_hidden_dims entry", h)
                                          for h in decoder_hidden_dims)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         if not (isinstance(gaussian_std, (int, float)) and math.isfinite(gaussian_std)
                 and gaussian_std > 0):
             raise ValueError(f"gaussian_std must be a positive number, got {gaussian_std!r}")
-        self.activation, self.gaussian_std = activation, float(gaussian_std)
+        self.activation = activation if isinstance(activation, str) else list(activation)
+        self.gaussian_std = float(gaussian_std)
         self.dtype = resolve_dtype(dtype)
         self.device = resolve_device(device)
         self.xp = get_xp(self.device)
         self.fast = bool(fast)
         self.ops = choose_ops(self.xp, self.fast)       # the elementwise functions, chosen once
         self.likelihood = self.ops.likelihood(likelihood, self.gaussian_std)   # p(x | out)
+        if self.pixel_range == "-1,1":                  # compares a tanh output with 2x - 1
+            self.likelihood = SymmetricRange(self.likelihood)
         self.seed = seed
         self.rng = Generator(self.xp, seed)
         self.input_grad = None   # dloss/dx after loss_and_grads(..., input_grad=True)
         self._build()
 
+    def _set_architecture(self, input_dim, latent_dim, arch, image_shape, channels, kernel_size,
+                          stride, padding, decoder_activation, pixel_range):
+        """Check and keep the options that choose the layers (minivae/architecture.py)."""
+        if arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+        if pixel_range not in RANGES:
+            raise ValueError(f"pixel_range must be one of {RANGES}, got {pixel_range!r}")
+        self.arch, self.pixel_range, self.decoder_activation = arch, pixel_range, decoder_activation
+        self.kernel_size, self.stride = (_positive_int(n, v) for n, v in
+                                         (("kernel_size", kernel_size), ("stride", stride)))
+        self.padding = _positive_int("padding (plus one)", padding + 1) - 1 \
+            if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool) else \
+            _positive_int("padding", padding)
+        self.channels = tuple(_positive_int("channels entry", c) for c in channels)
+        if arch == "conv":
+            if image_shape is None:              # a square grey image: 784 -> (1, 28, 28)
+                side = math.isqrt(input_dim or 784)
+                if side * side != (input_dim or 784):
+                    raise ValueError(f"arch='conv' needs image_shape=(C, H, W); input_dim "
+                                     f"{input_dim} is not a square grey image")
+                image_shape = (1, side, side)
+            if len(tuple(image_shape)) != 3:
+                raise ValueError(f"image_shape must be (C, H, W), got {image_shape!r}")
+            image_shape = tuple(_positive_int("image_shape entry", n) for n in image_shape)
+            if input_dim is not None and input_dim != math.prod(image_shape):
+                raise ValueError(f"input_dim {input_dim} does not match image_shape "
+                                 f"{image_shape} ({math.prod(image_shape)} pixels)")
+            input_dim = math.prod(image_shape)
+            if not self.channels:
+                raise ValueError("arch='conv' needs at least one entry in channels")
+        elif image_shape is not None:
+            raise ValueError("image_shape is for arch='conv'; a dense model reads flat rows")
+        self.image_shape = image_shape
+        self.input_dim = _positive_int("input_dim", 784 if input_dim is None else input_dim)
+        self.code_is_feature_map = latent_dim is None
+        if latent_dim is None:                   # the code is the last feature map (conv AE)
+            if arch != "conv" or self.heads != ("code",):
+                raise ValueError("latent_dim=None (the code is the last conv feature map) is "
+                                 "only for a conv Autoencoder; give latent_dim")
+            latent_dim = math.prod(conv_sizes(image_shape, self.channels, self.kernel_size,
+                                              self.stride, self.padding)[-1])
+        self.latent_dim = _positive_int("latent_dim", latent_dim)
+
     # -- construction -------------------------------------------------------
 
     def _build(self):
-        """The layers, in forward order: enc0.., the heads, dec0.., out.
+        """The layers, in forward order, from the plan in minivae/architecture.py.
 
-        Every Dense layer's W and b are views of one flat vector
-        (``self.params.flat``), its dW and db of another (``self.grads.flat``).
+        Every layer's W and b are views of one flat vector (``self.params.flat``),
+        its dW and db of another (``self.grads.flat``). The default dense model is
+        enc0.., the heads, dec0.., out: Dense layers with an activation between.
         """
-        D, Z = self.input_dim, self.latent_dim
-        enc = (D, *self.hidden_dims)                       # D -> H ...
-        dec = (Z, *self.decoder_hidden_dims)               # Z -> H ...
-        dense = [(f"enc{i}", a, b) for i, (a, b) in enumerate(zip(enc[:-1], enc[1:]))]
-        dense += [(head, enc[-1], Z) for head in self.heads]                    # H -> Z
-        dense += [(f"dec{i}", a, b) for i, (a, b) in enumerate(zip(dec[:-1], dec[1:]))]
-        dense += [("out", dec[-1], D)]                                          # H -> D
-        shapes = {k: s for name, i, o in dense for k, s in Dense.shapes(name, i, o).items()}
+        enc_plan, head_plan, dec_plan = plan(self)
+        built = [e for e in enc_plan + head_plan + dec_plan if e is not None and len(e) == 4]
+        shapes = {k: v for name, cls, args, _ in built for k, v in cls.shapes(name, *args).items()}
         store = ParamStore(shapes, self.xp, self.dtype)
         self.params, self.grads = store.params, store.grads
-        layer = {name: Dense(i, o, rng=self.rng, dtype=self.dtype, xp=self.xp, store=store,
-                             name=name) for name, i, o in dense}               # init in this order
-
-        def act():
-            return make_activation(self.activation, self.xp)
-
-        self.encoder = [l for i in range(len(enc) - 1) for l in (layer[f"enc{i}"], act())]
-        self.decoder = [l for i in range(len(dec) - 1) for l in (layer[f"dec{i}"], act())]
-        self.decoder.append(layer["out"])               # logits (Bernoulli) or, after
-        if self.likelihood.output_activation:           # a sigmoid, the mean (Gaussian, MSE)
-            self.decoder.append(make_activation(self.likelihood.output_activation, self.xp))
+        layer = {name: cls(*args, **kw, rng=self.rng, dtype=self.dtype, xp=self.xp, store=store,
+                           name=name) for name, cls, args, kw in built}    # init in this order
+        n_enc, n_dec = enc_plan.count(None), dec_plan.count(None)
+        enc_acts, code_act = activation_list(self.activation, n_enc, "activation", "code")
+        dec_acts, out_act = activation_list(self._decoder_activation_spec(enc_acts, n_dec),
+                                            n_dec, "decoder_activation", "output")
+        if code_act and self.heads != ("code",):
+            raise ValueError("only an Autoencoder's code takes an activation; a VAE's mu and "
+                             "logvar heads stay linear")
+        self.encoder = self._realise(enc_plan, iter(enc_acts), layer)
+        self.decoder = self._realise(dec_plan, iter(dec_acts), layer)
+        out_act = out_act or self.likelihood.output_activation
+        if out_act and self.likelihood.name == "bernoulli" and out_act != NO_ACTIVATION:
+            raise ValueError("the bernoulli likelihood reads raw logits: the decoder takes no "
+                             f"output activation (got {out_act!r}); use mse or gaussian")
+        if out_act and out_act != NO_ACTIVATION:        # logits (Bernoulli) or, after it,
+            self.decoder.append(make_activation(out_act, self.xp))   # the mean (Gaussian, MSE)
+        if self.arch == "conv" or self.pixel_range != "0,1":   # flat [0, 1] rows in
+            scale, shift = (2.0, -1.0) if self.pixel_range == "-1,1" else (1.0, 0.0)
+            self.encoder[0] = InputLayer(self.encoder[0], self.image_shape, scale, shift, self.xp)
         for head in self.heads:
-            setattr(self, f"{head}_head", layer[head])
+            setattr(self, f"{head}_head", layer.get(head, Identity(self.xp)))
+        if code_act and code_act != NO_ACTIVATION:      # the code is act(head(h))
+            self.code_head = Chain([self.code_head, make_activation(code_act, self.xp)], self.xp)
+
+    def _decoder_activation_spec(self, enc_acts, n_dec):
+        """decoder_activation, or by default the encoder's hidden activations mirrored."""
+        if self.decoder_activation is not None:
+            return self.decoder_activation
+        if isinstance(self.activation, str) or len(set(enc_acts)) <= 1:
+            return enc_acts[0] if enc_acts else "relu"
+        if len(enc_acts) == n_dec:
+            return list(reversed(enc_acts))
+        raise ValueError(f"the encoder has per-layer activations {enc_acts} and the decoder "
+                         f"{n_dec} layers with one: give decoder_activation too")
+
+    def _realise(self, entries, acts, layer):
+        """The layer objects of one plan: None -> the next activation, markers -> reshapes."""
+        out = []
+        for e in entries:
+            if e is None:
+                name = next(acts)
+                out.append(Identity(self.xp) if name == NO_ACTIVATION
+                           else make_activation(name, self.xp))
+            elif e[0] in ("flatten", "flatten_image"):
+                out.append(Flatten(self.xp, channels_last=e[0] == "flatten_image"))
+            elif e[0] == "unflatten":
+                out.append(Unflatten(e[1], self.xp))
+            else:
+                out.append(layer[e[0]])
+        return out
 
     @property
     def num_params(self) -> int:
@@ -137,10 +223,21 @@ class BaseModel:
         """Everything needed to build this model again (JSON-serialisable)."""
         return {
             "model": self.kind, "input_dim": self.input_dim, "hidden_dims": list(self.hidden_dims),
-            "decoder_hidden_dims": list(self.decoder_hidden_dims), "latent_dim": self.latent_dim,
+            "decoder_hidden_dims": list(self.decoder_hidden_dims), "latent_dim": None if self.code_is_feature_map else self.latent_dim,
             "likelihood": self.likelihood.name, "activation": self.activation,
             "gaussian_std": self.gaussian_std, "dtype": self.dtype.name, "seed": self.seed,
+            **self._architecture_config(),
         }
+
+    def _architecture_config(self) -> dict:
+        """The options of architecture.py that differ from a plain dense model's (none for it)."""
+        cfg = {"arch": self.arch, "decoder_activation": self.decoder_activation,
+               "pixel_range": self.pixel_range}
+        if self.arch == "conv":
+            cfg.update(image_shape=list(self.image_shape), channels=list(self.channels),
+                       kernel_size=self.kernel_size, stride=self.stride, padding=self.padding)
+            return cfg
+        return {k: v for k, v in cfg.items() if ARCH_DEFAULTS[k] != v}
 
     def save(self, path, extra_arrays=None, extra_meta=None) -> None:
         """Write the parameters and config to ``path`` (.npz, no pickle, atomic)."""
