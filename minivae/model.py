@@ -161,7 +161,7 @@ class BaseModel:
         """decoder_activation, or by default the encoder's hidden activations mirrored."""
         if self.decoder_activation is not None:
             return self.decoder_activation
-        if isinstance(self.activation, str) or len(set(enc_acts)) <= 1:
+        if len(set(enc_acts)) <= 1:
             return enc_acts[0] if enc_acts else "relu"
         if len(enc_acts) == n_dec:
             return list(reversed(enc_acts))
