@@ -26,7 +26,7 @@ from .serialize import CheckpointError, load_npz, save_npz
 
 
 ARCH_DEFAULTS = dict(arch="dense", image_shape=None, channels=(32, 64), kernel_size=4, stride=2,
-                     padding=1, decoder_activation=None, pixel_range="0,1")
+                     padding=1, decoder_activation=None, pixel_range="unit")
 
 
 def _positive_int(name, value):
@@ -68,7 +68,7 @@ class BaseModel:
         self.fast = bool(fast)
         self.ops = choose_ops(self.xp, self.fast)       # the elementwise functions, chosen once
         self.likelihood = self.ops.likelihood(likelihood, self.gaussian_std)   # p(x | out)
-        if self.pixel_range == "-1,1":                  # compares a tanh output with 2x - 1
+        if self.pixel_range == "symmetric":                  # compares a tanh output with 2x - 1
             self.likelihood = SymmetricRange(self.likelihood)
         self.seed = seed
         self.rng = Generator(self.xp, seed)
@@ -149,8 +149,8 @@ class BaseModel:
                              f"output activation (got {out_act!r}); use mse or gaussian")
         if out_act and out_act != NO_ACTIVATION:        # logits (Bernoulli) or, after it,
             self.decoder.append(make_activation(out_act, self.xp))   # the mean (Gaussian, MSE)
-        if self.arch == "conv" or self.pixel_range != "0,1":   # flat [0, 1] rows in
-            scale, shift = (2.0, -1.0) if self.pixel_range == "-1,1" else (1.0, 0.0)
+        if self.arch == "conv" or self.pixel_range != "unit":   # flat [0, 1] rows in
+            scale, shift = (2.0, -1.0) if self.pixel_range == "symmetric" else (1.0, 0.0)
             self.encoder[0] = InputLayer(self.encoder[0], self.image_shape, scale, shift, self.xp)
         for head in self.heads:
             setattr(self, f"{head}_head", layer.get(head, Identity(self.xp)))

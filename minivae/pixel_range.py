@@ -1,7 +1,7 @@
 """Training on pixels normalised to [-1, 1], as some write-ups do, with a tanh output.
 
 Every data loader in minivae gives pixels x in [0, 1], and every figure and
-metric reads them so. A model built with ``pixel_range="-1,1"`` keeps that
+metric reads them so. A model built with ``pixel_range="symmetric"`` keeps that
 contract at its edges and works in [-1, 1] inside:
 
     the encoder reads    x' = 2 x - 1                 (layers.InputLayer)
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .likelihoods import Likelihood
 
-RANGES = ("0,1", "-1,1")
+RANGES = ("unit", "symmetric")   # [0, 1] and [-1, 1]
 
 
 class SymmetricRange(Likelihood):
@@ -27,7 +27,7 @@ class SymmetricRange(Likelihood):
 
     def __init__(self, inner: Likelihood):
         if inner.name not in ("mse", "gaussian"):
-            raise ValueError(f"pixel_range '-1,1' needs the 'mse' or 'gaussian' likelihood (a "
+            raise ValueError(f"pixel_range 'symmetric' ([-1, 1]) needs the 'mse' or 'gaussian' likelihood (a "
                              f"tanh output is no Bernoulli logit); got {inner.name!r}")
         super().__init__(inner.xp)
         self.inner, self.name = inner, inner.name

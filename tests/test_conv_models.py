@@ -18,12 +18,12 @@ MODELS = {
                                  dtype="float64", seed=1),
     "conv-ae-feature-map-pm1": lambda: Autoencoder(arch="conv", image_shape=(3, 8, 6),
                                                    channels=(3, 4), hidden_dims=(), latent_dim=None,
-                                                   likelihood="mse", pixel_range="-1,1",
+                                                   likelihood="mse", pixel_range="symmetric",
                                                    activation="tanh", dtype="float64", seed=2),
     "dense-ae-code-activation": lambda: Autoencoder(input_dim=12, hidden_dims=(5, 4), latent_dim=3,
                                                     activation="tanh,tanh,sigmoid",
                                                     decoder_activation="tanh,sigmoid,tanh",
-                                                    likelihood="gaussian", pixel_range="-1,1",
+                                                    likelihood="gaussian", pixel_range="symmetric",
                                                     dtype="float64", seed=3),
 }
 
@@ -76,10 +76,10 @@ def test_conv_vae_matches_torch_autograd():
 
 def test_lab_presets_have_the_lab_parameter_counts():
     conv = Autoencoder(arch="conv", image_shape=(3, 64, 64), channels=(12, 24, 48), hidden_dims=(),
-                       latent_dim=None, likelihood="mse", pixel_range="-1,1")
+                       latent_dim=None, likelihood="mse", pixel_range="symmetric")
     fcn = Autoencoder(input_dim=12288, hidden_dims=(1024, 256), latent_dim=64,
                       activation="relu,relu,relu", decoder_activation="relu", likelihood="mse",
-                      pixel_range="-1,1")
+                      pixel_range="symmetric")
     assert (conv.num_params, fcn.num_params) == (47_355, 25_737_792)
     assert type(conv.decoder[-1]).__name__ == "Tanh" and type(fcn.decoder[-1]).__name__ == "Tanh"
 
@@ -115,7 +115,7 @@ def test_conv_model_saves_and_loads(tmp_path):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(arch="conv", latent_dim=None), "only for a conv Autoencoder"),
-    (dict(likelihood="bernoulli", pixel_range="-1,1"), "needs the 'mse' or 'gaussian'"),
+    (dict(likelihood="bernoulli", pixel_range="symmetric"), "needs the 'mse' or 'gaussian'"),
     (dict(decoder_activation="relu,tanh"), "takes no output activation"),
     (dict(hidden_dims=(8, 4), activation="relu,tanh,relu,relu"), "one per layer"),
     (dict(hidden_dims=(8,), activation="relu,tanh"), "only an Autoencoder's code"),

@@ -1,0 +1,98 @@
+"""The training command's architecture options: --arch conv, per-layer activations, presets."""
+
+import json
+
+import numpy as np
+import pytest
+
+from minivae import load_model, train
+from minivae.config import parse_args
+
+from conftest import make_tiny
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return make_tiny(tmp_path / "tiny.npz")                 # 8x8 grey blobs
+
+
+def args(dataset, out, *extra):
+    return ["--dataset", dataset, "--latent-dim", "4", "--batch-size", "64", "--device", "cpu",
+            "--no-plots", "--quiet", "--epochs", "1", "--out", str(out), *extra]
+
+
+def test_conv_options_parse_from_the_command_line_and_toml(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('arch = "conv"\nchannels = [8, 16]\nkernel_size = 3\nstride = 1\npadding = 1\n'
+                    'hidden = []\nactivation = ["relu", "tanh"]\ndecoder_activation = "tanh,relu"\n'
+                    'likelihood = "mse"\npixel_range = "symmetric"\n')
+    cfg, _ = parse_args(["--config", str(toml), "--stride", "2"])
+    assert (cfg.arch, cfg.channels, cfg.kernel_size, cfg.stride, cfg.padding, cfg.hidden) == \
+        ("conv", (8, 16), 3, 2, 1, ())
+    assert (cfg.activation, cfg.decoder_activation, cfg.likelihood, cfg.pixel_range) == \
+        ("relu,tanh", "tanh,relu", "mse", "symmetric")
+    cli, _ = parse_args(["--arch", "conv", "--channels", "4,8", "--hidden", "", "--activation",
+                         "relu,relu,tanh", "--decoder-activation", "tanh,tanh,sigmoid"])
+    assert cli.channels == (4, 8) and cli.hidden == () and cli.activation == "relu,relu,tanh"
+
+
+def test_a_preset_fills_options_that_the_command_line_overrides():
+    cfg, _ = parse_args(["--preset", "keras_autoencoder", "--epochs", "3"])
+    assert (cfg.model, cfg.hidden, cfg.latent_dim, cfg.activation, cfg.decoder_activation) == \
+        ("ae", (144, 72), 48, "relu,relu,tanh", "tanh,tanh,sigmoid")
+    assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.likelihood) == (0.0015, 300, 3, "mse")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--activation", "relu,swish"], "expected activation names"),
+    (["--preset", "unet"], "invalid choice"),
+    (["--pixel-range", "0,255"], "invalid choice"),
+])
+def test_bad_options_are_argparse_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        parse_args(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_conv_vae_trains_saves_and_reloads(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert train.main(args(tiny, out, "--arch", "conv", "--channels", "4,8", "--hidden", "16")) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["arch"] == "conv" and config["channels"] == [4, 8]
+    model = load_model(out / "checkpoint.npz")
+    assert model.arch == "conv" and model.image_shape == (1, 8, 8) and model.channels == (4, 8)
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 2 and np.isfinite(float(rows[1].split(",")[1]))
+
+
+def test_conv_autoencoder_with_feature_map_code_and_pm1_range(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert train.main(args(tiny, out, "--arch", "conv", "--model", "ae", "--latent-dim", "0",
+                           "--hidden", "", "--channels", "3,6", "--likelihood", "mse",
+                           "--pixel-range", "symmetric", "--decoder-activation", "relu")) == 0
+    model = load_model(out / "checkpoint.npz")
+    assert model.code_is_feature_map and model.latent_dim == 6 * 2 * 2
+    assert type(model.decoder[-1]).__name__ == "Tanh"
+
+
+def test_keras_style_activations_train(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert train.main(args(tiny, out, "--model", "ae", "--hidden", "16,8", "--activation",
+                           "relu,relu,tanh", "--decoder-activation", "tanh,tanh,sigmoid",
+                           "--likelihood", "mse")) == 0
+    model = load_model(out / "checkpoint.npz")
+    assert [type(l).__name__ for l in model.code_head.layers] == ["Dense", "Tanh"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--preset", "conv_autoencoder"], "conv_autoencoder is the lab's model for colour images"),
+    (["--preset", "fcn_autoencoder"], "reads 12288 numbers per image"),
+    (["--arch", "conv", "--channels", "4,4,4,4"], "too small for another"),
+    (["--latent-dim", "0"], "only for a conv Autoencoder"),
+])
+def test_options_that_do_not_fit_the_data_are_clear_errors(tiny, tmp_path, capsys, extra, message):
+    out = tmp_path / "run"
+    assert train.main(args(tiny, out, *extra)) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (out / "checkpoint.npz").exists()
