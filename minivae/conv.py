@@ -19,10 +19,12 @@ it was copied from. A transposed convolution is the same two maps the other
 way round: its forward is the convolution's backward (GEMM, then col2im),
 its backward the convolution's forward (im2col, then GEMM).
 
-Memory layout: the GEMM's output (O, L) = (O, B, Ho, Wo) is channel-major;
-each layer hands on the (B, O, Ho, Wo) *view* of it (a transpose, no copy)
-and the next im2col reads the view. So a chain of conv layers never
-reorders an array except inside im2col/col2im, which copy anyway.
+Memory layout: the GEMM's output (O, L) = (O, Ho, Wo, B) is channel-major
+with the batch last; each layer hands on the (B, O, Ho, Wo) *view* of it (a
+transpose, no copy) and the next im2col reads the view. So a chain of conv
+layers never reorders an array except inside im2col/col2im, which copy
+anyway, and those copies move runs of B contiguous numbers (with the batch
+first they would move runs of Wo, a few numbers, and run several times slower).
 """
 
 from __future__ import annotations
@@ -46,42 +48,43 @@ def output_size(size: int, k: int, s: int, p: int) -> int:
 
 
 def im2col(x, k: int, s: int, p: int, xp=np):
-    """x (B, C, H, W) -> cols (C k k, B Ho Wo): column (b, i, j) is the patch under output (i, j).
+    """x (B, C, H, W) -> cols (C k k, Ho Wo B): column (i, j, b) is the patch under output (i, j).
 
     Row (c, u, v) of cols holds x_pad[b, c, s i + u, s j + v]: one strided
-    slice copy per kernel offset (u, v), k^2 copies in all.
+    slice copy per kernel offset (u, v), k^2 copies in all. The batch is the
+    fastest-varying axis, so every copy moves runs of B contiguous numbers.
     """
     B, C, H, W = x.shape
     Ho, Wo = output_size(H, k, s, p), output_size(W, k, s, p)
-    xpad = xp.zeros((C, B, H + 2 * p, W + 2 * p), dtype=x.dtype)    # (C, B, H+2p, W+2p)
-    xpad[:, :, p:p + H, p:p + W] = x.transpose(1, 0, 2, 3)           # channel-major copy of x
-    cols = xp.empty((C, k, k, B, Ho, Wo), dtype=x.dtype)
+    xpad = xp.zeros((C, H + 2 * p, W + 2 * p, B), dtype=x.dtype)    # (C, H+2p, W+2p, B)
+    xpad[:, p:p + H, p:p + W] = x.transpose(1, 2, 3, 0)              # batch-last copy of x
+    cols = xp.empty((C, k, k, Ho, Wo, B), dtype=x.dtype)
     for u in range(k):
-        for v in range(k):                                          # (C, B, Ho, Wo) per offset
-            cols[:, u, v] = xpad[:, :, u:u + s * (Ho - 1) + 1:s, v:v + s * (Wo - 1) + 1:s]
-    return cols.reshape(C * k * k, B * Ho * Wo)                     # (K, L), a view
+        for v in range(k):                                          # (C, Ho, Wo, B) per offset
+            cols[:, u, v] = xpad[:, u:u + s * (Ho - 1) + 1:s, v:v + s * (Wo - 1) + 1:s]
+    return cols.reshape(C * k * k, Ho * Wo * B)                     # (K, L), a view
 
 
 def col2im(cols, shape, k: int, s: int, p: int, xp=np):
-    """The adjoint of im2col: cols (C k k, B Ho Wo) -> x (B, C, H, W), overlaps summed.
+    """The adjoint of im2col: cols (C k k, Ho Wo B) -> x (B, C, H, W), overlaps summed.
 
     Every entry of cols goes back to the pixel it was copied from; a pixel
     read by several patches receives the sum (docs/math.md §11).
     """
     B, C, H, W = shape
     Ho, Wo = output_size(H, k, s, p), output_size(W, k, s, p)
-    cols = cols.reshape(C, k, k, B, Ho, Wo)
-    xpad = xp.zeros((C, B, H + 2 * p, W + 2 * p), dtype=cols.dtype)  # (C, B, H+2p, W+2p)
+    cols = cols.reshape(C, k, k, Ho, Wo, B)
+    xpad = xp.zeros((C, H + 2 * p, W + 2 * p, B), dtype=cols.dtype)  # (C, H+2p, W+2p, B)
     for u in range(k):
         for v in range(k):
-            xpad[:, :, u:u + s * (Ho - 1) + 1:s, v:v + s * (Wo - 1) + 1:s] += cols[:, u, v]
-    return xpad[:, :, p:p + H, p:p + W].transpose(1, 0, 2, 3)       # (B, C, H, W), a view
+            xpad[:, u:u + s * (Ho - 1) + 1:s, v:v + s * (Wo - 1) + 1:s] += cols[:, u, v]
+    return xpad[:, p:p + H, p:p + W].transpose(3, 0, 1, 2)          # (B, C, H, W), a view
 
 
 def _channel_major(a):
-    """(B, C, H, W) -> (C, B H W): free when ``a`` is the view a conv layer returned."""
+    """(B, C, H, W) -> (C, H W B): free when ``a`` is the view a conv layer returned."""
     B, C, H, W = a.shape
-    return a.transpose(1, 0, 2, 3).reshape(C, B * H * W)
+    return a.transpose(1, 2, 3, 0).reshape(C, H * W * B)
 
 
 def _check_int(name, value, low):
@@ -145,7 +148,7 @@ class Conv2d(_ConvBase):
         y += self._b[:, None]
         Ho = output_size(H, self.k, self.stride, self.padding)
         Wo = output_size(W, self.k, self.stride, self.padding)
-        return y.reshape(self.out_channels, B, Ho, Wo).transpose(1, 0, 2, 3)   # (B, O, Ho, Wo)
+        return y.reshape(self.out_channels, Ho, Wo, B).transpose(3, 0, 1, 2)   # (B, O, Ho, Wo)
 
     def backward(self, dy, need_dx: bool = True):
         # y = W2 cols + b (docs/math.md §11), so, as for Dense:
@@ -189,9 +192,9 @@ class ConvTranspose2d(_ConvBase):
     def forward(self, x):
         self._check_input(x)
         B, C, H, W = self.x_shape = x.shape
-        self.x2 = _channel_major(x)                                          # (C, B H W), for dW
+        self.x2 = _channel_major(x)                                          # (C, H W B), for dW
         W2 = self._W.reshape(self.in_channels, -1)                           # (C, O k k)
-        cols = W2.T @ self.x2                                                # (O k k, B H W)
+        cols = W2.T @ self.x2                                                # (O k k, H W B)
         self.y_shape = (B, self.out_channels, self.out_size(H, 0), self.out_size(W, 1))
         y = col2im(cols, self.y_shape, self.k, self.stride, self.padding, self.xp)
         y += self._b[None, :, None, None]
@@ -199,14 +202,14 @@ class ConvTranspose2d(_ConvBase):
 
     def backward(self, dy, need_dx: bool = True):
         # The forward is y = col2im(W2^T x2) + b; col2im's adjoint is im2col, so
-        #   dcols = im2col(dy)   (O k k, B H W)
-        #   dW2 = x2 dcols^T     (C, B H W) (B H W, O k k) -> (C, O k k)
-        #   dx2 = W2 dcols       (C, O k k) (O k k, B H W) -> (C, B H W)
-        dcols = im2col(dy, self.k, self.stride, self.padding, self.xp)       # (O k k, B H W)
+        #   dcols = im2col(dy)   (O k k, H W B)
+        #   dW2 = x2 dcols^T     (C, H W B) (H W B, O k k) -> (C, O k k)
+        #   dx2 = W2 dcols       (C, O k k) (O k k, H W B) -> (C, H W B)
+        dcols = im2col(dy, self.k, self.stride, self.padding, self.xp)       # (O k k, H W B)
         self.xp.matmul(self.x2, dcols.T, out=self._dW.reshape(self.in_channels, -1))
         dy.sum(axis=(0, 2, 3), out=self._db)                                 # (O,)
         if not need_dx:
             return None
-        dx2 = self._W.reshape(self.in_channels, -1) @ dcols                  # (C, B H W)
+        dx2 = self._W.reshape(self.in_channels, -1) @ dcols                  # (C, H W B)
         B, C, H, W = self.x_shape
-        return dx2.reshape(C, B, H, W).transpose(1, 0, 2, 3)                 # (B, C, H, W)
+        return dx2.reshape(C, H, W, B).transpose(3, 0, 1, 2)                 # (B, C, H, W)
