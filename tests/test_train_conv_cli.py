@@ -96,3 +96,28 @@ def test_options_that_do_not_fit_the_data_are_clear_errors(tiny, tmp_path, capsy
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (out / "checkpoint.npz").exists()
+
+
+def test_colour_non_square_conv_run_draws_its_figures_and_report(tmp_path):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:12, 0:8]
+
+    def images(n):                          # coloured blobs, 12 rows x 8 columns x 3 channels
+        cy, cx = rng.uniform(2, 10, n), rng.uniform(2, 6, n)
+        blob = np.exp(-((yy - cy[:, None, None]) ** 2 + (xx - cx[:, None, None]) ** 2) / 4)
+        colour = rng.uniform(0.2, 1, (n, 1, 1, 3))
+        return (blob[..., None] * colour * 255).astype(np.uint8)
+
+    data = tmp_path / "colour.npz"
+    np.savez(data, x_train=images(256), x_test=images(64))
+    out = tmp_path / "run"
+    argv = [a for a in args(str(data), out, "--arch", "conv", "--channels", "4,8", "--hidden", "16")
+            if a != "--no-plots"]
+    assert train.main(argv) == 0
+    model = load_model(out / "checkpoint.npz")
+    assert model.image_shape == (3, 12, 8)
+    for name in ("reconstructions.png", "samples.png", "report.html"):
+        assert (out / name).stat().st_size > 0, name
+    from matplotlib.image import imread
+    picture = imread(out / "reconstructions.png")
+    assert picture.ndim == 3 and np.abs(picture[..., 0] - picture[..., 1]).max() > 0.05   # colour
