@@ -207,7 +207,7 @@ class ConvTranspose2d(_ConvBase):
         #   dx2 = W2 dcols       (C, O k k) (O k k, H W B) -> (C, H W B)
         dcols = im2col(dy, self.k, self.stride, self.padding, self.xp)       # (O k k, H W B)
         self.xp.matmul(self.x2, dcols.T, out=self._dW.reshape(self.in_channels, -1))
-        dy.sum(axis=(0, 2, 3), out=self._db)                                 # (O,)
+        _channel_major(dy).sum(axis=1, out=self._db)                         # (O, Ho Wo B) -> (O,)
         if not need_dx:
             return None
         dx2 = self._W.reshape(self.in_channels, -1) @ dcols                  # (C, H W B)

@@ -169,6 +169,15 @@ def make_activation(name: str, xp=np) -> Layer:
 # and every data loader use flat rows (B, D). These layers convert, and their
 # backward passes undo the same rearrangement: moving numbers changes no value.
 
+def batch_last(a, xp=np):
+    """(B, C, H, W) with the batch stored last, (C, H, W, B) in memory: the conv layers' layout.
+
+    The same numbers and shape; only the memory order changes (one copy), so
+    that the next elementwise layer and conv layer read it without reordering.
+    """
+    return xp.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
 class Flatten(Layer):
     """(B, C, H, W) -> (B, D). channels_last=True: in the data loaders' order (H, W, C)."""
 
@@ -186,7 +195,7 @@ class Flatten(Layer):
         B, C, H, W = self.shape
         if self.channels_last:
             return dy.reshape(B, H, W, C).transpose(0, 3, 1, 2)   # (B, D) -> (B, C, H, W)
-        return dy.reshape(self.shape)
+        return batch_last(dy.reshape(self.shape), self.xp)
 
 
 class Unflatten(Layer):
@@ -200,7 +209,7 @@ class Unflatten(Layer):
         C, H, W = self.shape
         if self.channels_last:
             return x.reshape(x.shape[0], H, W, C).transpose(0, 3, 1, 2)   # (B, C, H, W)
-        return x.reshape(x.shape[0], C, H, W)
+        return batch_last(x.reshape(x.shape[0], C, H, W), self.xp)
 
     def backward(self, dy):
         if self.channels_last:
