@@ -121,3 +121,17 @@ def test_colour_non_square_conv_run_draws_its_figures_and_report(tmp_path):
     from matplotlib.image import imread
     picture = imread(out / "reconstructions.png")
     assert picture.ndim == 3 and np.abs(picture[..., 0] - picture[..., 1]).max() > 0.05   # colour
+
+
+def test_conv_autoencoder_preset_trains_on_64x64_colour_images(tmp_path, capsys):
+    images = np.random.default_rng(0).integers(0, 256, (48, 64, 64, 3), dtype=np.uint8)
+    data = tmp_path / "faces.npz"
+    np.savez(data, x_train=images[:40], x_test=images[40:])
+    out = tmp_path / "run"
+    argv = [a for a in args(str(data), out, "--preset", "conv_autoencoder", "--batch-size", "8")
+            if a not in ("--quiet",)]
+    argv.remove("--latent-dim"), argv.remove("4")           # the preset's code: the feature map
+    assert train.main(argv) == 0
+    assert "47,355 parameters" in capsys.readouterr().out
+    model = load_model(out / "checkpoint.npz")
+    assert model.pixel_range == "symmetric" and model.latent_dim == 48 * 8 * 8
