@@ -47,21 +47,39 @@ def output_size(size: int, k: int, s: int, p: int) -> int:
     return (size + 2 * p - k) // s + 1
 
 
+def _overlap(u: int, size: int, out: int, s: int, p: int):
+    """Outputs i in [i0, i1) whose tap u lands inside the image, and the pixels they read.
+
+    Output i with kernel offset u reads pixel h = s i + u - p of the unpadded
+    image; outside [0, size) it reads the zero padding. Returns i0, i1 and
+    the slice of pixels h0, h0 + s, ..., read by i0 .. i1 - 1.
+    """
+    i0 = max(0, -((u - p) // s))                     # the first i with s i + u - p >= 0
+    i1 = min(out, (size - 1 + p - u) // s + 1)       # one past the last with h <= size - 1
+    if i1 <= i0:
+        return i0, i0, slice(0, 0)
+    return i0, i1, slice(s * i0 + u - p, s * (i1 - 1) + u - p + 1, s)
+
+
 def im2col(x, k: int, s: int, p: int, xp=np):
     """x (B, C, H, W) -> cols (C k k, Ho Wo B): column (i, j, b) is the patch under output (i, j).
 
-    Row (c, u, v) of cols holds x_pad[b, c, s i + u, s j + v]: one strided
-    slice copy per kernel offset (u, v), k^2 copies in all. The batch is the
-    fastest-varying axis, so every copy moves runs of B contiguous numbers.
+    Row (c, u, v) of cols holds x[b, c, s i + u - p, s j + v - p], or 0 where
+    that falls in the padding: one strided slice copy per kernel offset
+    (u, v), k^2 copies in all. The batch is the fastest-varying axis, so every
+    copy moves runs of B contiguous numbers.
     """
     B, C, H, W = x.shape
     Ho, Wo = output_size(H, k, s, p), output_size(W, k, s, p)
-    xpad = xp.zeros((C, H + 2 * p, W + 2 * p, B), dtype=x.dtype)    # (C, H+2p, W+2p, B)
-    xpad[:, p:p + H, p:p + W] = x.transpose(1, 2, 3, 0)              # batch-last copy of x
-    cols = xp.empty((C, k, k, Ho, Wo, B), dtype=x.dtype)
+    xt = xp.ascontiguousarray(x.transpose(1, 2, 3, 0))              # (C, H, W, B): free if
+    cols = xp.empty((C, k, k, Ho, Wo, B), dtype=x.dtype)             # x came from a conv layer
     for u in range(k):
-        for v in range(k):                                          # (C, Ho, Wo, B) per offset
-            cols[:, u, v] = xpad[:, u:u + s * (Ho - 1) + 1:s, v:v + s * (Wo - 1) + 1:s]
+        i0, i1, rows = _overlap(u, H, Ho, s, p)
+        for v in range(k):
+            j0, j1, columns = _overlap(v, W, Wo, s, p)
+            tap = cols[:, u, v]                                     # (C, Ho, Wo, B), a view
+            tap[:, :i0], tap[:, i1:], tap[:, :, :j0], tap[:, :, j1:] = 0, 0, 0, 0   # padding
+            tap[:, i0:i1, j0:j1] = xt[:, rows, columns]
     return cols.reshape(C * k * k, Ho * Wo * B)                     # (K, L), a view
 
 
@@ -69,16 +87,19 @@ def col2im(cols, shape, k: int, s: int, p: int, xp=np):
     """The adjoint of im2col: cols (C k k, Ho Wo B) -> x (B, C, H, W), overlaps summed.
 
     Every entry of cols goes back to the pixel it was copied from; a pixel
-    read by several patches receives the sum (docs/math.md §11).
+    read by several patches receives the sum, and entries that were padding
+    go nowhere (docs/math.md §11).
     """
     B, C, H, W = shape
     Ho, Wo = output_size(H, k, s, p), output_size(W, k, s, p)
     cols = cols.reshape(C, k, k, Ho, Wo, B)
-    xpad = xp.zeros((C, H + 2 * p, W + 2 * p, B), dtype=cols.dtype)  # (C, H+2p, W+2p, B)
+    x = xp.zeros((C, H, W, B), dtype=cols.dtype)                     # (C, H, W, B)
     for u in range(k):
+        i0, i1, rows = _overlap(u, H, Ho, s, p)
         for v in range(k):
-            xpad[:, u:u + s * (Ho - 1) + 1:s, v:v + s * (Wo - 1) + 1:s] += cols[:, u, v]
-    return xpad[:, p:p + H, p:p + W].transpose(3, 0, 1, 2)          # (B, C, H, W), a view
+            j0, j1, columns = _overlap(v, W, Wo, s, p)
+            x[:, rows, columns] += cols[:, u, v, i0:i1, j0:j1]
+    return x.transpose(3, 0, 1, 2)                                  # (B, C, H, W), a view
 
 
 def _channel_major(a):

@@ -150,3 +150,15 @@ def test_input_layer_scales_and_skips_dx():
     check_input = gradcheck(lambda: (first.forward(x) ** 2).sum(), {"x": x},
                             {"x": first.backward(2 * first.forward(x)).copy()})
     assert check_input.max_error < 1e-6
+
+
+def test_taps_that_only_ever_read_padding():
+    # H = 1, kernel 3, padding 2, stride 3: tap u = 0 reads row -2 for the only output row
+    conv = Conv2d(2, 3, 3, stride=3, padding=2, dtype="float64", seed=5)
+    x = np.random.default_rng(0).normal(size=(2, 2, 1, 4))
+    xt, Wt = torch.tensor(x, requires_grad=True), torch.tensor(conv.W.copy(), requires_grad=True)
+    yt = F.conv2d(xt, Wt, torch.tensor(conv.b.copy()), stride=3, padding=2)
+    yt.backward(torch.ones_like(yt))
+    y = conv.forward(x)
+    dx = conv.backward(np.ones(y.shape))
+    assert relative(y, yt) < 1e-12 and relative(dx, xt.grad) < 1e-12 and relative(conv.dW, Wt.grad) < 1e-12
