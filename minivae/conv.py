@@ -2,7 +2,8 @@
 
 Shapes: B batch, C input channels, O output channels, H x W an image,
 k x k the kernel, s the stride, p the zero padding, Ho x Wo the output,
-K = C k k the numbers one output pixel reads, L = B Ho Wo the output pixels.
+K = C k k the numbers one output pixel reads, L = Ho Wo B the output
+pixels of the batch (stored with the batch last: see below).
 
     conv = Conv2d(3, 12, 4, stride=2, padding=1, dtype="float64", seed=0)
     y = conv.forward(x)      # x (B, 3, H, W) -> y (B, 12, H/2, W/2)
