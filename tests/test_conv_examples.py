@@ -47,3 +47,16 @@ def test_faces_script_help_runs_from_any_directory(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=60,
                           env={**os.environ, "PYTHONPATH": os.path.dirname(EXAMPLES)})
     assert done.returncode == 0 and "--latent-dim" in done.stdout and "faces" in done.stdout
+
+
+def test_keras_autoencoder_example(tmp_path):
+    import keras_autoencoder
+    rng = np.random.default_rng(0)
+    images = lambda n: rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)  # noqa: E731
+    data = _common.Data(images(60), np.arange(60) % 10, images(30), np.arange(30) % 10)
+    out = keras_autoencoder.main(["--epochs", "1", "--device", "cpu", "--out", str(tmp_path)],
+                                 data=data)
+    assert set(out) == {"pytorch", "glorot"} and out["pytorch"] != out["glorot"]
+    assert all(0 < v < 1 for v in out.values())
+    model = keras_autoencoder.keras_model(type("A", (), {"device": "cpu", "seed": 0})(), "glorot")
+    assert np.all(model.params["enc0.b"] == 0) and np.abs(model.params["enc0.W"]).max() <= np.sqrt(6 / 928)
