@@ -35,6 +35,16 @@ from .values import (activation_names, dataset_name, existing_dir, flag, int_lis
 CHECKPOINT = "checkpoint.npz"
 
 
+def preset_name(value):
+    """A name of minivae/presets.py, or None (null in a run's config.json): no preset."""
+    if value in (None, ""):
+        return None
+    if value not in PRESETS:
+        raise argparse.ArgumentTypeError(f"invalid choice {value!r} (choose from "
+                                         f"{', '.join(PRESETS)})")
+    return value
+
+
 def option(default, help, parse=None, choices=None, resumable=False, metavar=None):
     """A dataclass field carrying what argparse needs to build its option.
     resumable: may change on --resume (the resumed run still matches an uninterrupted one)."""
@@ -58,7 +68,7 @@ class TrainConfig:
     # Model: the defaults are the PyTorch example's 784-400-20 VAE
     preset: str | None = option(None, "a lab write-up's architecture, parameter for parameter: "
                                 + ", ".join(PRESETS) + " (minivae/presets.py); other options "
-                                "still override it", choices=(None, *PRESETS), metavar="NAME")
+                                "still override it", parse=preset_name, metavar="NAME")
     model: str = option("vae", "vae, or ae for the deterministic autoencoder baseline",
                         choices=("vae", "ae"))
     arch: str = option("dense", "dense (MLP) or conv (Conv2d encoder, ConvTranspose2d decoder "

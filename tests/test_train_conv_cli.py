@@ -135,3 +135,13 @@ def test_conv_autoencoder_preset_trains_on_64x64_colour_images(tmp_path, capsys)
     assert "47,355 parameters" in capsys.readouterr().out
     model = load_model(out / "checkpoint.npz")
     assert model.pixel_range == "symmetric" and model.latent_dim == 48 * 8 * 8
+
+
+def test_a_conv_run_resumes_from_its_config(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert train.main(args(tiny, out, "--arch", "conv", "--channels", "4", "--hidden", "",
+                           "--activation", "tanh", "--decoder-activation", "relu")) == 0
+    assert train.main(["--resume", str(out), "--epochs", "2", "--quiet", "--no-plots"]) == 0
+    assert len((out / "metrics.csv").read_text().splitlines()) == 3
+    with pytest.raises(SystemExit):                       # the architecture cannot change
+        parse_args(["--resume", str(out), "--channels", "8"])
