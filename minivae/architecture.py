@@ -27,11 +27,65 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .conv import Conv2d, ConvTranspose2d, output_size
 from .layers import ACTIVATIONS, Dense
+from .pixel_range import RANGES
 
 ARCHS = ("dense", "conv")
 NO_ACTIVATION = "none"
+
+
+def positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def set_architecture(model, input_dim, latent_dim, arch, image_shape, channels, kernel_size,
+                     stride, padding, decoder_activation, pixel_range):
+    """Check the options that choose the layers and keep them on ``model``."""
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+    if pixel_range not in RANGES:
+        raise ValueError(f"pixel_range must be one of {RANGES}, got {pixel_range!r}")
+    model.arch, model.pixel_range, model.decoder_activation = arch, pixel_range, decoder_activation
+    model.kernel_size, model.stride = positive_int("kernel_size", kernel_size), \
+        positive_int("stride", stride)
+    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+        raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
+    model.padding = int(padding)
+    model.channels = tuple(positive_int("channels entry", c) for c in channels)
+    if arch == "conv":
+        if image_shape is None:              # a square grey image: 784 -> (1, 28, 28)
+            side = math.isqrt(input_dim or 784)
+            if side * side != (input_dim or 784):
+                raise ValueError(f"arch='conv' needs image_shape=(C, H, W); input_dim "
+                                 f"{input_dim} is not a square grey image")
+            image_shape = (1, side, side)
+        if len(tuple(image_shape)) != 3:
+            raise ValueError(f"image_shape must be (C, H, W), got {image_shape!r}")
+        image_shape = tuple(positive_int("image_shape entry", n) for n in image_shape)
+        if input_dim is not None and input_dim != math.prod(image_shape):
+            raise ValueError(f"input_dim {input_dim} does not match image_shape "
+                             f"{image_shape} ({math.prod(image_shape)} pixels)")
+        input_dim = math.prod(image_shape)
+        if not model.channels:
+            raise ValueError("arch='conv' needs at least one entry in channels")
+    elif image_shape is not None:
+        raise ValueError("image_shape is for arch='conv'; a dense model reads flat rows")
+    model.image_shape = image_shape
+    model.input_dim = positive_int("input_dim", 784 if input_dim is None else input_dim)
+    model.code_is_feature_map = latent_dim is None
+    if latent_dim is None:                   # the code is the last feature map (conv AE)
+        if arch != "conv" or model.heads != ("code",):
+            raise ValueError("latent_dim=None (the code is the last conv feature map) is "
+                             "only for a conv Autoencoder; give latent_dim")
+        latent_dim = math.prod(conv_sizes(image_shape, model.channels, model.kernel_size,
+                                          model.stride, model.padding)[-1])
+    model.latent_dim = positive_int("latent_dim", latent_dim)
+
 
 
 def activation_list(spec, n: int, what: str, extra: str):

@@ -1,9 +1,10 @@
 """What the VAE and the deterministic Autoencoder share.
 
-Both are an encoder of Dense layers, a head or two giving the latent code,
-and a decoder of Dense layers, with one likelihood p(x | decoder output)
-for the reconstruction term. This file builds them (the architecture is
-described here once), checks inputs, and saves and loads parameters.
+Both are an encoder (Dense layers, or Conv2d layers then Dense), a head or
+two giving the latent code, and a decoder (Dense, or Dense then
+ConvTranspose2d), with one likelihood p(x | decoder output) for the
+reconstruction term. This file builds them from the plan in
+architecture.py, checks inputs, and saves and loads parameters.
 ``vae.py`` and ``autoencoder.py`` add what differs: the latent code, the
 loss and its backward pass.
 
@@ -16,23 +17,18 @@ import math
 
 import numpy as np
 
+from .architecture import NO_ACTIVATION, activation_list, plan, set_architecture
+from .architecture import positive_int as _positive_int
 from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast import choose_ops
-from .architecture import ARCHS, NO_ACTIVATION, activation_list, conv_sizes, plan
 from .layers import Chain, Flatten, Identity, InputLayer, Unflatten, forward_through, make_activation
 from .params import ParamStore
-from .pixel_range import RANGES, SymmetricRange
+from .pixel_range import SymmetricRange
 from .serialize import CheckpointError, load_npz, save_npz
 
 
 ARCH_DEFAULTS = dict(arch="dense", image_shape=None, channels=(32, 64), kernel_size=4, stride=2,
                      padding=1, decoder_activation=None, pixel_range="unit")
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class BaseModel:
@@ -41,6 +37,14 @@ class BaseModel:
     ``fast``: on a GPU, run the elementwise chains as fused kernels
     (minivae/fast.py chooses, once, here); False, or on the CPU, the model
     runs the plain forms of minivae/ops.py. Same maths either way.
+
+    ``**arch`` (defaults in ARCH_DEFAULTS): arch "dense" or "conv";
+    image_shape (C, H, W), channels, kernel_size, stride, padding for conv;
+    decoder_activation (one name, or one per layer plus the output's);
+    pixel_range "unit" ([0, 1]) or "symmetric" ([-1, 1] inside, tanh output).
+    ``activation`` may list one name per encoder layer (plus the code's, for
+    an Autoencoder); latent_dim=None makes a conv Autoencoder's code its last
+    feature map.
     """
 
     kind = None    # "vae" or "ae": written into saved files
@@ -51,7 +55,7 @@ class BaseModel:
         unknown = sorted(set(arch) - set(ARCH_DEFAULTS))
         if unknown:
             raise TypeError(f"unknown model options {unknown}; known: {sorted(ARCH_DEFAULTS)}")
-        self._set_architecture(input_dim, latent_dim, **{**ARCH_DEFAULTS, **arch})
+        set_architecture(self, input_dim, latent_dim, **{**ARCH_DEFAULTS, **arch})
         self.hidden_dims = tuple(_positive_int("hidden_dims entry", h) for h in hidden_dims)
         if decoder_hidden_dims is None:   # mirror the encoder: 784-512-256-Z-256-512-784
             decoder_hidden_dims = tuple(reversed(self.hidden_dims))
@@ -74,49 +78,6 @@ class BaseModel:
         self.rng = Generator(self.xp, seed)
         self.input_grad = None   # dloss/dx after loss_and_grads(..., input_grad=True)
         self._build()
-
-    def _set_architecture(self, input_dim, latent_dim, arch, image_shape, channels, kernel_size,
-                          stride, padding, decoder_activation, pixel_range):
-        """Check and keep the options that choose the layers (minivae/architecture.py)."""
-        if arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
-        if pixel_range not in RANGES:
-            raise ValueError(f"pixel_range must be one of {RANGES}, got {pixel_range!r}")
-        self.arch, self.pixel_range, self.decoder_activation = arch, pixel_range, decoder_activation
-        self.kernel_size, self.stride = (_positive_int(n, v) for n, v in
-                                         (("kernel_size", kernel_size), ("stride", stride)))
-        self.padding = _positive_int("padding (plus one)", padding + 1) - 1 \
-            if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool) else \
-            _positive_int("padding", padding)
-        self.channels = tuple(_positive_int("channels entry", c) for c in channels)
-        if arch == "conv":
-            if image_shape is None:              # a square grey image: 784 -> (1, 28, 28)
-                side = math.isqrt(input_dim or 784)
-                if side * side != (input_dim or 784):
-                    raise ValueError(f"arch='conv' needs image_shape=(C, H, W); input_dim "
-                                     f"{input_dim} is not a square grey image")
-                image_shape = (1, side, side)
-            if len(tuple(image_shape)) != 3:
-                raise ValueError(f"image_shape must be (C, H, W), got {image_shape!r}")
-            image_shape = tuple(_positive_int("image_shape entry", n) for n in image_shape)
-            if input_dim is not None and input_dim != math.prod(image_shape):
-                raise ValueError(f"input_dim {input_dim} does not match image_shape "
-                                 f"{image_shape} ({math.prod(image_shape)} pixels)")
-            input_dim = math.prod(image_shape)
-            if not self.channels:
-                raise ValueError("arch='conv' needs at least one entry in channels")
-        elif image_shape is not None:
-            raise ValueError("image_shape is for arch='conv'; a dense model reads flat rows")
-        self.image_shape = image_shape
-        self.input_dim = _positive_int("input_dim", 784 if input_dim is None else input_dim)
-        self.code_is_feature_map = latent_dim is None
-        if latent_dim is None:                   # the code is the last feature map (conv AE)
-            if arch != "conv" or self.heads != ("code",):
-                raise ValueError("latent_dim=None (the code is the last conv feature map) is "
-                                 "only for a conv Autoencoder; give latent_dim")
-            latent_dim = math.prod(conv_sizes(image_shape, self.channels, self.kernel_size,
-                                              self.stride, self.padding)[-1])
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
 
     # -- construction -------------------------------------------------------
 
