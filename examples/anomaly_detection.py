@@ -20,6 +20,7 @@ deep generative models know what they don't know?").
     python examples/anomaly_detection.py                    # seen 0-4, 5 epochs
     python examples/anomaly_detection.py --seen 012345678   # all but 9
     python examples/anomaly_detection.py --epochs 30 --k 500
+    python examples/anomaly_detection.py --arch conv        # conv VAE and conv AE
 
 Prints the AUC of each score over all unseen digits, then each digit's mean
 -ELBO and each unseen digit's AUC alone; draws out/anomaly_detection.png:
@@ -44,6 +45,9 @@ def main(argv=None, data=None) -> dict:
     p.add_argument("--k", type=int, default=50, help="importance samples K of the -L_K score")
     p.add_argument("--latent-dim", type=int, default=20)
     p.add_argument("--hidden", type=int, default=400, help="width of the hidden layer")
+    p.add_argument("--arch", choices=("dense", "conv"), default="dense",
+                   help="conv: Conv 1->32->64 (kernel 4, stride 2) before the hidden layer, "
+                        "ConvTranspose back after it")
     args = p.parse_args(argv)
     seen = sorted({int(c) for c in args.seen})
     data = load_data(args, data)
@@ -55,6 +59,8 @@ def main(argv=None, data=None) -> dict:
 
     shape = dict(input_dim=D, hidden_dims=(args.hidden,), latent_dim=args.latent_dim,
                  device=args.device, seed=args.seed)
+    if args.arch == "conv":                                     # grey (H, W) images
+        shape.update(arch="conv", image_shape=(1, *data.image_shape[:2]))
     vae, ae = minivae.VAE(**shape), minivae.Autoencoder(**shape)
     for model, name in ((vae, "VAE"), (ae, "AE")):
         train(model, train_images, args.epochs, args.batch_size, args.lr, args.seed, desc=name)

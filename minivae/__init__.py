@@ -9,10 +9,11 @@
 
 from .autoencoder import Autoencoder
 from .checkpoints import load_model
+from .conv import Conv2d, ConvTranspose2d
 from .data import BatchIterator, load_dataset, load_fashion_mnist, load_mnist
 from .backend import cuda_available, get_xp, to_numpy
 from .gradcheck import GradcheckError, check_model, gradcheck
-from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Tanh
+from .layers import Dense, Flatten, LeakyReLU, ReLU, Sigmoid, Tanh, Unflatten
 from .likelihoods import MSE, Bernoulli, Gaussian
 from .metrics import mse, psnr, ssim
 from .optim import SGD, Adam
@@ -22,7 +23,8 @@ from .vae import VAE
 __version__ = "0.1.0"
 
 __all__ = [
-    "VAE", "Autoencoder", "load_model", "Adam", "SGD", "Dense", "ReLU", "LeakyReLU", "Tanh",
+    "VAE", "Autoencoder", "load_model", "Adam", "SGD", "Dense", "Conv2d", "ConvTranspose2d",
+    "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Bernoulli", "Gaussian", "MSE",
     "gradcheck", "check_model", "GradcheckError", "CheckpointError",
     "cuda_available", "get_xp", "to_numpy",

@@ -22,11 +22,11 @@ class Autoencoder(BaseModel):
     kind = "ae"
     heads = ("code",)
 
-    def __init__(self, input_dim=784, hidden_dims=(400,), latent_dim=20, likelihood="bernoulli",
+    def __init__(self, input_dim=None, hidden_dims=(400,), latent_dim=20, likelihood="bernoulli",
                  activation="relu", dtype="float32", device="cpu", seed=0,
-                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True):
+                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True, **arch):
         super().__init__(input_dim, hidden_dims, latent_dim, likelihood, activation,
-                         dtype, device, seed, decoder_hidden_dims, gaussian_std, fast)
+                         dtype, device, seed, decoder_hidden_dims, gaussian_std, fast, **arch)
 
     def loss_and_grads(self, x, eps=None, input_grad=False):
         """Like :meth:`VAE.loss_and_grads`; eps is accepted and ignored (nothing is sampled)."""

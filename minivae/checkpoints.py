@@ -22,7 +22,7 @@ def model_from_arrays(arrays, meta, path="<arrays>", device="cpu", dtype=None):
     if meta.get("format") != "minivae" or not isinstance(config, dict):
         raise CheckpointError(f"{path} was not written by minivae's save()")
     if not isinstance(kind, str) or kind not in MODEL_CLASSES:
-        raise CheckpointError(f"{path}: unknown model kind {kind!r} "
+        raise CheckpointError(f"{path}: its metadata names an unknown model kind {kind!r} "
                               f"(expected one of {sorted(MODEL_CLASSES)})")
     return MODEL_CLASSES[kind].from_arrays(arrays, meta, path, device=device, dtype=dtype)
 

@@ -32,11 +32,22 @@ from .checkpoints import MODEL_CLASSES
 from .data.custom import SUFFIXES
 from .layers import ACTIVATIONS
 from .likelihoods import LIKELIHOODS
-from .values import (dataset_name, existing_dir, flag, int_list, nonnegative_float,
-                     nonnegative_int, optional_int_list, optional_path, positive_float,
-                     positive_int, unit_interval)
+from .presets import PRESETS
+from .values import (activation_names, dataset_name, existing_dir, flag, int_list,
+                     nonnegative_float, nonnegative_int, optional_activations, optional_int_list,
+                     optional_path, positive_float, positive_int, unit_interval, width_list)
 
 CHECKPOINT = "checkpoint.npz"
+
+
+def preset_name(value):
+    """A name of minivae/presets.py, or None (null in a run's config.json): no preset."""
+    if value in (None, ""):
+        return None
+    if value not in PRESETS:
+        raise argparse.ArgumentTypeError(f"invalid choice {value!r} (choose from "
+                                         f"{', '.join(PRESETS)})")
+    return value
 
 
 def option(default, help, parse=None, choices=None, resumable=False, metavar=None):
@@ -60,15 +71,32 @@ class TrainConfig:
     binarize: bool = option(False, "train on pixels resampled to 0/1 each epoch "
                             "(dynamic binarization) instead of grey levels in [0, 1]", parse=flag)
     # Model: the defaults are the PyTorch example's 784-400-20 VAE
+    preset: str | None = option(None, "a lab write-up's architecture, parameter for parameter: "
+                                + ", ".join(PRESETS) + " (minivae/presets.py); other options "
+                                "still override it", parse=preset_name, metavar="NAME")
     model: str = option("vae", "vae, or ae for the deterministic autoencoder baseline",
                         choices=tuple(MODEL_CLASSES))
+    arch: str = option("dense", "dense (MLP) or conv (Conv2d encoder, ConvTranspose2d decoder "
+                       "for (C, H, W) images)", choices=("dense", "conv"))
+    channels: tuple = option((32, 64), "conv only: channels of the encoder's conv layers "
+                             "(the decoder mirrors them)", parse=int_list, metavar="C[,C...]")
+    kernel_size: int = option(4, "conv only: kernel size k (k x k)", parse=positive_int,
+                              metavar="K")
+    stride: int = option(2, "conv only: stride of every conv layer", parse=positive_int,
+                         metavar="S")
+    padding: int = option(1, "conv only: zero padding of every conv layer",
+                          parse=nonnegative_int, metavar="P")
     hidden: tuple = option((400,), "encoder hidden widths, e.g. 400 or 512,256 "
-                           "(the decoder mirrors them unless --decoder-hidden is given)",
-                           parse=int_list, metavar="W[,W...]")
+                           "(the decoder mirrors them unless --decoder-hidden is given); with --arch conv "
+                           "the Dense layers "
+                           "after the convolutions ('' for none)", parse=width_list,
+                           metavar="W[,W...]")
     decoder_hidden: tuple | None = option(None, "decoder hidden widths, from z to the image, "
                                           "e.g. 256,512 (default: --hidden reversed)",
                                           parse=optional_int_list, metavar="W[,W...]")
-    latent_dim: int = option(20, "size Z of the latent code", parse=positive_int, metavar="Z")
+    latent_dim: int = option(20, "size Z of the latent code; 0 with --arch conv --model ae: "
+                             "the code is the last feature map itself", parse=nonnegative_int,
+                             metavar="Z")
     likelihood: str = option("bernoulli", "the reconstruction loss: bernoulli (BCE on logits, "
                              "summed per image), gaussian (-log N(x; mean, s^2), see "
                              "--gaussian-std), or mse (the squared error summed per image, as "
@@ -76,11 +104,20 @@ class TrainConfig:
                              "less its constant 0.5 D log(pi), 448.73 for 784 pixels, so the "
                              "same gradients and training)",
                              choices=tuple(LIKELIHOODS))
+    pixel_range: str = option("unit", "the range the model trains on: unit ([0, 1]), or "
+                              "symmetric ([-1, 1], as some labs: the encoder reads "
+                              "2x-1, the decoder ends in tanh; needs mse or gaussian)", choices=("unit", "symmetric"))
     gaussian_std: float = option(1.0, "the fixed std s of the gaussian likelihood: smaller s "
                                  "weighs reconstruction more against the KL",
                                  parse=positive_float, metavar="S")
-    activation: str = option("relu", "hidden-layer nonlinearity",
-                             choices=tuple(ACTIVATIONS))
+    activation: str = option("relu", "hidden-layer nonlinearity (relu, leaky_relu, tanh, "
+                             "sigmoid), or one per encoder layer, e.g. relu,relu,tanh; one more "
+                             "than the layers puts the last on an autoencoder's code",
+                             parse=activation_names, metavar="A[,A...]")
+    decoder_activation: str | None = option(None, "the decoder's, one per layer, one more for "
+                                            "the output (e.g. tanh,tanh,sigmoid); default: the "
+                                            "encoder's, mirrored", parse=optional_activations,
+                                            metavar="A[,A...]")
     beta: float = option(1.0, "weight of the KL term (1: the ELBO; other values: beta-VAE)",
                          parse=nonnegative_float)
     dtype: str = option("float32", "floating-point type of parameters and data",
@@ -112,12 +149,14 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)   # JSON has lists, not tuples
         d["decoder_hidden"] = None if self.decoder_hidden is None else list(self.decoder_hidden)
+        d["channels"] = list(self.channels)
         return d
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
-ARCHITECTURE = ("model", "hidden", "decoder_hidden", "latent_dim", "likelihood", "gaussian_std", "activation",
-                "dtype")
+ARCHITECTURE = ("model", "hidden", "decoder_hidden", "latent_dim", "likelihood", "gaussian_std",
+                "activation", "dtype", "preset", "arch", "channels", "kernel_size", "stride",
+                "padding", "pixel_range", "decoder_activation")
 
 
 def _flag_name(name):
@@ -217,7 +256,8 @@ def parse_args(argv=None):
         except ValueError as e:
             parser.error(str(e))
         _rerun_elsewhere(config_file, base, cli)
-        cfg = TrainConfig(**{**base, **cli})
+        preset = {**base, **cli}.get("preset")       # lowest priority after the defaults
+        cfg = TrainConfig(**{**PRESETS.get(preset, {}), **base, **cli})
     if cfg.tf32 and cfg.device == "cpu":
         parser.error("--tf32 needs --device cuda or auto: TF32 is a mode of GPU tensor cores")
     if cfg.dataset.endswith(SUFFIXES):

@@ -39,6 +39,10 @@ def describe_model(cfg, model) -> str:
     """ "VAE 784-400-20-400-784 (relu, bernoulli, beta 1)" or "autoencoder 784-...". """
     dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim,
                               *model.decoder_hidden_dims, model.input_dim)))
+    if getattr(model, "arch", "dense") == "conv":   # "conv 1x28x28 32,64 k4 s2 p1, dense 784-..."
+        dims = (f"conv {'x'.join(map(str, model.image_shape))} "
+                f"{','.join(map(str, model.channels))} k{model.kernel_size} s{model.stride} "
+                f"p{model.padding}, dense {dims}")
     if cfg.model == "vae":
         return f"VAE {dims} ({cfg.activation}, {cfg.likelihood} likelihood, beta {cfg.beta:g})"
     return (f"autoencoder {dims} ({cfg.activation}, {LOSS_NAMES[cfg.likelihood]} loss; "

@@ -1,9 +1,10 @@
 """What the VAE and the deterministic Autoencoder share.
 
-Both are an encoder of Dense layers, a head or two giving the latent code,
-and a decoder of Dense layers, with one likelihood p(x | decoder output)
-for the reconstruction term. This file builds them (the architecture is
-described here once), checks inputs, and saves and loads parameters.
+Both are an encoder (Dense layers, or Conv2d layers then Dense), a head or
+two giving the latent code, and a decoder (Dense, or Dense then
+ConvTranspose2d), with one likelihood p(x | decoder output) for the
+reconstruction term. This file builds them from the plan in
+architecture.py, checks inputs, and saves and loads parameters.
 ``vae.py`` and ``autoencoder.py`` add what differs: the latent code, the
 loss and its backward pass.
 
@@ -16,17 +17,18 @@ import math
 
 import numpy as np
 
+from .architecture import NO_ACTIVATION, activation_list, plan, set_architecture
+from .architecture import positive_int as _positive_int
 from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast import choose_ops
-from .layers import ACTIVATIONS, Dense, forward_through, make_activation
-from .params import ParamStore
+from .layers import Chain, Flatten, Identity, InputLayer, Unflatten, forward_through, make_activation
+from .params import ParamStore, param_budget
+from .pixel_range import SymmetricRange
 from .serialize import CheckpointError, load_npz, save_npz
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+ARCH_DEFAULTS = dict(arch="dense", image_shape=None, channels=(32, 64), kernel_size=4, stride=2,
+                     padding=1, decoder_activation=None, pixel_range="unit")
 
 
 class BaseModel:
@@ -35,32 +37,43 @@ class BaseModel:
     ``fast``: on a GPU, run the elementwise chains as fused kernels
     (minivae/fast.py chooses, once, here); False, or on the CPU, the model
     runs the plain forms of minivae/ops.py. Same maths either way.
+
+    ``**arch`` (defaults in ARCH_DEFAULTS): arch "dense" or "conv";
+    image_shape (C, H, W), channels, kernel_size, stride, padding for conv;
+    decoder_activation (one name, or one per layer plus the output's);
+    pixel_range "unit" ([0, 1]) or "symmetric" ([-1, 1] inside, tanh output).
+    ``activation`` may list one name per encoder layer (plus the code's, for
+    an Autoencoder); latent_dim=None makes a conv Autoencoder's code its last
+    feature map.
     """
 
     kind = None    # "vae" or "ae": written into saved files
     heads = ()     # the Dense layers from the last hidden layer to the code, e.g. ("mu", "logvar")
 
     def __init__(self, input_dim, hidden_dims, latent_dim, likelihood, activation,
-                 dtype, device, seed, decoder_hidden_dims, gaussian_std, fast=True):
-        self.input_dim = _positive_int("input_dim", input_dim)
+                 dtype, device, seed, decoder_hidden_dims, gaussian_std, fast=True, **arch):
+        unknown = sorted(set(arch) - set(ARCH_DEFAULTS))
+        if unknown:
+            raise TypeError(f"unknown model options {unknown}; known: {sorted(ARCH_DEFAULTS)}")
+        set_architecture(self, input_dim, latent_dim, **{**ARCH_DEFAULTS, **arch})
         self.hidden_dims = tuple(_positive_int("hidden_dims entry", h) for h in hidden_dims)
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
         if decoder_hidden_dims is None:   # mirror the encoder: 784-512-256-Z-256-512-784
             decoder_hidden_dims = tuple(reversed(self.hidden_dims))
         self.decoder_hidden_dims = tuple(_positive_int("decoder_hidden_dims entry", h)
                                          for h in decoder_hidden_dims)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         if not (isinstance(gaussian_std, (int, float)) and math.isfinite(gaussian_std)
                 and gaussian_std > 0):
             raise ValueError(f"gaussian_std must be a positive number, got {gaussian_std!r}")
-        self.activation, self.gaussian_std = activation, float(gaussian_std)
+        self.activation = activation if isinstance(activation, str) else list(activation)
+        self.gaussian_std = float(gaussian_std)
         self.dtype = resolve_dtype(dtype)
         self.device = resolve_device(device)
         self.xp = get_xp(self.device)
         self.fast = bool(fast)
         self.ops = choose_ops(self.xp, self.fast)       # the elementwise functions, chosen once
         self.likelihood = self.ops.likelihood(likelihood, self.gaussian_std)   # p(x | out)
+        if self.pixel_range == "symmetric":                  # compares a tanh output with 2x - 1
+            self.likelihood = SymmetricRange(self.likelihood)
         self.seed = seed
         self.rng = Generator(self.xp, seed)
         self.input_grad = None   # dloss/dx after loss_and_grads(..., input_grad=True)
@@ -69,34 +82,68 @@ class BaseModel:
     # -- construction -------------------------------------------------------
 
     def _build(self):
-        """The layers, in forward order: enc0.., the heads, dec0.., out.
+        """The layers, in forward order, from the plan in minivae/architecture.py.
 
-        Every Dense layer's W and b are views of one flat vector
-        (``self.params.flat``), its dW and db of another (``self.grads.flat``).
+        Every layer's W and b are views of one flat vector (``self.params.flat``),
+        its dW and db of another (``self.grads.flat``). The default dense model is
+        enc0.., the heads, dec0.., out: Dense layers with an activation between.
         """
-        D, Z = self.input_dim, self.latent_dim
-        enc = (D, *self.hidden_dims)                       # D -> H ...
-        dec = (Z, *self.decoder_hidden_dims)               # Z -> H ...
-        dense = [(f"enc{i}", a, b) for i, (a, b) in enumerate(zip(enc[:-1], enc[1:]))]
-        dense += [(head, enc[-1], Z) for head in self.heads]                    # H -> Z
-        dense += [(f"dec{i}", a, b) for i, (a, b) in enumerate(zip(dec[:-1], dec[1:]))]
-        dense += [("out", dec[-1], D)]                                          # H -> D
-        shapes = {k: s for name, i, o in dense for k, s in Dense.shapes(name, i, o).items()}
+        enc_plan, head_plan, dec_plan = plan(self)
+        built = [e for e in enc_plan + head_plan + dec_plan if e is not None and len(e) == 4]
+        shapes = {k: v for name, cls, args, _ in built for k, v in cls.shapes(name, *args).items()}
         store = ParamStore(shapes, self.xp, self.dtype)
         self.params, self.grads = store.params, store.grads
-        layer = {name: Dense(i, o, rng=self.rng, dtype=self.dtype, xp=self.xp, store=store,
-                             name=name) for name, i, o in dense}               # init in this order
-
-        def act():
-            return make_activation(self.activation, self.xp)
-
-        self.encoder = [l for i in range(len(enc) - 1) for l in (layer[f"enc{i}"], act())]
-        self.decoder = [l for i in range(len(dec) - 1) for l in (layer[f"dec{i}"], act())]
-        self.decoder.append(layer["out"])               # logits (Bernoulli) or, after
-        if self.likelihood.output_activation:           # a sigmoid, the mean (Gaussian, MSE)
-            self.decoder.append(make_activation(self.likelihood.output_activation, self.xp))
+        layer = {name: cls(*args, **kw, rng=self.rng, dtype=self.dtype, xp=self.xp, store=store,
+                           name=name) for name, cls, args, kw in built}    # init in this order
+        n_enc, n_dec = enc_plan.count(None), dec_plan.count(None)
+        enc_acts, code_act = activation_list(self.activation, n_enc, "activation", "code")
+        dec_acts, out_act = activation_list(self._decoder_activation_spec(enc_acts, n_dec),
+                                            n_dec, "decoder_activation", "output")
+        if code_act and self.heads != ("code",):
+            raise ValueError("only an Autoencoder's code takes an activation; a VAE's mu and "
+                             "logvar heads stay linear")
+        self.encoder = self._realise(enc_plan, iter(enc_acts), layer)
+        self.decoder = self._realise(dec_plan, iter(dec_acts), layer)
+        out_act = out_act or self.likelihood.output_activation
+        if out_act and self.likelihood.name == "bernoulli" and out_act != NO_ACTIVATION:
+            raise ValueError("the bernoulli likelihood reads raw logits: the decoder takes no "
+                             f"output activation (got {out_act!r}); use mse or gaussian")
+        if out_act and out_act != NO_ACTIVATION:        # logits (Bernoulli) or, after it,
+            self.decoder.append(make_activation(out_act, self.xp))   # the mean (Gaussian, MSE)
+        if self.arch == "conv" or self.pixel_range != "unit":   # flat [0, 1] rows in
+            scale, shift = (2.0, -1.0) if self.pixel_range == "symmetric" else (1.0, 0.0)
+            self.encoder[0] = InputLayer(self.encoder[0], self.image_shape, scale, shift, self.xp)
         for head in self.heads:
-            setattr(self, f"{head}_head", layer[head])
+            setattr(self, f"{head}_head", layer.get(head, Identity(self.xp)))
+        if code_act and code_act != NO_ACTIVATION:      # the code is act(head(h))
+            self.code_head = Chain([self.code_head, make_activation(code_act, self.xp)], self.xp)
+
+    def _decoder_activation_spec(self, enc_acts, n_dec):
+        """decoder_activation, or by default the encoder's hidden activations mirrored."""
+        if self.decoder_activation is not None:
+            return self.decoder_activation
+        if len(set(enc_acts)) <= 1:
+            return enc_acts[0] if enc_acts else "relu"
+        if len(enc_acts) == n_dec:
+            return list(reversed(enc_acts))
+        raise ValueError(f"the encoder has per-layer activations {enc_acts} and the decoder "
+                         f"{n_dec} layers with one: give decoder_activation too")
+
+    def _realise(self, entries, acts, layer):
+        """The layer objects of one plan: None -> the next activation, markers -> reshapes."""
+        out = []
+        for e in entries:
+            if e is None:
+                name = next(acts)
+                out.append(Identity(self.xp) if name == NO_ACTIVATION
+                           else make_activation(name, self.xp))
+            elif e[0] in ("flatten", "flatten_image"):
+                out.append(Flatten(self.xp, channels_last=e[0] == "flatten_image"))
+            elif e[0] == "unflatten":
+                out.append(Unflatten(e[1], self.xp))
+            else:
+                out.append(layer[e[0]])
+        return out
 
     @property
     def num_params(self) -> int:
@@ -137,10 +184,21 @@ class BaseModel:
         """Everything needed to build this model again (JSON-serialisable)."""
         return {
             "model": self.kind, "input_dim": self.input_dim, "hidden_dims": list(self.hidden_dims),
-            "decoder_hidden_dims": list(self.decoder_hidden_dims), "latent_dim": self.latent_dim,
+            "decoder_hidden_dims": list(self.decoder_hidden_dims), "latent_dim": None if self.code_is_feature_map else self.latent_dim,
             "likelihood": self.likelihood.name, "activation": self.activation,
             "gaussian_std": self.gaussian_std, "dtype": self.dtype.name, "seed": self.seed,
+            **self._architecture_config(),
         }
+
+    def _architecture_config(self) -> dict:
+        """The options of architecture.py that differ from a plain dense model's (none for it)."""
+        cfg = {"arch": self.arch, "decoder_activation": self.decoder_activation,
+               "pixel_range": self.pixel_range}
+        if self.arch == "conv":
+            cfg.update(image_shape=list(self.image_shape), channels=list(self.channels),
+                       kernel_size=self.kernel_size, stride=self.stride, padding=self.padding)
+            return cfg
+        return {k: v for k, v in cfg.items() if ARCH_DEFAULTS[k] != v}
 
     def save(self, path, extra_arrays=None, extra_meta=None) -> None:
         """Write the parameters and config to ``path`` (.npz, no pickle, atomic)."""
@@ -171,10 +229,13 @@ class BaseModel:
                                   f"({cls.kind!r}); minivae.load_model(path) reads any kind")
         if dtype is not None:
             config["dtype"] = dtype
+        saved = sum(int(np.prod(a.shape)) for k, a in arrays.items() if k.startswith("param/"))
         try:
-            model = cls(**config, device=device)
-        except (TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: its model settings are not valid ({e})") from None
+            with param_budget(saved):          # refuse before allocating more than the file holds
+                model = cls(**config, device=device)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise CheckpointError(f"{path}: the model settings in its metadata are not valid ({e}); "
+                                  "the file was damaged or edited") from None
         model.load_params(arrays, path)
         return model
 

@@ -18,6 +18,8 @@ layers' W, b, dW, db, refuse to be rebound and say what to write instead.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import operator
 
@@ -49,11 +51,33 @@ class ParamDict(dict):
         self.flat = flat
 
 
+_BUDGET = contextvars.ContextVar("param_budget", default=None)
+
+
+@contextlib.contextmanager
+def param_budget(limit: int):
+    """Inside it, a ParamStore of more than ``limit`` numbers is refused before allocating.
+
+    Loading a file builds the model its metadata describes, then fills it:
+    settings edited to 10**12 inputs must fail with a message, not allocate
+    terabytes. The limit is the number of parameters the file holds.
+    """
+    token = _BUDGET.set(limit)
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
 class ParamStore:
     """Two flat vectors, parameters and gradients, and their named views."""
 
     def __init__(self, shapes: dict, xp=np, dtype="float32"):
         total = sum(math.prod(shape) for shape in shapes.values())            # P
+        budget = _BUDGET.get()
+        if budget is not None and total > budget:
+            raise ValueError(f"these settings describe {total:,} parameters, but the file "
+                             f"holds {budget:,}: its settings do not match its arrays")
         self.params = ParamDict(xp.empty((total,), dtype=dtype), shapes)      # (P,) and views
         self.grads = ParamDict(xp.zeros((total,), dtype=dtype), shapes)       # (P,) and views
 

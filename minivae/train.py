@@ -45,6 +45,7 @@ from .divergence import NonFiniteLoss, advice, check_losses, loss_limit
 from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, pick_examples,
                          reconstruction_metrics)
 from .optim import SGD, Adam
+from .presets import check_fits
 from .runs import (RunError, append_metrics, check_same_run, create_run_dir, default_run_dir,
                    load_checkpoint, lock_run_dir, read_metrics, restore, save_checkpoint, truncate_metrics,
                    write_config, write_reconstructions)
@@ -109,13 +110,27 @@ def main(argv=None) -> int:
         return 1
 
 
-def build_model(cfg: TrainConfig, input_dim: int, device: str):
-    kwargs = dict(input_dim=input_dim, hidden_dims=cfg.hidden, latent_dim=cfg.latent_dim,
+def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None):
+    """The model cfg describes, for images of ``image_shape`` ((H, W) or (H, W, C)).
+
+    Options that do not fit the data (a preset for other images, a kernel
+    larger than the feature maps...) raise RunError with the reason.
+    """
+    kwargs = dict(input_dim=input_dim, hidden_dims=cfg.hidden, latent_dim=cfg.latent_dim or None,
                   decoder_hidden_dims=cfg.decoder_hidden,
                   likelihood=cfg.likelihood, gaussian_std=cfg.gaussian_std,
                   activation=cfg.activation, dtype=cfg.dtype,
                   device=device, seed=cfg.seed)
-    return VAE(beta=cfg.beta, **kwargs) if cfg.model == "vae" else Autoencoder(**kwargs)
+    kwargs.update(decoder_activation=cfg.decoder_activation, pixel_range=cfg.pixel_range)
+    try:
+        check_fits(cfg.preset, image_shape or (input_dim, 1))
+        if cfg.arch == "conv":
+            H, W, C = (*(image_shape or (input_dim, 1)), 1)[:3]   # the loaders' (H, W[, C])
+            kwargs.update(arch="conv", image_shape=(C, H, W), channels=cfg.channels,
+                          kernel_size=cfg.kernel_size, stride=cfg.stride, padding=cfg.padding)
+        return VAE(beta=cfg.beta, **kwargs) if cfg.model == "vae" else Autoencoder(**kwargs)
+    except ValueError as e:
+        raise RunError(f"the model options do not fit: {e}") from None
 
 
 def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int:
@@ -128,7 +143,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
     elif cfg.tf32:
         print("note: --tf32 has no effect on the CPU (--device auto found no GPU)", file=sys.stderr)
     data = load_data(cfg, get_xp(device))
-    model = build_model(cfg, data.x_test.shape[1], device)
+    model = build_model(cfg, data.x_test.shape[1], device, data.image_shape)
     opt = (Adam(model.params, lr=cfg.lr) if cfg.optimizer == "adam"
            else SGD(model.params, lr=cfg.lr, momentum=cfg.momentum))
     run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches, held)

@@ -25,7 +25,7 @@ class VAE(BaseModel):
 
     Parameters
     ----------
-    input_dim : D, pixels per example (784 for MNIST).
+    input_dim : D, pixels per example (default 784 for MNIST, or C H W of image_shape).
     hidden_dims : encoder hidden widths, e.g. (400,) or (512, 256).
     latent_dim : Z.
     likelihood : "bernoulli" (logits, BCE), "gaussian" (fixed std) or "mse"
@@ -38,6 +38,9 @@ class VAE(BaseModel):
     decoder_hidden_dims : decoder widths; default: hidden_dims reversed.
     gaussian_std : the fixed std of the Gaussian likelihood.
     fast : fused GPU kernels for the elementwise work (minivae/fast.py).
+    **arch : arch="conv" (image_shape=(C, H, W), channels, kernel_size, stride,
+        padding), per-layer activations, decoder_activation, pixel_range:
+        minivae/architecture.py and model.BaseModel.
 
     ``params`` and ``grads`` map "<layer>.W" / "<layer>.b" to arrays, layers in
     forward order: enc0.., mu, logvar, dec0.., out.
@@ -46,14 +49,14 @@ class VAE(BaseModel):
     kind = "vae"
     heads = ("mu", "logvar")
 
-    def __init__(self, input_dim=784, hidden_dims=(400,), latent_dim=20, likelihood="bernoulli",
+    def __init__(self, input_dim=None, hidden_dims=(400,), latent_dim=20, likelihood="bernoulli",
                  activation="relu", beta=1.0, dtype="float32", device="cpu", seed=0,
-                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True):
+                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True, **arch):
         if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
         self.beta = float(beta)
         super().__init__(input_dim, hidden_dims, latent_dim, likelihood, activation,
-                         dtype, device, seed, decoder_hidden_dims, gaussian_std, fast)
+                         dtype, device, seed, decoder_hidden_dims, gaussian_std, fast, **arch)
 
     def config(self) -> dict:
         return {**super().config(), "beta": self.beta}

@@ -82,6 +82,31 @@ def unit_interval(value):
     return x
 
 
+def width_list(value):
+    """Like int_list, but "" or [] give (): no hidden Dense layer (a conv model's option)."""
+    if value in ("", [], ()):
+        return ()
+    return int_list(value)
+
+
+def activation_names(value):
+    """ "relu" or "relu,relu,tanh" or ["relu", "tanh"] -> "relu,relu,tanh", names checked."""
+    from .layers import ACTIVATIONS          # the names live with the layers
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    names = [str(v).strip() for v in items]
+    allowed = sorted(ACTIVATIONS) + (["none"] if len(names) > 1 else [])
+    bad = [n for n in names if n not in allowed]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected activation names from {', '.join(allowed)}, one or comma-separated "
+            f"(one per layer, e.g. relu,relu,tanh); got {value!r}")
+    return ",".join(names)
+
+
+def optional_activations(value):
+    return None if value in (None, "") else activation_names(value)
+
+
 def dataset_name(value):
     """A known dataset name, or the path of a .npy/.npz file."""
     value = str(value)

@@ -72,7 +72,7 @@ def test_help_documents_every_field(capsys):
 @pytest.mark.parametrize("argv, named", [
     (["--lr", "-1"], "--lr"), (["--lr", "abc"], "--lr"), (["--epochs", "2.5"], "--epochs"),
     (["--epochs", "0"], "--epochs"), (["--hidden", "512,x"], "--hidden"),
-    (["--hidden", ""], "--hidden"), (["--likelihood", "poisson"], "--likelihood"),
+    (["--hidden", ","], "--hidden"), (["--likelihood", "poisson"], "--likelihood"),
     (["--device", "tpu"], "--device"), (["--dataset", "cifar"], "--dataset"),
     (["--beta", "nan"], "--beta"), (["--bogus", "1"], "--bogus"),
     (["--lat", "5"], "--lat"),              # abbreviations are typos, not options

@@ -1,0 +1,178 @@
+"""A model's layer lists, dense or convolutional, described in one place.
+
+``model.BaseModel._build`` asks :func:`plan` for the parametrised layers in
+forward order and then threads the activations between them. Both
+architectures give the same three parts, so the VAE and the Autoencoder run
+either with the same loss_and_grads:
+
+    arch="dense"   encoder  Dense D->H1, act, Dense H1->H2, act, ...
+                   heads    Dense H->Z (mu, logvar; or code)
+                   decoder  Dense Z->G1, act, ..., Dense G->D, output activation
+
+    arch="conv"    encoder  Conv C->c1, act, Conv c1->c2, act, ..., Flatten,
+                            [Dense F->H1, act, ...]            F = c_n h w
+                   heads    Dense H->Z (none: latent_dim=None, the code is the
+                            last feature map itself; Autoencoder only)
+                   decoder  [Dense Z->G1, act, ...,] Dense ->F, act, Unflatten (c_n, h, w),
+                            ConvT c_n->c_{n-1}, act, ..., ConvT c1->C, Flatten,
+                            output activation
+
+Images enter as the loaders' flat channels-last rows (B, H W C) and leave the
+same way, so the likelihood, the metrics and the figures see (B, D) as for a
+dense model. Each ConvTranspose2d gets the output_padding that brings it back
+to exactly the size its mirror Conv2d started from (docs/math.md §11).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .conv import Conv2d, ConvTranspose2d, output_size
+from .layers import ACTIVATIONS, Dense
+from .pixel_range import RANGES
+
+ARCHS = ("dense", "conv")
+NO_ACTIVATION = "none"
+
+
+def positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def set_architecture(model, input_dim, latent_dim, arch, image_shape, channels, kernel_size,
+                     stride, padding, decoder_activation, pixel_range):
+    """Check the options that choose the layers and keep them on ``model``."""
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+    if pixel_range not in RANGES:
+        raise ValueError(f"pixel_range must be one of {RANGES}, got {pixel_range!r}")
+    model.arch, model.pixel_range, model.decoder_activation = arch, pixel_range, decoder_activation
+    model.kernel_size, model.stride = positive_int("kernel_size", kernel_size), \
+        positive_int("stride", stride)
+    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+        raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
+    model.padding = int(padding)
+    model.channels = tuple(positive_int("channels entry", c) for c in channels)
+    if arch == "conv":
+        if image_shape is None:              # a square grey image: 784 -> (1, 28, 28)
+            side = math.isqrt(input_dim or 784)
+            if side * side != (input_dim or 784):
+                raise ValueError(f"arch='conv' needs image_shape=(C, H, W); input_dim "
+                                 f"{input_dim} is not a square grey image")
+            image_shape = (1, side, side)
+        if len(tuple(image_shape)) != 3:
+            raise ValueError(f"image_shape must be (C, H, W), got {image_shape!r}")
+        image_shape = tuple(positive_int("image_shape entry", n) for n in image_shape)
+        if input_dim is not None and input_dim != math.prod(image_shape):
+            raise ValueError(f"input_dim {input_dim} does not match image_shape "
+                             f"{image_shape} ({math.prod(image_shape)} pixels)")
+        input_dim = math.prod(image_shape)
+        if not model.channels:
+            raise ValueError("arch='conv' needs at least one entry in channels")
+    elif image_shape is not None:
+        raise ValueError("image_shape is for arch='conv'; a dense model reads flat rows")
+    model.image_shape = image_shape
+    model.input_dim = positive_int("input_dim", 784 if input_dim is None else input_dim)
+    model.code_is_feature_map = latent_dim is None
+    if latent_dim is None:                   # the code is the last feature map (conv AE)
+        if arch != "conv" or model.heads != ("code",):
+            raise ValueError("latent_dim=None (the code is the last conv feature map) is "
+                             "only for a conv Autoencoder; give latent_dim")
+        latent_dim = math.prod(conv_sizes(image_shape, model.channels, model.kernel_size,
+                                          model.stride, model.padding)[-1])
+    model.latent_dim = positive_int("latent_dim", latent_dim)
+
+
+
+def activation_list(spec, n: int, what: str, extra: str):
+    """(n names, the (n+1)-th or None) from "relu" or a list of n or n+1 names ("relu,tanh").
+
+    The optional last entry is the activation of the code (encoder) or of the
+    output (decoder): ``relu,relu,tanh`` on a 2-hidden-layer autoencoder puts
+    tanh on the code, as in the Keras write-up.
+    """
+    names = [n.strip() for n in spec.split(",")] if isinstance(spec, str) else list(spec)
+    for name in names:
+        if name not in ACTIVATIONS and not (name == NO_ACTIVATION and len(names) > 1):
+            raise ValueError(f"{what}: activation must be one of {sorted(ACTIVATIONS)}, "
+                             f"got {name!r}")
+    if len(names) == 1 and n != 0:
+        return names * n, None
+    if len(names) == n:
+        return names, None
+    if len(names) == n + 1:
+        return names[:-1], names[-1]
+    raise ValueError(f"{what}: give one activation, or one per layer ({n}), or {n + 1} with the "
+                     f"last for the {extra}; got {len(names)}: {','.join(names)}")
+
+
+def conv_sizes(image_shape, channels, k, s, p):
+    """[(C, H, W) after each conv], starting with the image: the encoder's shapes."""
+    shapes = [tuple(image_shape)]
+    for c in channels:
+        _, H, W = shapes[-1]
+        try:
+            shapes.append((c, output_size(H, k, s, p), output_size(W, k, s, p)))
+        except ValueError as e:
+            raise ValueError(f"image_shape {tuple(image_shape)}: after {len(shapes) - 1} conv "
+                             f"layers the maps are {H}x{W}, too small for another ({e})") from None
+    return shapes
+
+
+def output_padding(small: int, big: int, k: int, s: int, p: int) -> int:
+    """The output_padding taking a ConvTranspose2d from ``small`` back to ``big`` pixels."""
+    op = big - ((small - 1) * s - 2 * p + k)
+    if not 0 <= op < s:
+        raise ValueError(f"a ConvTranspose2d (kernel {k}, stride {s}, padding {p}) cannot take "
+                         f"{small} pixels back to {big}: the shapes do not round-trip; choose "
+                         "a kernel, stride and padding whose convolution shrinks the image "
+                         "exactly by the stride")
+    return op
+
+
+def plan(model):
+    """(encoder, heads, decoder) layer plans: lists of (name, class, args, kwargs).
+
+    ``None`` in the encoder/decoder plan marks where an activation goes; the
+    strings "flatten", "unflatten", "flatten_image" mark reshaping layers.
+    """
+    D, Z = model.input_dim, model.latent_dim
+    feature_code = model.code_is_feature_map                # no heads: z is the feature map
+    heads_in = D
+    enc, dec = [], []
+    if model.arch == "conv":
+        k, s, p = model.kernel_size, model.stride, model.padding
+        shapes = conv_sizes(model.image_shape, model.channels, k, s, p)
+        for i, ((c_in, _, _), (c_out, _, _)) in enumerate(zip(shapes[:-1], shapes[1:])):
+            enc += [(f"conv{i}", Conv2d, (c_in, c_out, k), dict(stride=s, padding=p)), None]
+        enc.append(("flatten",))
+        heads_in = math.prod(shapes[-1])                                  # F = c_n h w
+    widths = (heads_in, *model.hidden_dims)
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        enc += [(f"enc{i}", Dense, (a, b), {}), None]
+    heads = [(head, Dense, (widths[-1], Z), {}) for head in model.heads] if not feature_code else []
+    if model.arch == "dense":
+        dims = (Z, *model.decoder_hidden_dims)
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            dec += [(f"dec{i}", Dense, (a, b), {}), None]
+        dec.append(("out", Dense, (dims[-1], D), {}))
+        return enc, heads, dec
+    if not feature_code:                                                  # Z -> G.. -> F
+        dims = (Z, *model.decoder_hidden_dims, heads_in)
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            dec += [(f"dec{i}", Dense, (a, b), {}), None]
+    dec.append(("unflatten", shapes[-1]))
+    for i in range(len(shapes) - 1, 0, -1):                               # c_n -> ... -> C
+        (c_big, H, W), (c_small, h, w) = shapes[i - 1], shapes[i]
+        op = output_padding(h, H, k, s, p), output_padding(w, W, k, s, p)   # (rows, cols)
+        name = "out" if i == 1 else f"deconv{len(shapes) - 1 - i}"
+        dec.append((name, ConvTranspose2d, (c_small, c_big, k),
+                    dict(stride=s, padding=p, output_padding=op)))
+        if i > 1:
+            dec.append(None)
+    dec.append(("flatten_image",))
+    return enc, heads, dec
