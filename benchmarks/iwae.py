@@ -151,7 +151,7 @@ def train_torch(name, k, objective, train, test, args):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(x)
+            total += loss.item() * len(x)
         curve.append({"epoch": epoch, "lr": burda_learning_rate(epoch),
                       "objective": total / len(xtr), "ess": ess_total / len(xtr),
                       "seconds": time.perf_counter() - start})

@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass, field, fields
 
 from .data.custom import SUFFIXES
+from .iwae import BURDA_PASSES, OBJECTIVES
 from .values import (dataset_name, existing_dir, flag, int_list, nonnegative_float,
                      nonnegative_int, optional_path, positive_float, positive_int)
 
@@ -45,6 +46,11 @@ def option(default, help, parse=None, choices=None, resumable=False, metavar=Non
 class TrainConfig:
     """Everything a training run depends on. config.json stores one of these."""
 
+    preset: str | None = option(None, "start from a published setup; other options override "
+                                "it. burda: Burda et al. 2015's MNIST model (784-200-200-50 "
+                                "tanh, bernoulli, --binarize, batch 20, Adam eps 1e-4, "
+                                "--lr-schedule burda over all 3280 epochs; cut it short with "
+                                "--epochs)", choices=("burda",))
     # Data
     dataset: str = option("mnist", "mnist, fashion-mnist, or a .npy/.npz file of images",
                           parse=dataset_name, metavar="NAME|FILE")
@@ -68,13 +74,24 @@ class TrainConfig:
                              choices=("relu", "leaky_relu", "tanh", "sigmoid"))
     beta: float = option(1.0, "weight of the KL term (1: the ELBO; other values: beta-VAE)",
                          parse=nonnegative_float)
+    k: int = option(1, "samples of z per example (Burda et al. 2015): with --objective elbo the "
+                    "ELBO averaged over them, with iwae the bound log (1/k) sum_i w_i",
+                    parse=positive_int, metavar="K")
+    objective: str = option("elbo", "what training maximises: elbo, or iwae (the importance-"
+                            "weighted bound, docs/math.md §12)", choices=OBJECTIVES)
     dtype: str = option("float32", "floating-point type of parameters and data",
                         choices=("float32", "float64"))
     # Optimisation
     epochs: int = option(10, "passes over the training set (raise it with --resume to train "
                          "longer)", parse=positive_int, resumable=True, metavar="N")
     batch_size: int = option(128, "examples per gradient step", parse=positive_int, metavar="B")
-    lr: float = option(1e-3, "Adam learning rate", parse=positive_float)
+    lr: float = option(1e-3, "Adam learning rate (with --lr-schedule burda: the first stage's)",
+                       parse=positive_float)
+    lr_schedule: str = option("constant", "constant, or burda: stage i = 0, 1, ... is 3^i "
+                              "epochs at lr * 10^(-i/7) (Burda et al. 2015)",
+                              choices=("constant", "burda"))
+    adam_eps: float = option(1e-8, "Adam's epsilon (added to sqrt(v))", parse=positive_float,
+                             metavar="EPS")
     seed: int = option(1, "seeds initialisation, shuffling and the noise eps",
                        parse=nonnegative_int)
     # Where and how to run
@@ -96,6 +113,11 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
+PRESETS = {   # name -> settings; between the defaults and --config / the command line
+    "burda": {"hidden": (200, 200), "latent_dim": 50, "activation": "tanh",
+              "likelihood": "bernoulli", "binarize": True, "batch_size": 20, "lr": 1e-3,
+              "adam_eps": 1e-4, "lr_schedule": "burda", "epochs": BURDA_PASSES},
+}
 ARCHITECTURE = ("model", "hidden", "latent_dim", "likelihood", "gaussian_std", "activation",
                 "dtype")
 
@@ -196,7 +218,13 @@ def parse_args(argv=None):
             base = {} if config_file is None else read_config_file(config_file)
         except ValueError as e:
             parser.error(str(e))
-        cfg = TrainConfig(**{**base, **cli})
+        preset = PRESETS.get(cli.get("preset", base.get("preset")), {})
+        cfg = TrainConfig(**{**preset, **base, **cli})
+    if cfg.model == "ae" and (cfg.k > 1 or cfg.objective != "elbo"):
+        parser.error("--k and --objective need a VAE: the autoencoder has no q(z|x) to sample")
+    if cfg.objective == "iwae" and cfg.beta != 1:
+        parser.error(f"--objective iwae is a bound on log p(x) with no KL weight: use --beta 1 "
+                     f"(got {cfg.beta:g}) or --objective elbo")
     if cfg.tf32 and cfg.device == "cpu":
         parser.error("--tf32 needs --device cuda or auto: TF32 is a mode of GPU tensor cores")
     if cfg.dataset.endswith(SUFFIXES):

@@ -38,8 +38,9 @@ from .backend import (Generator, HostCopy, derived_seed, enable_tf32, get_xp, re
                       to_numpy)
 from .config import CHECKPOINT, TrainConfig, parse_args
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
-from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, pick_examples,
-                         reconstruction_metrics)
+from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, iw_log_likelihood,
+                         pick_examples, reconstruction_metrics)
+from .iwae import burda_learning_rate
 from .optim import Adam
 from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, load_checkpoint,
                    read_metrics, restore, save_checkpoint, truncate_metrics, write_config,
@@ -110,7 +111,16 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str):
                   likelihood=cfg.likelihood, gaussian_std=cfg.gaussian_std,
                   activation=cfg.activation, dtype=cfg.dtype,
                   device=device, seed=cfg.seed)
-    return VAE(beta=cfg.beta, **kwargs) if cfg.model == "vae" else Autoencoder(**kwargs)
+    if cfg.model == "ae":
+        return Autoencoder(**kwargs)
+    return VAE(beta=cfg.beta, k=cfg.k, objective=cfg.objective, **kwargs)
+
+
+def learning_rate(cfg: TrainConfig, epoch: int) -> float:
+    """The learning rate of ``epoch`` (1-based): constant, or the IWAE paper's stages."""
+    if cfg.lr_schedule == "burda":
+        return cfg.lr * burda_learning_rate(epoch) / burda_learning_rate(1)
+    return cfg.lr
 
 
 def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
@@ -121,12 +131,13 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
         print("note: --tf32 has no effect on the CPU (--device auto found no GPU)", file=sys.stderr)
     data = load_data(cfg, get_xp(device))
     model = build_model(cfg, data.x_test.shape[1], device)
-    opt = Adam(model.params, lr=cfg.lr)
+    opt = Adam(model.params, lr=cfg.lr, eps=cfg.adam_eps)
     run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches)
 
     dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim)))
+    goal = "" if cfg.model == "ae" else f", objective {cfg.objective} k={cfg.k}"
     say(f"{'Resuming' if done else 'Training'} a {cfg.model.upper()} {dims} ({cfg.activation}, "
-        f"{cfg.likelihood}), {model.num_params:,} parameters, on {cfg.dataset}: {len(data.batches.data)} train / "
+        f"{cfg.likelihood}{goal}), {model.num_params:,} parameters, on {cfg.dataset}: {len(data.batches.data)} train / "
         f"{len(data.x_test)} test images, {device} {cfg.dtype}, {len(data.batches)} steps "
         f"per epoch -> {run_dir}")
     if done >= cfg.epochs:
@@ -137,6 +148,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
         with StopOnCtrlC() as stop:
             for epoch in range(done + 1, cfg.epochs + 1):
                 start = time.perf_counter()
+                opt.lr = learning_rate(cfg, epoch)
                 train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop)
                 train_seconds = time.perf_counter() - start   # train_epoch ends with a read: synced
                 row = measure(model, data, cfg, epoch, train_stats, start)
@@ -148,7 +160,9 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
                 say(f"epoch {epoch:3d} | train {row['train_loss']:8.3f} (recon "
                     f"{row['train_recon']:.3f}, KL {row['train_kl']:.3f}) | test "
                     f"{row['test_loss']:8.3f} | PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
-                    f" | {row['seconds']:.1f} s ({train_seconds:.1f} s training)")
+                    f" | {row['seconds']:.1f} s ({train_seconds:.1f} s training)"
+                    + (f" | test -L_{cfg.k} {row['test_iwae']:.3f}, ESS {row['test_ess']:.2f} of "
+                       f"{cfg.k}" if "test_iwae" in row else ""))
     except Interrupted as e:
         last = (f"the last checkpoint (epoch {epoch - 1}) is in {run_dir}; resume with: "
                 f"python -m minivae.train --resume {run_dir}") if epoch > 1 else \
@@ -205,6 +219,10 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches):
 def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start: float) -> dict:
     """The epoch's row of metrics.csv; raises NonFiniteLoss rather than let NaN be saved."""
     test = evaluate_elbo(model, data.x_test, rng=eval_generator(model, cfg.seed))
+    if getattr(model, "objective", None) == "iwae":   # the bound it trains on, and its weights
+        bound, ess = iw_log_likelihood(model, data.x_test, model.k, ess=True,
+                                       rng=eval_generator(model, cfg.seed))
+        test.update(iwae=-float(bound.mean()), ess=float(ess.mean()))
     # Both end by reading their sums back to the host, so all the GPU work
     # queued so far has finished and "seconds" counts it.
     quality = reconstruction_metrics(model, data.x_test, data.image_shape)
@@ -230,7 +248,9 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
     # its shuffling: a resumed run draws exactly what an uninterrupted one would,
     # on the GPU too (where a generator's state cannot be saved).
     model.rng = Generator(xp, derived_seed(cfg.seed, epoch, NOISE_STREAM))
-    per_step = xp.zeros((n_steps, 3), dtype=xp.float64)    # (steps, 3): loss, recon, kl
+    names = ("loss", "recon", "kl", "ess") if getattr(model, "objective", "") == "iwae" else \
+        ("loss", "recon", "kl")                             # what each step records
+    per_step = xp.zeros((n_steps, len(names)), dtype=xp.float64)   # (steps, names)
     sizes = np.zeros(n_steps)                               # (steps,) batch sizes
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,
                disable=True if cfg.quiet else None)         # None: only on a terminal
@@ -243,8 +263,9 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
                 raise Interrupted(f"epoch {epoch} step {i}/{n_steps}")
             loss, parts = model.loss_and_grads(x)
             opt.step(model.grads)
-            row = per_step[i]                               # (3,), a view
-            row[0], row[1], row[2] = loss, parts["recon"], parts["kl"]
+            row = per_step[i]                               # (names,), a view
+            for j, name in enumerate(names):
+                row[j] = loss if name == "loss" else parts[name]
             sizes[i], done = x.shape[0], i + 1
             if done % LOG_EVERY == 0 or done == n_steps:
                 bar.update(done - bar.n)
@@ -254,14 +275,14 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
                 bar.set_postfix(loss=f"{value:.2f}")
                 if not math.isfinite(value):
                     break                                   # the check below names the step
-    values = to_numpy(per_step[:done])                      # (done, 3): the one read per epoch
+    values = to_numpy(per_step[:done])                      # (done, names): the one read per epoch
     bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if bad.size:
         raise NonFiniteLoss(f"the loss became {values[bad[0], 0]} at epoch {epoch}, step "
                             f"{bad[0] + 1} of {n_steps}")
     # Mean per image = sum over batches of (batch mean x batch size) / N, as PyTorch's example.
     means = (values * sizes[:done, None]).sum(axis=0) / sizes[:done].sum()
-    return dict(zip(("loss", "recon", "kl"), map(float, means)))
+    return dict(zip(names, map(float, means)))
 
 
 def finish(model, cfg, run_dir, data) -> None:

@@ -1,8 +1,8 @@
-"""Training curves: loss per epoch (total, reconstruction, KL) and image quality.
+"""Training curves: loss per epoch (total, reconstruction, KL; ESS for IWAE) and image quality.
 
 ``metrics_rows`` is the per-epoch log written by training: a list of dicts
 with keys epoch, train_loss, train_recon, train_kl, test_loss, test_recon,
-test_kl, psnr, ssim, mse, seconds. A missing key, or a None / NaN value, is
+test_kl, psnr, ssim, mse, seconds (and, for an IWAE run, train_ess, test_iwae, test_ess). A missing key, or a None / NaN value, is
 simply left out of the plot (e.g. a run without a test set).
 """
 
@@ -32,24 +32,49 @@ def _plot_series(ax, rows, key, label, **style):
     return bool(xs)
 
 
-def loss_curves_figure(metrics_rows):
-    """Three panels (total loss, reconstruction, KL), train and test in each.
+def objective_name(objective="elbo", k=1) -> str:
+    """How a run's training loss is named in figures: "negative ELBO" or "-L_5 (IWAE, k=5)"."""
+    if objective == "iwae":
+        return f"-L_{k} (IWAE bound, k={k})"
+    return "negative ELBO" + (f" (averaged over k={k} samples)" if k > 1 else "")
 
-    The total is the negative ELBO per example, recon + beta * KL, in nats.
+
+def loss_curves_figure(metrics_rows, objective="elbo", k=1):
+    """Panels of total loss, reconstruction and KL, train and test in each; plus ESS for IWAE.
+
+    The total is the objective the run trained on (``objective``, ``k``: docs/math.md
+    §1, §12): the negative ELBO per example, recon + beta * KL, or the IWAE
+    bound -L_k. The test loss is always the one-sample negative ELBO; an IWAE
+    run also has its test -L_k (test_iwae) and a fourth panel, the effective
+    sample size of its importance weights (train_ess, test_ess), between 1 and k.
     """
-    fig = new_figure(12, 3.6)
-    axes = fig.subplots(1, 3)
-    panels = [("loss", "negative ELBO (nats / image)"),
+    iwae = any("train_ess" in row or "test_ess" in row for row in metrics_rows)
+    fig = new_figure(16 if iwae else 12, 3.6)
+    axes = fig.subplots(1, 4 if iwae else 3)
+    panels = [("loss", f"training objective: {objective_name(objective, k)}"),
               ("recon", "reconstruction -log p(x|z)"),
               ("kl", "KL(q(z|x) || p(z))")]
     for ax, (part, title) in zip(axes, panels):
-        drawn = _plot_series(ax, metrics_rows, f"train_{part}", "train", color="C0")
-        drawn |= _plot_series(ax, metrics_rows, f"test_{part}", "test", color="C1")
+        train_label = "train" if part != "loss" or objective != "iwae" else f"train (-L_{k})"
+        drawn = _plot_series(ax, metrics_rows, f"train_{part}", train_label, color="C0")
+        test_label = "test (-ELBO)" if part == "loss" and (objective == "iwae" or k > 1) else "test"
+        drawn |= _plot_series(ax, metrics_rows, f"test_{part}", test_label, color="C1")
+        if part == "loss":
+            drawn |= _plot_series(ax, metrics_rows, "test_iwae", f"test (-L_{k})", color="C3")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         if drawn:
             ax.legend(fontsize=8)
+    if iwae:
+        ax = axes[3]
+        _plot_series(ax, metrics_rows, "train_ess", "train", color="C0")
+        _plot_series(ax, metrics_rows, "test_ess", "test", color="C1")
+        ax.set_title(f"effective sample size 1 / sum wn^2 (of k={k})", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(1, max(k, 1.05))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     axes[0].set_ylabel("nats per image")
     return fig
 
@@ -72,9 +97,9 @@ def quality_figure(metrics_rows):
     return fig
 
 
-def plot_loss_curves(metrics_rows, path) -> str:
+def plot_loss_curves(metrics_rows, path, objective="elbo", k=1) -> str:
     """Save :func:`loss_curves_figure` as a PNG at ``path``; return the path."""
-    return save_figure(loss_curves_figure(metrics_rows), path)
+    return save_figure(loss_curves_figure(metrics_rows, objective, k), path)
 
 
 def plot_quality(metrics_rows, path) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..backend import get_array_module, to_numpy
 from ..evaluation import pick_examples
-from .curves import plot_loss_curves, plot_quality
+from .curves import objective_name, plot_loss_curves, plot_quality
 from .images import plot_interpolation, plot_reconstructions, plot_samples
 from .latent import plot_latent_space, plot_manifold
 
@@ -57,7 +57,7 @@ def _table(header, rows) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def write_report(run_dir, config, metrics_rows, figures) -> str:
+def write_report(run_dir, config, metrics_rows, figures, captions=None) -> str:
     """Write ``run_dir/report.html``: config, metrics table and every figure.
 
     The PNGs are embedded as base64 data URIs, so the one file opens anywhere
@@ -69,6 +69,7 @@ def write_report(run_dir, config, metrics_rows, figures) -> str:
     config : dict (or dataclass) of the run's settings
     metrics_rows : list of dicts, one per epoch
     figures : dict name -> PNG filename (relative to run_dir, or absolute)
+    captions : dict name -> caption, replacing the default one in CAPTIONS
     """
     run_dir = os.fspath(run_dir)
     os.makedirs(run_dir, exist_ok=True)
@@ -85,7 +86,7 @@ def write_report(run_dir, config, metrics_rows, figures) -> str:
         path = filename if os.path.isabs(filename) else os.path.join(run_dir, filename)
         with open(path, "rb") as f:
             data = base64.b64encode(f.read()).decode("ascii")
-        caption = html.escape(CAPTIONS.get(name, name))
+        caption = html.escape({**CAPTIONS, **(captions or {})}.get(name, name))
         parts.append(f'<figure id="{html.escape(name)}"><img alt="{html.escape(name)}" '
                      f'src="data:image/png;base64,{data}"><figcaption><b>'
                      f"{html.escape(name)}</b>: {caption}</figcaption></figure>")
@@ -145,9 +146,18 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
 
     is_vae = hasattr(model, "sample") and logvars is not None
     path = lambda name: os.path.join(out_dir, f"{name}.png")  # noqa: E731
-    done = {}
+    done, captions = {}, {}
+    settings = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
+    objective, k = settings.get("objective", "elbo"), settings.get("k", 1)
     if metrics_rows:
-        done["loss_curves"] = plot_loss_curves(metrics_rows, path("loss_curves"))
+        done["loss_curves"] = plot_loss_curves(metrics_rows, path("loss_curves"), objective, k)
+        if objective == "iwae" or k > 1:
+            captions["loss_curves"] = (
+                f"Loss per epoch. Training objective: {objective_name(objective, k)} "
+                "(docs/math.md §12); the test loss is the one-sample negative ELBO"
+                + (f", beside the test -L_{k}. Right: the effective sample size of the "
+                   f"normalised importance weights, between 1 and {k}." if objective == "iwae"
+                   else ".") + " Reconstruction and KL terms in nats per image.")
         done["quality"] = plot_quality(metrics_rows, path("quality"))
     pick = pick_examples(labels, n)  # (k,) one image per class
     done["reconstructions"] = plot_reconstructions(
@@ -166,5 +176,5 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
             decode_fn, means[a], means[b], path("interpolation"), image_shape,
             endpoints=x[[a, b]])
     done["report"] = write_report(out_dir, config, metrics_rows,
-                                  {k: os.path.basename(v) for k, v in done.items()})
+                                  {name: os.path.basename(v) for name, v in done.items()}, captions)
     return done
