@@ -158,6 +158,8 @@ def _show(value):
 def check_value(name, value):
     """``value`` parsed and checked as field ``name``; raises ArgumentTypeError."""
     m = FIELDS[name].metadata
+    if value is None and FIELDS[name].default is None:   # e.g. "preset": null in config.json
+        return None
     if m["parse"] is not None:
         value = m["parse"](value)
     if m["choices"] is not None and value not in m["choices"]:

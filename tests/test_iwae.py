@@ -107,3 +107,20 @@ def test_k_and_objective_survive_save_and_load(tmp_path):
     assert (back.k, back.objective) == (4, "iwae")
     x, eps = data(model)
     assert float(back.loss(x, eps)[0]) == float(model.loss(x, eps)[0])
+
+
+def test_the_evaluation_estimate_is_the_training_bound():
+    """evaluation.iw_log_likelihood (chunked) gives -loss and the ESS of the iwae step, same eps."""
+    from minivae.backend import Generator
+    from minivae.evaluation import iw_log_likelihood
+    model = small(12, "iwae", seed=4)
+    x, _ = data(model, B=6)
+    eps = Generator(np, 7).normal((12, 6, 3), dtype=np.float64)
+    loss, parts = model.loss(x, eps, reduce=False)
+    for chunk in (12, 5):
+        ll, ess = iw_log_likelihood(model, x, 12, rng=Generator(np, 7), batch_size=6,
+                                    k_chunk=chunk, ess=True)
+        if chunk == 12:                                   # the very same draws
+            assert np.allclose(ll, -loss, rtol=0, atol=1e-10)
+            assert np.allclose(ess, parts["ess"], rtol=1e-10)
+        assert np.all((ess >= 1) & (ess <= 12))
