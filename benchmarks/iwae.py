@@ -43,6 +43,7 @@ def parse(argv=None):
     p.add_argument("--nll-images", type=int, default=500, help="test images for the NLL")
     p.add_argument("--nll-k", type=int, default=5000, help="importance samples for the NLL")
     p.add_argument("--train-images", type=int, default=None, help="use the first N (tests)")
+    p.add_argument("--test-images", type=int, default=None, help="use the first N (tests)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out-dir", default=OUT)
     p.add_argument("--seed", type=int, default=1)
@@ -61,6 +62,7 @@ def load(args):
     test, _ = load_mnist("test", root=root, download=root is None)
     train = to_unit_float(train)[: args.train_images]
     test = binarize_test_set(to_unit_float(test), args.seed)   # the test set a --binarize run uses
+    test = test[: args.test_images]
     return np.ascontiguousarray(train), np.ascontiguousarray(test)
 
 
@@ -163,7 +165,8 @@ def train_torch(name, k, objective, train, test, args):
                      / len(xte))
         lls, esss = [], []
         for xb in xte[: args.nll_images].split(5):
-            lw = torch.cat([log_weights(xb, 1000)[0].double() for _ in range(args.nll_k // 1000)])
+            lw = torch.cat([log_weights(xb, min(1000, args.nll_k - s))[0].double()
+                            for s in range(0, args.nll_k, 1000)])            # (nll_k, 5)
             lls.append(torch.logsumexp(lw, 0) - math.log(lw.shape[0]))
             wn = torch.softmax(log_weights(xb, 5)[0].double(), 0)
             esss.append(1 / (wn**2).sum(0))
