@@ -70,10 +70,11 @@ def _forward(model, x, eps):
     return x, eps, mu, logvar, std, out, x_k
 
 
-def _log_weights(model, nll, eps, mu, logvar, std):
-    """log w (K, B) from -log p(x|z) (K*B,): log p(x|z) + log p(z) - log q(z|x), §9."""
+def _log_weights(nll, eps, mu, logvar, std):
+    """(log w (K, B), log p(z) - log q(z|x) (K, B), z (K, B, Z)) from -log p(x|z) (K*B,), §9."""
     z = mu + std * eps                                  # (K, B, Z), as in _forward (§3)
-    return -nll.reshape(eps.shape[:2]) + log_prior_ratio(z, eps, logvar), z   # (K, B), (K, B, Z)
+    log_pq = log_prior_ratio(z, eps, logvar)            # (K, B)
+    return -nll.reshape(log_pq.shape) + log_pq, log_pq, z
 
 
 def _backward(model, dout, dz_extra, eps, std, mu, logvar, c):
@@ -137,7 +138,7 @@ def iwae_loss_and_grads(model, x, eps=None, input_grad=False):
     x, eps, mu, logvar, std, out, x_k = _forward(model, x, eps)   # ..., out (K*B, D)
     K, B = eps.shape[:2]
     nll, dnll = model.likelihood.nll_and_grad(out, x_k, 1.0)     # (K*B,), (K*B, D)
-    log_w, z = _log_weights(model, nll, eps, mu, logvar, std)    # (K, B), (K, B, Z)
+    log_w, log_pq, z = _log_weights(nll, eps, mu, logvar, std)   # (K, B) x2, (K, B, Z)
     lse, wn = logsumexp_softmax(log_w, model.xp)        # (B,), (K, B)
     loss = (math.log(K) - lse).mean()                   # () = -mean_b L_K(x_b)
     # Backward (§12): dloss/dlog w_ib = -wn_ib / B =: -g_ib.
@@ -150,24 +151,18 @@ def iwae_loss_and_grads(model, x, eps=None, input_grad=False):
     if input_grad:
         direct = model.likelihood.grad_x(out, x_k) * g.reshape(K * B, 1)   # (K*B, D)
         model.input_grad = dx + direct.reshape(K, B, -1).sum(axis=0)     # (B, D)
-    return loss, {"recon": nll.mean(), "kl": -_prior(log_w, nll).mean(),
-                  "ess": effective_sample_size(wn).mean()}
-
-
-def _prior(log_w, nll):
-    """log p(z) - log q(z|x), (K, B), recovered from log w and -log p(x|z)."""
-    return log_w + nll.reshape(log_w.shape)
+    return loss, {"recon": nll.mean(), "kl": -log_pq.mean(), "ess": effective_sample_size(wn).mean()}
 
 
 def iwae_loss(model, x, eps=None, reduce=True):
     """The numbers of iwae_loss_and_grads, without gradients; reduce=False: per example (B,)."""
     x, eps, mu, logvar, std, out, x_k = _forward(model, x, eps)
     nll = model.likelihood.nll(out, x_k)                # (K*B,)
-    log_w, _ = _log_weights(model, nll, eps, mu, logvar, std)   # (K, B)
+    log_w, log_pq, _ = _log_weights(nll, eps, mu, logvar, std)   # (K, B) x2
     lse, wn = logsumexp_softmax(log_w, model.xp)        # (B,), (K, B)
     loss = math.log(eps.shape[0]) - lse                 # (B,)
     parts = {"recon": nll.reshape(log_w.shape).mean(axis=0),
-             "kl": -_prior(log_w, nll).mean(axis=0), "ess": effective_sample_size(wn)}
+             "kl": -log_pq.mean(axis=0), "ess": effective_sample_size(wn)}
     return _reduced(loss, parts, reduce)
 
 
