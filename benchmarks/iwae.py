@@ -96,10 +96,11 @@ def train_minivae(name, k, objective, train, test, args):
     nll = -float(iw_log_likelihood(model, test[: args.nll_images], args.nll_k,
                                    batch_size=5, k_chunk=1000).mean())
     _, test_ess = iw_log_likelihood(model, test[: args.nll_images], 5, ess=True)   # (N,)
-    active, _ = active_units(model, test)
+    active, variances = active_units(model, test)              # (Z,) Var_x mu_j(x)
     return {"name": name, "impl": "minivae", "k": k, "objective": objective, "curve": curve,
             "train_seconds": train_s, "test_nll": nll, "test_elbo": elbo,
             "test_ess5": float(test_ess.mean()), "active_units": active,
+            "unit_variances": sorted(map(float, variances), reverse=True),
             "eval_seconds": time.perf_counter() - start - train_s}
 
 
@@ -173,11 +174,13 @@ def train_torch(name, k, objective, train, test, args):
             wn = torch.softmax(log_weights(xb, 5)[0].double(), 0)
             esss.append(1 / (wn**2).sum(0))
         mus = torch.cat([heads(enc(xb)).chunk(2, dim=1)[0] for xb in xte.split(1000)]).double()
-        active = int((mus.var(0, unbiased=False) > 0.01).sum())
+        variances = mus.var(0, unbiased=False)                  # (50,)
+        active = int((variances > 0.01).sum())
     return {"name": name, "impl": "torch", "k": k, "objective": objective, "curve": curve,
             "train_seconds": train_s, "test_nll": -float(torch.cat(lls).mean()),
             "test_elbo": elbo, "test_ess5": float(torch.cat(esss).mean()),
-            "active_units": active, "eval_seconds": time.perf_counter() - start - train_s}
+            "active_units": active,
+            "unit_variances": sorted(variances.tolist(), reverse=True), "eval_seconds": time.perf_counter() - start - train_s}
 
 
 def time_full_schedule(args):
