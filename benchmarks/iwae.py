@@ -179,8 +179,8 @@ def train_torch(name, k, objective, train, test, args):
     return {"name": name, "impl": "torch", "k": k, "objective": objective, "curve": curve,
             "train_seconds": train_s, "test_nll": -float(torch.cat(lls).mean()),
             "test_elbo": elbo, "test_ess5": float(torch.cat(esss).mean()),
-            "active_units": active,
-            "unit_variances": sorted(variances.tolist(), reverse=True), "eval_seconds": time.perf_counter() - start - train_s}
+            "active_units": active, "unit_variances": sorted(variances.tolist(), reverse=True),
+            "eval_seconds": time.perf_counter() - start - train_s}
 
 
 def time_full_schedule(args):
