@@ -2,7 +2,8 @@
 
 ``metrics_rows`` is the per-epoch log written by training: a list of dicts
 with keys epoch, train_loss, train_recon, train_kl, test_loss, test_recon,
-test_kl, psnr, ssim, mse, seconds (and, for an IWAE run, train_ess, test_iwae, test_ess). A missing key, or a None / NaN value, is
+test_kl, psnr, ssim, mse, seconds (and, for an IWAE run, train_ess, test_iwae,
+test_ess). A missing key, or a None / NaN value, is
 simply left out of the plot (e.g. a run without a test set).
 """
 
