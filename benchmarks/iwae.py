@@ -22,6 +22,7 @@ The paper's ordering (full schedule, 3280 passes): IWAE k=5 85.54 < VAE k=5
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import math
 import os
@@ -207,72 +208,121 @@ def time_full_schedule(args):
 
 # -- report ----------------------------------------------------------------------
 
+IMPLS = ("minivae", "torch")
+
+
+def load_results(out_dir):
+    """{seed: {impl: {model name: run}}} from out_dir/<impl>.json and out_dir/*/<impl>.json."""
+    found = {}
+    for folder in [out_dir] + sorted(glob.glob(os.path.join(out_dir, "*", ""))):
+        for impl in IMPLS:
+            path = os.path.join(folder, f"{impl}.json")
+            if os.path.exists(path):
+                with open(path) as f:
+                    data = json.load(f)
+                runs = {r["name"]: r for r in data["runs"]}
+                found.setdefault(data["args"]["seed"], {})[impl] = runs
+    return dict(sorted(found.items()))
+
+
+def _mean(values):
+    return sum(values) / len(values)
+
+
+def _column(by_seed, impl, name, key):
+    """One number of one model over the seeds that have it."""
+    return [r[impl][name][key] for r in by_seed.values() if name in r.get(impl, {})]
+
+
 def report(out_dir):
-    """benchmarks/iwae/results.md and iwae.png from the result files that exist."""
-    results = {}
-    for impl in ("minivae", "torch"):
-        path = os.path.join(out_dir, f"{impl}.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                results[impl] = {r["name"]: r for r in json.load(f)["runs"]}
-    if not results:
+    """out_dir/results.md and out_dir/iwae.png from every result file found (all seeds)."""
+    by_seed = load_results(out_dir)
+    if not by_seed:
         sys.exit(f"no results in {out_dir}: run --impl minivae and/or --impl torch first")
-    lines = ["| model | impl | objective | test NLL (k=5000) | test ELBO | active units | "
-             "test ESS (k=5) | paper NLL | train s |", "|---|---|---|---|---|---|---|---|---|"]
-    for name, _, _ in RUNS:
-        for impl, runs in results.items():
-            if name in runs:
-                r = runs[name]
-                lines.append(f"| {name} | {impl} | {r['objective']} | {r['test_nll']:.2f} | "
-                             f"{r['test_elbo']:.2f} | {r['active_units']} | {r['test_ess5']:.2f} | "
-                             f"{PAPER[name]} | {r['train_seconds']:.0f} |")
-    lines += [""] + checks(results)
+    seeds = "/".join(map(str, by_seed))
+    lines = [f"| model | impl | objective | test NLL, seeds {seeds} | mean NLL | mean test ELBO | "
+             f"active units, seeds {seeds} | mean test ESS (k=5) | paper NLL |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, _, objective in RUNS:
+        for impl in IMPLS:
+            nll = _column(by_seed, impl, name, "test_nll")
+            if nll:
+                elbo, ess = (_column(by_seed, impl, name, key) for key in ("test_elbo", "test_ess5"))
+                active = _column(by_seed, impl, name, "active_units")
+                lines.append(f"| {name} | {impl} | {objective} | "
+                             f"{' / '.join(f'{v:.2f}' for v in nll)} | {_mean(nll):.2f} | "
+                             f"{_mean(elbo):.2f} | {' / '.join(map(str, active))} | "
+                             f"{_mean(ess):.2f} | {PAPER[name]} |")
+    lines += [""] + checks(by_seed)
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(text)
-    figure(results, os.path.join(out_dir, "iwae.png"))
+    figure(by_seed, os.path.join(out_dir, "iwae.png"))
     print(text)
 
 
-def checks(results):
-    """The paper's ordering, and minivae against PyTorch, as lines of text."""
+def checks(by_seed):
+    """The paper's ordering and minivae against PyTorch, per seed and on the seeds' means."""
     out = []
-    for impl, runs in results.items():
-        if all(n in runs for n, _, _ in RUNS):
-            nll = {n: runs[n]["test_nll"] for n, _, _ in RUNS}
-            a = nll["IWAE k=5"] < nll["VAE k=5"]
-            b = nll["VAE k=5"] <= nll["VAE k=1"]
-            out.append(f"- {impl}: IWAE k=5 < VAE k=5: {'holds' if a else 'DOES NOT hold'} "
-                       f"({nll['IWAE k=5']:.2f} vs {nll['VAE k=5']:.2f}); VAE k=5 <= VAE k=1: "
-                       f"{'holds' if b else 'DOES NOT hold'} ({nll['VAE k=5']:.2f} vs "
-                       f"{nll['VAE k=1']:.2f})")
-    if len(results) == 2:
-        for name, _, _ in RUNS:
-            if all(name in r for r in results.values()):
-                d = results["minivae"][name]["test_nll"] - results["torch"][name]["test_nll"]
-                out.append(f"- {name}: minivae - torch = {d:+.2f} nats "
-                           f"({'within' if abs(d) <= 0.5 else 'OUTSIDE'} 0.5)")
+    for impl in IMPLS:
+        complete = {s: r[impl] for s, r in by_seed.items()   # seeds with all three models
+                    if all(n in r.get(impl, {}) for n, _, _ in RUNS)}
+        rows = [(f"seed {s}", {n: runs[n]["test_nll"] for n, _, _ in RUNS})
+                for s, runs in complete.items()]
+        if len(rows) > 1:
+            rows.append((f"mean of {len(rows)} seeds",
+                         {n: _mean([v[n] for _, v in rows]) for n, _, _ in RUNS}))
+        for label, v in rows:
+            a, b = v["IWAE k=5"] < v["VAE k=5"], v["VAE k=5"] <= v["VAE k=1"]
+            out.append(f"- {impl}, {label}: IWAE k=5 < VAE k=5 {'holds' if a else 'DOES NOT hold'}"
+                       f" ({v['IWAE k=5']:.2f} vs {v['VAE k=5']:.2f}); VAE k=5 <= VAE k=1 "
+                       f"{'holds' if b else 'DOES NOT hold'} ({v['VAE k=5']:.2f} vs "
+                       f"{v['VAE k=1']:.2f})")
+    for name, _, _ in RUNS:
+        pairs = [(r["minivae"][name]["test_nll"], r["torch"][name]["test_nll"])
+                 for r in by_seed.values() if name in r.get("minivae", {}) and name in r.get("torch", {})]
+        if pairs:
+            per_seed = ", ".join(f"{m - t:+.2f}" for m, t in pairs)
+            d = _mean([m for m, _ in pairs]) - _mean([t for _, t in pairs])
+            out.append(f"- {name}: minivae - torch, mean of {len(pairs)} seed(s): {d:+.2f} nats "
+                       f"({'within' if abs(d) <= 0.5 else 'OUTSIDE'} 0.5); per seed {per_seed}")
     return out
 
 
-def figure(results, path):
+def figure(by_seed, path):
+    """Training objective and IWAE's ESS per pass (first seed), and the test NLL of every seed."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
-    for impl, runs in results.items():
-        for name, r in runs.items():
-            ep = [c["epoch"] for c in r["curve"]]
-            style = "-" if impl == "minivae" else "--"
-            ax.plot(ep, [c["objective"] for c in r["curve"]], style, marker="o",
-                    label=f"{name} ({impl}): {r['objective']}")
-            if r["objective"] == "iwae":
-                bx.plot(ep, [c["ess"] for c in r["curve"]], style, marker="o",
-                        label=f"{name} ({impl})")
-    ax.set(xlabel="pass over the training set", ylabel="training objective (nats, lower is better)",
-           title="-ELBO (VAE) or -L_5 (IWAE), per pass")
-    bx.set(xlabel="pass over the training set", ylabel="effective sample size (of 5)",
-           title="IWAE: ESS = 1 / sum wn_i^2 of the normalised weights")
+    fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(16, 4.2))
+    first_seed, first = next(iter(by_seed.items()))
+    for impl, runs in first.items():
+        style = "-" if impl == "minivae" else "--"
+        for j, (name, _, objective) in enumerate(RUNS):
+            if name not in runs:
+                continue
+            curve = runs[name]["curve"]
+            ep = [c["epoch"] for c in curve]
+            ax.plot(ep, [c["objective"] for c in curve], style, color=f"C{j}", marker="o",
+                    label=f"{name}, {impl} (objective {objective})")
+            if objective == "iwae":
+                bx.plot(ep, [c["ess"] for c in curve], style, color=f"C{j}", marker="o",
+                        label=f"{name}, {impl}")
+    for j, (name, _, _) in enumerate(RUNS):
+        for shift, impl in ((-0.12, "minivae"), (0.12, "torch")):
+            nll = _column(by_seed, impl, name, "test_nll")
+            cx.plot([j + shift] * len(nll), nll, "o" if impl == "minivae" else "s",
+                    color=f"C{j}", mfc="none" if impl == "torch" else None,
+                    label=f"{name}, {impl}")
+    ax.set(xlabel="pass over the training set", ylabel="nats per image (lower is better)",
+           title=f"training objective: -ELBO (VAE k) or -L_5 (IWAE), seed {first_seed}")
+    bx.set(xlabel="pass over the training set", ylabel="ESS (of 5)",
+           title="IWAE k=5: ESS = 1 / sum_i wn_i^2 of the weights")
+    cx.set(xticks=range(len(RUNS)), xticklabels=[n for n, _, _ in RUNS],
+           ylabel="test NLL, nats (k=5000)",
+           title=f"test NLL per seed ({'/'.join(map(str, by_seed))}): o minivae, [] torch")
+    for a in (ax, bx, cx):
+        a.grid(alpha=0.3)
     ax.legend(fontsize=7)
     bx.legend(fontsize=7)
     fig.tight_layout()
