@@ -36,6 +36,7 @@ from .presets import PRESETS
 from .values import (activation_names, dataset_name, existing_dir, flag, int_list,
                      nonnegative_float, nonnegative_int, optional_activations, optional_int_list,
                      optional_path, positive_float, positive_int, unit_interval, width_list)
+from .iwae import BURDA_PASSES, OBJECTIVES
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -71,7 +72,7 @@ class TrainConfig:
     binarize: bool = option(False, "train on pixels resampled to 0/1 each epoch "
                             "(dynamic binarization) instead of grey levels in [0, 1]", parse=flag)
     # Model: the defaults are the PyTorch example's 784-400-20 VAE
-    preset: str | None = option(None, "a lab write-up's architecture, parameter for parameter: "
+    preset: str | None = option(None, "a published setup, parameter for parameter: "
                                 + ", ".join(PRESETS) + " (minivae/presets.py); other options "
                                 "still override it", parse=preset_name, metavar="NAME")
     model: str = option("vae", "vae, or ae for the deterministic autoencoder baseline",
@@ -120,6 +121,11 @@ class TrainConfig:
                                             metavar="A[,A...]")
     beta: float = option(1.0, "weight of the KL term (1: the ELBO; other values: beta-VAE)",
                          parse=nonnegative_float)
+    k: int = option(1, "samples of z per example (Burda et al. 2015): with --objective elbo the "
+                    "ELBO averaged over them, with iwae the bound log (1/k) sum_i w_i",
+                    parse=positive_int, metavar="K")
+    objective: str = option("elbo", "what training maximises: elbo, or iwae (the importance-"
+                            "weighted bound, docs/math.md §12)", choices=OBJECTIVES)
     dtype: str = option("float32", "floating-point type of parameters and data",
                         choices=DTYPES)
     # Optimisation
@@ -128,7 +134,13 @@ class TrainConfig:
     batch_size: int = option(128, "examples per gradient step", parse=positive_int, metavar="B")
     optimizer: str = option("adam", "adam (Kingma & Ba 2014) or sgd (with --momentum)",
                             choices=("adam", "sgd"))
-    lr: float = option(1e-3, "learning rate", parse=positive_float)
+    lr: float = option(1e-3, "learning rate (with --lr-schedule burda: the first stage's)",
+                       parse=positive_float)
+    lr_schedule: str = option("constant", "constant, or burda: stage i = 0, 1, ... is 3^i "
+                              "epochs at lr * 10^(-i/7) (Burda et al. 2015)",
+                              choices=("constant", "burda"))
+    adam_eps: float = option(1e-8, "Adam's epsilon (added to sqrt(v))", parse=positive_float,
+                             metavar="EPS")
     momentum: float = option(0.0, "sgd only: heavy-ball momentum, e.g. 0.9",
                              parse=unit_interval)
     seed: int = option(1, "seeds initialisation, shuffling and the noise eps",
@@ -156,7 +168,7 @@ class TrainConfig:
 FIELDS = {f.name: f for f in fields(TrainConfig)}
 ARCHITECTURE = ("model", "hidden", "decoder_hidden", "latent_dim", "likelihood", "gaussian_std",
                 "activation", "dtype", "preset", "arch", "channels", "kernel_size", "stride",
-                "padding", "pixel_range", "decoder_activation")
+                "padding", "pixel_range", "decoder_activation", "k", "objective")
 
 
 def _flag_name(name):
@@ -195,6 +207,8 @@ def _show(value):
 def check_value(name, value):
     """``value`` parsed and checked as field ``name``; raises ArgumentTypeError."""
     m = FIELDS[name].metadata
+    if value is None and FIELDS[name].default is None:   # e.g. "preset": null in config.json
+        return None
     if m["parse"] is not None:
         value = m["parse"](value)
     if m["choices"] is not None and value not in m["choices"]:
@@ -258,6 +272,11 @@ def parse_args(argv=None):
         _rerun_elsewhere(config_file, base, cli)
         preset = {**base, **cli}.get("preset")       # lowest priority after the defaults
         cfg = TrainConfig(**{**PRESETS.get(preset, {}), **base, **cli})
+    if cfg.model == "ae" and (cfg.k > 1 or cfg.objective != "elbo"):
+        parser.error("--k and --objective need a VAE: the autoencoder has no q(z|x) to sample")
+    if cfg.objective == "iwae" and cfg.beta != 1:
+        parser.error(f"--objective iwae is a bound on log p(x) with no KL weight: use --beta 1 "
+                     f"(got {cfg.beta:g}) or --objective elbo")
     if cfg.tf32 and cfg.device == "cpu":
         parser.error("--tf32 needs --device cuda or auto: TF32 is a mode of GPU tensor cores")
     if cfg.dataset.endswith(SUFFIXES):

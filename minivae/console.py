@@ -44,7 +44,9 @@ def describe_model(cfg, model) -> str:
                 f"{','.join(map(str, model.channels))} k{model.kernel_size} s{model.stride} "
                 f"p{model.padding}, dense {dims}")
     if cfg.model == "vae":
-        return f"VAE {dims} ({cfg.activation}, {cfg.likelihood} likelihood, beta {cfg.beta:g})"
+        goal = f"beta {cfg.beta:g}" if cfg.k == 1 and cfg.objective == "elbo" else \
+            f"objective {cfg.objective} k={cfg.k}"
+        return f"VAE {dims} ({cfg.activation}, {cfg.likelihood} likelihood, {goal})"
     return (f"autoencoder {dims} ({cfg.activation}, {LOSS_NAMES[cfg.likelihood]} loss; "
             "losses per pixel, as Keras prints them)")
 
@@ -78,6 +80,8 @@ def epoch_line(cfg, row: dict, input_dim: int) -> str:
     """One epoch, under 100 columns, in the model's own words."""
     quality = f"PSNR {row['psnr']:.2f} SSIM {row['ssim']:.3f}"
     time = f"{row['seconds']:.1f} s"
+    if "test_iwae" in row:   # an IWAE run: its own bound and the weights' ESS instead
+        quality = f"-L_{cfg.k} {row['test_iwae']:.2f} ESS {row['test_ess']:.2f}/{cfg.k}"
     if cfg.model == "vae":
         return (f"epoch {row['epoch']:3d} | train {row['train_loss']:7.2f} (recon "
                 f"{row['train_recon']:.2f}, KL {row['train_kl']:.2f}) | test "

@@ -27,6 +27,7 @@ import numpy as np
 
 from .backend import Generator, get_array_module, to_numpy
 from .data import binarize
+from .iwae import log_prior_ratio, logsumexp_softmax
 from .metrics import mse, psnr, ssim
 
 EVAL_SEED_OFFSET = 1_000_003   # evaluation noise is seeded apart from the training noise
@@ -77,7 +78,8 @@ def per_example_loss(model, x, batch_size: int = 1000, rng: Generator | None = N
         xb = x[s]                                          # (B, D)
         B = xb.shape[0]
         eps = rng.normal((B, model.latent_dim), dtype=model.dtype) if model.kind == "vae" else None
-        loss, parts = model.loss(xb, eps, reduce=False)    # (B,), {"recon": (B,), "kl": (B,)}
+        # The class's loss: one sample, analytic KL, also for a k-sample model (iwae.py).
+        loss, parts = type(model).loss(model, xb, eps, reduce=False)   # (B,), {"recon", "kl"}: (B,)
         batches.append((loss, parts["recon"], parts["kl"]))
     loss, recon, kl = (model.xp.concatenate(column) for column in zip(*batches))   # (N,) each
     return loss, {"recon": recon, "kl": kl}
@@ -119,7 +121,7 @@ def reconstruction_metrics(model, x, image_shape, batch_size: int = 1000) -> dic
 
 
 def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size: int = 100,
-                      k_chunk: int | None = None):
+                      k_chunk: int | None = None, ess: bool = False):
     """Importance-weighted estimate of log p(x) for each row of ``x``, shape (N,).
 
     Burda et al. (2015), eq. (8): with z_1..z_K drawn from q(z|x),
@@ -128,52 +130,48 @@ def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size
 
     L_1 is the ELBO (with the KL estimated by sampling), and L_K increases
     towards log p(x) as K grows. The weights are far too small to hold in
-    floating point (log w ~ -100), so everything stays in log space and the
-    sum is a log-sum-exp, kept running over chunks of samples:
+    floating point (log w ~ -100), so everything stays in log space: each
+    chunk of samples gives a log-sum-exp (``iwae.logsumexp_softmax``), and the
+    chunks are added in log space, log(e^a + e^b) = logaddexp(a, b)
+    (docs/math.md §9).
 
-        m <- max(m, max_k log w_k),  s <- s e^(m_old - m) + sum_k e^(log w_k - m)
-        L_K = m + log s - log K
-
-    Memory grows with batch_size * k_chunk * D; both are batched.
+    ess=True also returns the effective sample size of the K normalised
+    weights, (sum w)^2 / sum w^2 = exp(2 logsumexp(log w) - logsumexp(2 log w)),
+    (N,) in [1, K]: (log p, ess). Memory grows with batch_size * k_chunk * D.
     """
     require_vae(model, "the importance-weighted log-likelihood")
-    if k < 1:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     xp = model.xp
     rng = rng or eval_generator(model, 0)
     out = []
     for s in _batches(x.shape[0], batch_size):
         out.append(_iw_batch(model, x[s], k, rng, k_chunk or max(1, 5000 // batch_size)))
-    return xp.concatenate(out)                             # (N,)
+    lse, lse2 = (xp.concatenate(column) for column in zip(*out))   # (N,) each
+    log_px = lse - math.log(k)                              # (N,)
+    return (log_px, xp.exp(2 * lse - lse2)) if ess else log_px
 
 
 def _iw_batch(model, x, k, rng, k_chunk):
+    """(logsumexp_k log w_k, logsumexp_k 2 log w_k), each (B,), over k samples in chunks."""
     xp = model.xp
     x = xp.asarray(x, dtype=model.dtype)                   # (B, D)
     B, D = x.shape
     mu, logvar = model.encode(x)                           # (B, Z), (B, Z)
     std = xp.exp(0.5 * logvar)                             # (B, Z)
-    m = s = None                                           # running max and scaled sum, (B,)
+    lse = lse2 = None                                      # running log-sums, (B,)
     for start in range(0, k, k_chunk):
         kc = min(k_chunk, k - start)
         eps = rng.normal((kc, B, model.latent_dim), dtype=model.dtype)   # (kc, B, Z)
         z = mu + std * eps                                 # (kc, B, Z)
         x_rep = xp.broadcast_to(x, (kc, B, D)).reshape(kc * B, D)        # (kc*B, D)
         log_px_z = model.log_px_given_z(z.reshape(kc * B, -1), x_rep)   # (kc*B,)
-        log_px_z = log_px_z.reshape(kc, B)                              # (kc, B)
-        # log p(z) - log q(z|x) for diagonal Gaussians; the log(2 pi) terms cancel:
-        #   log N(z; 0, I) = -1/2 sum z^2 + c,  log N(z; mu, sigma^2) = -1/2 sum (eps^2 + logvar) + c
-        log_pz_qz = 0.5 * xp.sum(eps * eps + logvar - z * z, axis=2)     # (kc, B)
-        log_w = (log_px_z + log_pz_qz).astype(xp.float64)              # (kc, B)
-        chunk_max = log_w.max(axis=0)                                   # (B,)
-        if m is None:
-            m, s = chunk_max, xp.zeros_like(chunk_max)
-        else:
-            new_m = xp.maximum(m, chunk_max)
-            s = s * xp.exp(m - new_m)                      # rescale what was summed so far
-            m = new_m
-        s = s + xp.exp(log_w - m).sum(axis=0)              # every term <= 1: no overflow
-    return m + xp.log(s) - math.log(k)                     # (B,)
+        log_w = log_px_z.reshape(kc, B) + log_prior_ratio(z, eps, logvar)   # (kc, B)
+        log_w = log_w.astype(xp.float64)
+        chunk, chunk2 = (logsumexp_softmax(a, xp)[0] for a in (log_w, 2 * log_w))   # (B,) each
+        lse = chunk if lse is None else xp.logaddexp(lse, chunk)
+        lse2 = chunk2 if lse2 is None else xp.logaddexp(lse2, chunk2)
+    return lse, lse2
 
 
 ACTIVE_THRESHOLD = 0.01   # Burda et al. 2015, Sec. 5.2: a unit is active above this variance

@@ -12,12 +12,17 @@ conv_autoencoder    3x64x64 colour images in [-1, 1]: Conv 3->12->24->48 (kernel
                     parameters.
 fcn_autoencoder     the same images flattened: 12288->1024->256->64 (ReLU),
                     64->256->1024->12288 (ReLU, tanh output). 25,737,792 parameters.
+burda               Burda et al. 2015's MNIST model: 784-200-200-50 tanh, Bernoulli,
+                    dynamic binarization, batch 20, Adam eps 1e-4, the paper's schedule
+                    (--lr-schedule burda) over all 3280 passes; cut it short with --epochs.
 keras_autoencoder   MNIST: 784-144-72-48 with ReLU, ReLU, tanh (the code), decoder
                     tanh, tanh, sigmoid; summed squared error, Adam 0.0015, batch
                     300, 12 epochs. 254,704 parameters.
 """
 
 from __future__ import annotations
+
+from .iwae import BURDA_PASSES
 
 _LAB_RANGE = dict(model="ae", likelihood="mse", pixel_range="symmetric")
 
@@ -27,6 +32,9 @@ PRESETS = {
                              decoder_activation="relu"),
     "fcn_autoencoder": dict(_LAB_RANGE, arch="dense", hidden=(1024, 256), latent_dim=64,
                             activation="relu,relu,relu", decoder_activation="relu"),
+    "burda": dict(model="vae", arch="dense", hidden=(200, 200), latent_dim=50, activation="tanh",
+                  likelihood="bernoulli", binarize=True, batch_size=20, lr=1e-3, adam_eps=1e-4,
+                  lr_schedule="burda", epochs=BURDA_PASSES),
     "keras_autoencoder": dict(model="ae", arch="dense", hidden=(144, 72), latent_dim=48,
                               activation="relu,relu,tanh", decoder_activation="tanh,tanh,sigmoid",
                               likelihood="mse", lr=0.0015, batch_size=300, epochs=12),

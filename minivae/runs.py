@@ -50,6 +50,12 @@ from .serialize import (CheckpointError, atomic_write, clean_temporary_files, lo
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
                   "test_kl", "psnr", "ssim", "mse", "seconds")
+IWAE_COLUMNS = ("train_ess", "test_iwae", "test_ess")   # after those, in a run with --objective iwae
+
+
+def metric_columns(cfg: TrainConfig) -> tuple:
+    """The columns of a run's metrics.csv: an IWAE run adds its bound and ESS (docs/math.md §12)."""
+    return METRIC_COLUMNS + (IWAE_COLUMNS if cfg.objective == "iwae" else ())
 CHECKPOINT_VERSION = 1
 
 
@@ -89,7 +95,7 @@ def create_run_dir(run_dir: str, cfg: TrainConfig, held) -> RunLock:
     mark(run_dir)
     clean_temporary_files(run_dir)
     write_config(run_dir, cfg)
-    write_text(os.path.join(run_dir, "metrics.csv"), ",".join(METRIC_COLUMNS) + "\n")
+    write_text(os.path.join(run_dir, "metrics.csv"), ",".join(metric_columns(cfg)) + "\n")
     return lock
 
 
@@ -118,7 +124,7 @@ def _cell(value) -> str:
 
 def append_metrics(run_dir: str, row: dict) -> None:
     """Add one epoch's row (a dict with every column) to metrics.csv."""
-    line = ",".join(_cell(row[c]) for c in METRIC_COLUMNS) + "\n"
+    line = ",".join(_cell(row[c]) for c in _columns(row)) + "\n"
     path = os.path.join(run_dir, "metrics.csv")
     try:
         with open(path, "a", encoding="utf-8", newline="") as f:
@@ -127,6 +133,16 @@ def append_metrics(run_dir: str, row: dict) -> None:
             os.fsync(f.fileno())
     except OSError as e:
         raise write_error(e, path) from None
+
+
+def _columns(row) -> tuple:
+    """The columns a row (or a header's names) has: METRIC_COLUMNS, then IWAE_COLUMNS if there."""
+    return METRIC_COLUMNS + (IWAE_COLUMNS if IWAE_COLUMNS[0] in row else ())
+
+
+def _header(run_dir: str) -> list:
+    with open(os.path.join(run_dir, "metrics.csv"), encoding="utf-8") as f:
+        return f.readline().strip().split(",")
 
 
 def read_metrics(run_dir: str) -> list[dict]:
@@ -138,7 +154,7 @@ def read_metrics(run_dir: str) -> list[dict]:
     with open(path, encoding="utf-8", newline="") as f:
         for rec in csv.DictReader(f):
             try:
-                row = {c: float(rec[c]) for c in METRIC_COLUMNS}
+                row = {c: float(rec[c]) for c in _columns(rec)}
             except (TypeError, ValueError):   # a line cut short by a kill
                 continue
             row["epoch"] = int(row["epoch"])
@@ -149,8 +165,8 @@ def read_metrics(run_dir: str) -> list[dict]:
 def truncate_metrics(run_dir: str, last_epoch: int) -> None:
     """Keep the rows of epochs 1..last_epoch (a killed run may have written one more)."""
     rows = [r for r in read_metrics(run_dir) if r["epoch"] <= last_epoch]
-    lines = [",".join(METRIC_COLUMNS)] + [",".join(_cell(r[c]) for c in METRIC_COLUMNS)
-                                          for r in rows]
+    columns = _columns(rows[0]) if rows else _columns(_header(run_dir))
+    lines = [",".join(columns)] + [",".join(_cell(r[c]) for c in columns) for r in rows]
     write_text(os.path.join(run_dir, "metrics.csv"), "\n".join(lines) + "\n")
 
 

@@ -42,8 +42,9 @@ from .config import CHECKPOINT, TrainConfig, parse_args
 from .console import epoch_line, final_line, flush_every_line, header_lines
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
 from .divergence import NonFiniteLoss, advice, check_losses, loss_limit
-from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, pick_examples,
-                         reconstruction_metrics)
+from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, iw_log_likelihood,
+                         pick_examples, reconstruction_metrics)
+from .iwae import burda_learning_rate
 from .optim import SGD, Adam
 from .presets import check_fits
 from .runs import (RunError, append_metrics, check_same_run, create_run_dir, default_run_dir,
@@ -128,9 +129,18 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None)
             H, W, C = (*(image_shape or (input_dim, 1)), 1)[:3]   # the loaders' (H, W[, C])
             kwargs.update(arch="conv", image_shape=(C, H, W), channels=cfg.channels,
                           kernel_size=cfg.kernel_size, stride=cfg.stride, padding=cfg.padding)
-        return VAE(beta=cfg.beta, **kwargs) if cfg.model == "vae" else Autoencoder(**kwargs)
+        if cfg.model == "ae":
+            return Autoencoder(**kwargs)
+        return VAE(beta=cfg.beta, k=cfg.k, objective=cfg.objective, **kwargs)
     except ValueError as e:
         raise RunError(f"the model options do not fit: {e}") from None
+
+
+def learning_rate(cfg: TrainConfig, epoch: int) -> float:
+    """The learning rate of ``epoch`` (1-based): constant, or the IWAE paper's stages."""
+    if cfg.lr_schedule == "burda":
+        return cfg.lr * burda_learning_rate(epoch) / burda_learning_rate(1)
+    return cfg.lr
 
 
 def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int:
@@ -144,7 +154,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
         print("note: --tf32 has no effect on the CPU (--device auto found no GPU)", file=sys.stderr)
     data = load_data(cfg, get_xp(device))
     model = build_model(cfg, data.x_test.shape[1], device, data.image_shape)
-    opt = (Adam(model.params, lr=cfg.lr) if cfg.optimizer == "adam"
+    opt = (Adam(model.params, lr=cfg.lr, eps=cfg.adam_eps) if cfg.optimizer == "adam"
            else SGD(model.params, lr=cfg.lr, momentum=cfg.momentum))
     run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches, held)
     if done:   # reconstructions.csv of the checkpoint's model (a kill may have left it behind)
@@ -161,6 +171,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
         with StopOnCtrlC() as stop:
             for epoch in range(done + 1, cfg.epochs + 1):
                 start = time.perf_counter()
+                opt.lr = learning_rate(cfg, epoch)
                 train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop)
                 row = measure(model, data, cfg, epoch, train_stats, start)
                 append_metrics(run_dir, row)        # the row first, then the checkpoint: see runs.py
@@ -235,6 +246,10 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
 def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start: float) -> dict:
     """The epoch's row of metrics.csv; raises NonFiniteLoss rather than let NaN be saved."""
     test = evaluate_elbo(model, data.x_test, rng=eval_generator(model, cfg.seed))
+    if getattr(model, "objective", None) == "iwae":   # the bound it trains on, and its weights
+        bound, ess = iw_log_likelihood(model, data.x_test, model.k, ess=True,
+                                       rng=eval_generator(model, cfg.seed))
+        test.update(iwae=-float(bound.mean()), ess=float(ess.mean()))
     # Both end by reading their sums back to the host, so all the GPU work
     # queued so far has finished and "seconds" counts it.
     quality = reconstruction_metrics(model, data.x_test, data.image_shape)
@@ -263,7 +278,9 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
     # its shuffling: a resumed run draws exactly what an uninterrupted one would,
     # on the GPU too (where a generator's state cannot be saved).
     model.rng = Generator(xp, derived_seed(cfg.seed, epoch, NOISE_STREAM))
-    per_step = xp.zeros((n_steps, 3), dtype=xp.float64)    # (steps, 3): loss, recon, kl
+    names = ("loss", "recon", "kl", "ess") if getattr(model, "objective", "") == "iwae" else \
+        ("loss", "recon", "kl")                             # what each step records
+    per_step = xp.zeros((n_steps, len(names)), dtype=xp.float64)   # (steps, names)
     sizes = np.zeros(n_steps)                               # (steps,) batch sizes
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,
                disable=True if cfg.quiet else None)         # None: only on a terminal
@@ -276,8 +293,9 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
                 raise Interrupted(f"epoch {epoch} step {i}/{n_steps}")
             loss, parts = model.loss_and_grads(x)
             opt.step(model.grads)
-            row = per_step[i]                               # (3,), a view
-            row[0], row[1], row[2] = loss, parts["recon"], parts["kl"]
+            row = per_step[i]                               # (names,), a view
+            for j, name in enumerate(names):
+                row[j] = loss if name == "loss" else parts[name]
             sizes[i], done = x.shape[0], i + 1
             if done % LOG_EVERY == 0 or done == n_steps:
                 bar.update(done - bar.n)
@@ -287,11 +305,11 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
                 bar.set_postfix(loss=f"{value:.2f}")
                 if not (math.isfinite(value) and abs(value) <= limit):
                     break                                   # the check below names the step
-    values = to_numpy(per_step[:done])                      # (done, 3): the one read per epoch
+    values = to_numpy(per_step[:done])                      # (done, names): the one read per epoch
     check_losses(values, epoch, n_steps, limit)
     # Mean per image = sum over batches of (batch mean x batch size) / N, as PyTorch's example.
     means = (values * sizes[:done, None]).sum(axis=0) / sizes[:done].sum()
-    return dict(zip(("loss", "recon", "kl"), map(float, means)))
+    return dict(zip(names, map(float, means)))
 
 
 def finish(model, cfg, run_dir, data) -> None:

@@ -15,7 +15,9 @@ line citing the section of docs/math.md that derives it.
 from __future__ import annotations
 
 import math
+from types import MethodType
 
+from . import iwae
 from .layers import forward_through
 from .model import BaseModel
 
@@ -41,6 +43,10 @@ class VAE(BaseModel):
     **arch : arch="conv" (image_shape=(C, H, W), channels, kernel_size, stride,
         padding), per-layer activations, decoder_activation, pixel_range:
         minivae/architecture.py and model.BaseModel.
+    k : samples of z per example (Burda et al. 2015); eps is then (k, B, Z).
+    objective : "elbo" (the ELBO, averaged over the k samples) or "iwae" (the
+        importance-weighted bound L_k, docs/math.md §12). Any k > 1 or "iwae"
+        trains with the step of minivae/iwae.py, chosen here once.
 
     ``params`` and ``grads`` map "<layer>.W" / "<layer>.b" to arrays, layers in
     forward order: enc0.., mu, logvar, dec0.., out.
@@ -51,15 +57,26 @@ class VAE(BaseModel):
 
     def __init__(self, input_dim=None, hidden_dims=(400,), latent_dim=20, likelihood="bernoulli",
                  activation="relu", beta=1.0, dtype="float32", device="cpu", seed=0,
-                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True, **arch):
+                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True, k=1, objective="elbo",
+                 **arch):
         if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
-        self.beta = float(beta)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k (samples of z per example) must be a positive integer, got {k!r}")
+        if objective not in iwae.OBJECTIVES:
+            raise ValueError(f"objective must be one of {iwae.OBJECTIVES}, got {objective!r}")
+        if objective == "iwae" and beta != 1:
+            raise ValueError(f"the iwae objective is a bound on log p(x) and has no KL weight; "
+                             f"use beta=1 (got {beta!r}) or objective='elbo'")
+        self.beta, self.k, self.objective = float(beta), k, objective
         super().__init__(input_dim, hidden_dims, latent_dim, likelihood, activation,
                          dtype, device, seed, decoder_hidden_dims, gaussian_std, fast, **arch)
+        if k > 1 or objective == "iwae":       # k samples per example: minivae/iwae.py, §12
+            step, loss = iwae.STEPS[objective]
+            self.loss_and_grads, self.loss = MethodType(step, self), MethodType(loss, self)
 
     def config(self) -> dict:
-        return {**super().config(), "beta": self.beta}
+        return {**super().config(), "beta": self.beta, "k": self.k, "objective": self.objective}
 
     # -- one training step --------------------------------------------------
 
@@ -104,8 +121,8 @@ class VAE(BaseModel):
         mu = self.mu_head.forward(h)                            # (B, H) -> (B, Z)
         logvar = self.logvar_head.forward(h)                    # (B, H) -> (B, Z), log sigma^2
         z, std = self.ops.reparameterize(mu, logvar, eps)       # (B, Z): z = mu + std * eps, §3
-        out = forward_through(self.decoder, z)                  # (B, Z) -> (B, D)
-        return mu, logvar, std, out
+        out = forward_through(self.decoder, z.reshape(-1, self.latent_dim))   # (B, Z) -> (B, D)
+        return mu, logvar, std, out   # eps (K, B, Z) (minivae/iwae.py): z (K, B, Z), out (K*B, D)
 
     # -- the loss alone -----------------------------------------------------
 

@@ -111,3 +111,27 @@ def test_loss_curve_exit_status(monkeypatch, tmp_path, offset, status):
     png = tmp_path / "curve.png"
     assert loss_curve.main(["--epochs", "3", "--png", str(png), "--threads", "1"]) == status
     assert png.stat().st_size > 0
+
+
+@pytest.mark.skipif(not os.environ.get("MINIVAE_DATA_DIR"), reason="needs MINIVAE_DATA_DIR (MNIST)")
+def test_iwae_benchmark_runs_both_implementations_and_reports(tmp_path):
+    """benchmarks/iwae.py end to end on a sliver of MNIST: results, the checks, the figure."""
+    pytest.importorskip("torch", reason="PyTorch not installed (the 'bench' extra)")
+    tiny = ["--passes", "1", "--train-images", "200", "--nll-images", "4", "--nll-k", "40",
+            "--test-images", "100", "--out-dir", str(tmp_path)]
+    for impl in ("minivae", "torch"):
+        r = run("iwae.py", "--impl", impl, *tiny, env={"PYTHONPATH": minivae_root()})
+        assert r.returncode == 0, r.stderr
+        runs = json.load(open(tmp_path / f"{impl}.json"))["runs"]
+        assert [x["name"] for x in runs] == ["VAE k=1", "VAE k=5", "IWAE k=5"]
+        for x in runs:
+            assert x["test_nll"] <= x["test_elbo"] + 5      # -L_40 below the one-sample -ELBO
+            assert 1 <= x["test_ess5"] <= 5 and 0 <= x["active_units"] <= 50
+        assert runs[2]["curve"][0]["ess"] > 1 and runs[1]["curve"][0]["ess"] == 1
+    text = (tmp_path / "results.md").read_text()
+    assert text.count("| IWAE k=5 |") == 2 and "minivae - torch" in text and "IWAE k=5 < VAE k=5" in text
+    assert (tmp_path / "iwae.png").stat().st_size > 10_000
+
+
+def minivae_root():
+    return os.path.dirname(os.path.dirname(os.path.abspath(minivae.__file__)))

@@ -62,11 +62,16 @@ def test_matches_torch_autograd(make):
     rng = np.random.default_rng(0)
     x = rng.random((16, 30))
     eps = rng.standard_normal((16, model.latent_dim))
+    assert_matches_torch(model, x, eps, torch_loss)
+
+
+def assert_matches_torch(model, x, eps, torch_fn):
+    """model.loss_and_grads at (x, eps) against torch_fn(model, params, x, eps)'s autograd."""
     loss, _ = model.loss_and_grads(x, eps, input_grad=True)
 
     tp = {k: torch.tensor(to_numpy(v), requires_grad=True) for k, v in model.params.items()}
     tx = torch.tensor(x, requires_grad=True)
-    tl = torch_loss(model, tp, tx, torch.tensor(eps))
+    tl = torch_fn(model, tp, tx, torch.tensor(eps))
     tl.backward()
 
     assert abs(float(loss) - tl.item()) <= 1e-12 * abs(tl.item())

@@ -1,8 +1,9 @@
-"""Training curves: loss per epoch (total, reconstruction, KL) and image quality.
+"""Training curves: loss per epoch (total, reconstruction, KL; ESS for IWAE) and image quality.
 
 ``metrics_rows`` is the per-epoch log written by training: a list of dicts
 with keys epoch, train_loss, train_recon, train_kl, test_loss, test_recon,
-test_kl, psnr, ssim, mse, seconds. A missing key, or a None / NaN value, is
+test_kl, psnr, ssim, mse, seconds (and, for an IWAE run, train_ess, test_iwae,
+test_ess). A missing key, or a None / NaN value, is
 simply left out of the plot (e.g. a run without a test set).
 """
 
@@ -39,19 +40,30 @@ def _per_pixel(rows, pixels):
             for r in rows]
 
 
-def loss_curves_figure(metrics_rows, autoencoder=None):
+def objective_name(objective="elbo", k=1) -> str:
+    """How a run's training loss is named in figures: "negative ELBO" or "-L_5 (IWAE, k=5)"."""
+    if objective == "iwae":
+        return f"-L_{k} (IWAE bound, k={k})"
+    return "negative ELBO" + (f" (averaged over k={k} samples)" if k > 1 else "")
+
+
+def loss_curves_figure(metrics_rows, autoencoder=None, objective="elbo", k=1):
     """The loss per epoch, train and test.
 
-    For a VAE, three panels: the negative ELBO per image, recon + beta * KL,
-    in nats, then each term; the KL axis starts at 0, where a collapsed
-    posterior would sit. For a deterministic autoencoder, ``autoencoder`` is
-    ``(loss name, pixels per image)``: two panels, its loss per pixel and the
-    test MSE per pixel, with no KL (it has none).
+    For a VAE, three panels: the objective it trained on (``objective``, ``k``:
+    docs/math.md §1, §12) per image, then the reconstruction and KL terms; the
+    KL axis starts at 0, where a collapsed posterior would sit. The test loss
+    is always the one-sample negative ELBO; an IWAE run also draws its test
+    -L_k and a fourth panel, the effective sample size of its importance
+    weights, between 1 and k. For a deterministic autoencoder, ``autoencoder``
+    is ``(loss name, pixels per image)``: two panels, its loss per pixel and
+    the test MSE per pixel, with no KL (it has none).
     """
+    iwae = any("train_ess" in row or "test_ess" in row for row in metrics_rows)
     if autoencoder is None:
-        panels = [("loss", "negative ELBO (nats / image)"),
+        panels = [("loss", f"training objective: {objective_name(objective, k)}"),
                   ("recon", "reconstruction -log p(x|z)"),
-                  ("kl", "KL(q(z|x) || p(z))")]
+                  ("kl", "KL(q(z|x) || p(z))")] + ([("ess", "")] if iwae else [])
         rows = metrics_rows
     else:
         name, pixels = autoencoder
@@ -63,16 +75,24 @@ def loss_curves_figure(metrics_rows, autoencoder=None):
     for ax, (part, title) in zip(axes, panels):
         if part == "mse":
             drawn |= _plot_series(ax, rows, "mse", "test", color="C1")
+        elif part == "ess":
+            _plot_series(ax, rows, "train_ess", "train", color="C0")
+            _plot_series(ax, rows, "test_ess", "test", color="C1")
+            title = f"effective sample size 1 / sum wn^2 (of k={k})"
+            ax.set_ylim(1, max(k, 1.05))
         else:
             drawn |= _plot_series(ax, rows, f"train_{part}", "train", color="C0")
             drawn |= _plot_series(ax, rows, f"test_{part}", "test", color="C1")
+        if part == "loss" and iwae:
+            _plot_series(ax, rows, "test_iwae", f"test -L_{k}", color="C3")
+            ax.legend(fontsize=8)
         if part == "kl":
             ax.set_ylim(bottom=0)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     if drawn:   # one legend for all panels, above them: never over a curve
-        handles, labels = axes[0].get_legend_handles_labels()
+        handles, labels = axes[0 if not iwae else 1].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncols=2, fontsize=9)
     axes[0].set_ylabel("nats per image" if autoencoder is None else "per pixel")
     return fig
@@ -96,9 +116,9 @@ def quality_figure(metrics_rows):
     return fig
 
 
-def plot_loss_curves(metrics_rows, path, autoencoder=None) -> str:
+def plot_loss_curves(metrics_rows, path, autoencoder=None, objective="elbo", k=1) -> str:
     """Save :func:`loss_curves_figure` as a PNG at ``path``; return the path."""
-    return save_figure(loss_curves_figure(metrics_rows, autoencoder), path)
+    return save_figure(loss_curves_figure(metrics_rows, autoencoder, objective, k), path)
 
 
 def plot_quality(metrics_rows, path) -> str:

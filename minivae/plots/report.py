@@ -19,7 +19,7 @@ from ..backend import get_array_module, to_numpy
 from ..console import LOSS_NAMES
 from ..evaluation import pick_examples
 from ..serialize import atomic_write
-from .curves import plot_loss_curves, plot_quality
+from .curves import objective_name, plot_loss_curves, plot_quality
 from .images import plot_interpolation, plot_reconstructions, plot_samples
 from .explorer import explorer_section
 from .latent import plot_latent_space, plot_manifold
@@ -85,7 +85,7 @@ def _table(header, rows, cls="") -> str:
 
 
 def write_report(run_dir, config, metrics_rows, figures, device: str = "cpu",
-                 is_vae: bool = True, explorer_html: str = "") -> str:
+                 is_vae: bool = True, explorer_html: str = "", captions=None) -> str:
     """Write ``run_dir/report.html``: summary, settings, metrics, figures, latent explorer.
 
     The PNGs are embedded as base64 data URIs, so the one file opens anywhere
@@ -100,13 +100,14 @@ def write_report(run_dir, config, metrics_rows, figures, device: str = "cpu",
     device : where the model ran, for the summary
     is_vae : False for a deterministic autoencoder (its own words, no KL)
     explorer_html : the latent explorer's section (see explorer.py), or ""
+    captions : dict name -> caption, replacing the default one in CAPTIONS
     """
     run_dir = os.fspath(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     if dataclasses.is_dataclass(config):
         config = dataclasses.asdict(config)
     config = dict(config or {})
-    captions = CAPTIONS if is_vae else {**CAPTIONS, **AE_CAPTIONS}
+    captions = {**CAPTIONS, **({} if is_vae else AE_CAPTIONS), **(captions or {})}
     header, cells = metrics_table(metrics_rows, is_vae)
     parts = ['<div class="summary"><h2>Summary</h2>',
              _table(None, summary_rows(metrics_rows, config, device, is_vae), "kv"), "</div>",
@@ -176,9 +177,19 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
     likelihood = config.get("likelihood", getattr(model, "likelihood", "bernoulli"))
     autoencoder = None if is_vae else (LOSS_NAMES.get(likelihood, "loss"), model.input_dim)
     path = lambda name: os.path.join(out_dir, f"{name}.png")  # noqa: E731
-    done = {}
+    done, captions = {}, {}
+    settings = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
+    objective, k = settings.get("objective", "elbo"), settings.get("k", 1)
     if metrics_rows:
-        done["loss_curves"] = plot_loss_curves(metrics_rows, path("loss_curves"), autoencoder)
+        done["loss_curves"] = plot_loss_curves(metrics_rows, path("loss_curves"), autoencoder,
+                                               objective, k)
+        if objective == "iwae" or k > 1:
+            captions["loss_curves"] = (
+                f"Loss per epoch. Training objective: {objective_name(objective, k)} "
+                "(docs/math.md §12); the test loss is the one-sample negative ELBO"
+                + (f", beside the test -L_{k}. Right: the effective sample size of the "
+                   f"normalised importance weights, between 1 and {k}." if objective == "iwae"
+                   else ".") + " Reconstruction and KL terms in nats per image.")
         done["quality"] = plot_quality(metrics_rows, path("quality"))
     pick = pick_examples(labels, n)  # (k,) one image per class
     done["reconstructions"] = plot_reconstructions(
@@ -202,7 +213,7 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
             + ("posterior means" if is_vae else "codes"))
     explorer = explorer_section(model, means, labels, image_shape)
     done["report"] = write_report(out_dir, config, metrics_rows,
-                                  {k: os.path.basename(v) for k, v in done.items()},
+                                  {name: os.path.basename(v) for name, v in done.items()},
                                   device=getattr(model, "device", "cpu"), is_vae=is_vae,
-                                  explorer_html=explorer)
+                                  explorer_html=explorer, captions=captions)
     return done
