@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass, field, fields
 
 from .data.custom import SUFFIXES
+from .threads import THREADS_HELP, thread_count
 from .values import (dataset_name, existing_dir, flag, int_list, nonnegative_float,
                      nonnegative_int, optional_path, positive_float, positive_int)
 
@@ -80,6 +81,8 @@ class TrainConfig:
     # Where and how to run
     device: str = option("auto", "cpu (NumPy), cuda (CuPy), or auto: cuda when a GPU is found",
                          choices=("cpu", "cuda", "auto"), resumable=True)
+    threads: str | int = option("auto", THREADS_HELP, parse=thread_count, resumable=True,
+                                metavar="N|auto")
     tf32: bool = option(False, "GPU only: float32 matrix products on TF32 tensor cores, trading "
                         "GEMM precision (10-bit mantissas) for speed", parse=flag, resumable=True)
     out: str | None = option(None, "run directory (default: runs/<dataset>-<model>-<time>)",

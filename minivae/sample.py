@@ -14,6 +14,7 @@ import sys
 from .backend import Generator, to_numpy
 from .values import nonnegative_int, positive_int
 from .runs import add_checkpoint_args, open_checkpoint
+from .threads import BlasThreads, add_threads_option
 
 
 def build_parser():
@@ -21,6 +22,7 @@ def build_parser():
                                 description="Decode images drawn from the prior of a trained VAE "
                                             "and save them as one grid image.")
     add_checkpoint_args(p)
+    add_threads_option(p)
     p.add_argument("-n", type=positive_int, default=64, help="number of images (default: 64)")
     p.add_argument("--out", default="grid.png", help="PNG file to write (default: grid.png)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the codes z (default: 0)")
@@ -33,6 +35,7 @@ def main(argv=None) -> int:
     if opened is None:
         return 1
     model, image_shape, _ = opened
+    BlasThreads(args.threads).start()                # matrix-product threads: threads.py
     if model.kind != "vae":
         print(f"error: {args.checkpoint} holds an autoencoder: it has no prior to sample from "
               "(train with --model vae)", file=sys.stderr)

@@ -45,6 +45,7 @@ from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, lo
                    read_metrics, restore, save_checkpoint, truncate_metrics, write_config,
                    write_reconstructions)
 from .serialize import CheckpointError
+from .threads import BlasThreads
 from .vae import VAE
 
 NOISE_STREAM = 1   # derived_seed(seed, epoch, 1) seeds an epoch's eps; (seed, epoch) its shuffling
@@ -123,12 +124,14 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
     model = build_model(cfg, data.x_test.shape[1], device)
     opt = Adam(model.params, lr=cfg.lr)
     run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches)
+    threads = BlasThreads(cfg.threads).start()   # NumPy's matrix-product threads: threads.py
 
     dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim)))
     say(f"{'Resuming' if done else 'Training'} a {cfg.model.upper()} {dims} ({cfg.activation}, "
         f"{cfg.likelihood}), {model.num_params:,} parameters, on {cfg.dataset}: {len(data.batches.data)} train / "
         f"{len(data.x_test)} test images, {device} {cfg.dtype}, {len(data.batches)} steps "
         f"per epoch -> {run_dir}")
+    say(f"CPU threads for matrix products: {threads.describe()} (--threads N to fix them)")
     if done >= cfg.epochs:
         say(f"{run_dir} has already finished {done} epochs; raise --epochs to train longer.")
 
@@ -137,7 +140,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
         with StopOnCtrlC() as stop:
             for epoch in range(done + 1, cfg.epochs + 1):
                 start = time.perf_counter()
-                train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop)
+                train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop, threads)
                 train_seconds = time.perf_counter() - start   # train_epoch ends with a read: synced
                 row = measure(model, data, cfg, epoch, train_stats, start)
                 append_metrics(run_dir, row)        # the row first, then the checkpoint: see runs.py
@@ -149,6 +152,9 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
                     f"{row['train_recon']:.3f}, KL {row['train_kl']:.3f}) | test "
                     f"{row['test_loss']:8.3f} | PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
                     f" | {row['seconds']:.1f} s ({train_seconds:.1f} s training)")
+                note = threads.news()               # auto changed the thread count
+                if note:
+                    say(note)
     except Interrupted as e:
         last = (f"the last checkpoint (epoch {epoch - 1}) is in {run_dir}; resume with: "
                 f"python -m minivae.train --resume {run_dir}") if epoch > 1 else \
@@ -215,7 +221,8 @@ def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start:
             "seconds": time.perf_counter() - start}
 
 
-def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict:
+def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop,
+                threads: BlasThreads | None = None) -> dict:
     """One pass over the training set; returns the mean loss, recon and KL per image.
 
     Each step's (loss, recon, kl) is written into a device array, not read:
@@ -223,7 +230,8 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
     end, where it also tells at which step a NaN first appeared. The progress
     bar's running loss comes from a HostCopy queued every LOG_EVERY steps and
     shown once it has arrived: on the CPU at once, on the GPU a few steps
-    later, and the loop never waits for the GPU.
+    later, and the loop never waits for the GPU. ``threads`` (auto) follows
+    the machine's load between two steps (threads.py).
     """
     xp, n_steps = model.xp, len(batches)
     # The epoch's noise eps comes from a generator seeded by (seed, epoch), like
@@ -241,6 +249,8 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
         for i, x in enumerate(batches):                     # x: (B, D)
             if stop.requested:
                 raise Interrupted(f"epoch {epoch} step {i}/{n_steps}")
+            if threads is not None:
+                threads.tick()
             loss, parts = model.loss_and_grads(x)
             opt.step(model.grads)
             row = per_step[i]                               # (3,), a view
