@@ -36,6 +36,9 @@ def threads_from_argv(argv=None, default=None):
     # variables no longer change OpenBLAS; they still reach child processes.
     for var in THREAD_VARS:
         os.environ[var] = str(n)
+    if "jax" not in sys.modules:             # JAX reads its thread count when it loads
+        from peers import jax_flags
+        os.environ["XLA_FLAGS"] = jax_flags(n)
     return n
 
 

@@ -145,6 +145,12 @@ class BlasThreads:
             self._set(self.requested)
         return self
 
+    def reapply(self) -> None:
+        """Set the count again now (something else may have changed it); auto looks at the load."""
+        self.current = None
+        self.next_check = 0.0
+        self.tick() if self.requested == "auto" else self._set(self.requested)
+
     def tick(self) -> None:
         """Between two steps: in auto mode, once every CHECK_SECONDS, follow the load."""
         if self.requested != "auto" or time.perf_counter() < self.next_check:
