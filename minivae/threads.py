@@ -66,6 +66,27 @@ def _blas_controllers():
     return ThreadpoolController().select(user_api="blas").lib_controllers
 
 
+_ORIGINAL = {}   # filepath of each BLAS -> the thread count it chose when it loaded
+
+
+def _original_count(controllers) -> int:
+    """The largest count the loaded BLAS chose for itself (OPENBLAS_NUM_THREADS, or its cores).
+
+    Remembered the first time, so that a second command in the same process
+    (a test calling main() twice) starts from the same place.
+    """
+    for c in controllers:
+        _ORIGINAL.setdefault(c.filepath, c.num_threads)
+    return max([_ORIGINAL[c.filepath] for c in controllers] or [1])
+
+
+def restore_original() -> None:
+    """Give every BLAS back the count it chose when it loaded (a command's last act)."""
+    for c in _blas_controllers() if _ORIGINAL else ():
+        if c.filepath in _ORIGINAL:
+            c.set_num_threads(_ORIGINAL[c.filepath])
+
+
 def _our_cores():
     try:
         return sorted(os.sched_getaffinity(0))
@@ -112,13 +133,13 @@ class LoadMeter:
         return max(0.0, ((busy1 - busy0) - (own1 - own0)) / (t1 - t0))
 
 
-def threads_for_load(others: float, most: int) -> int:
-    """Threads to use when others keep ``others`` cores busy: the free cores, rounded.
+def threads_for_load(others: float, most: int, cores: int) -> int:
+    """Threads to use when others keep ``others`` of our ``cores`` busy: the free cores, rounded.
 
     On 2 cores, with one other CPU-bound program: others ~0.7 to 1.0 -> 1
     thread; with short bursts of others (under half a core) -> 2.
     """
-    free = len(_our_cores()) - others
+    free = cores - others
     return max(1, min(most, int(free + 0.5)))
 
 
@@ -134,8 +155,7 @@ class BlasThreads:
     def start(self):
         """Set the thread count now (NumPy must be imported); returns self."""
         self.controllers = _blas_controllers()
-        own = [c.num_threads for c in self.controllers] or [1]
-        self.most = max(1, min(max(own), len(_our_cores())))
+        self.most = max(1, min(_original_count(self.controllers), len(_our_cores())))
         if self.requested == "auto":
             self.meter = LoadMeter()
             time.sleep(PROBE_SECONDS)          # a first look at the load, before any work
@@ -157,7 +177,8 @@ class BlasThreads:
             return
         self.next_check = time.perf_counter() + CHECK_SECONDS
         others = self.meter.others()
-        self._set(self.most if others is None else threads_for_load(others, self.most))
+        self._set(self.most if others is None
+                  else threads_for_load(others, self.most, len(self.meter.cores)))
 
     def _set(self, n: int) -> None:
         if n != self.current:

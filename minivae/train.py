@@ -45,7 +45,7 @@ from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, lo
                    read_metrics, restore, save_checkpoint, truncate_metrics, write_config,
                    write_reconstructions)
 from .serialize import CheckpointError
-from .threads import BlasThreads
+from .threads import BlasThreads, restore_original
 from .vae import VAE
 
 NOISE_STREAM = 1   # derived_seed(seed, epoch, 1) seeds an epoch's eps; (seed, epoch) its shuffling
@@ -104,6 +104,8 @@ def main(argv=None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 1
+    finally:
+        restore_original()                  # the BLAS threads as they were before the run
 
 
 def build_model(cfg: TrainConfig, input_dim: int, device: str):
