@@ -38,8 +38,7 @@ from .backend import (Generator, HostCopy, derived_seed, enable_tf32, get_xp, re
                       to_numpy)
 from .config import CHECKPOINT, TrainConfig, parse_args
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
-from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, pick_examples,
-                         reconstruction_metrics)
+from .evaluation import binarize_test_set, eval_generator, pick_examples, test_set_metrics
 from .optim import Adam
 from .runs import (RunError, append_metrics, create_run_dir, default_run_dir, load_checkpoint,
                    read_metrics, restore, save_checkpoint, truncate_metrics, write_config,
@@ -212,10 +211,11 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches):
 
 def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start: float) -> dict:
     """The epoch's row of metrics.csv; raises NonFiniteLoss rather than let NaN be saved."""
-    test = evaluate_elbo(model, data.x_test, rng=eval_generator(model, cfg.seed))
-    # Both end by reading their sums back to the host, so all the GPU work
-    # queued so far has finished and "seconds" counts it.
-    quality = reconstruction_metrics(model, data.x_test, data.image_shape)
+    # One pass over the test set for both (evaluation.py); it ends by reading its
+    # sums back to the host, so all the GPU work queued so far has finished and
+    # "seconds" counts it.
+    test, quality = test_set_metrics(model, data.x_test, data.image_shape,
+                                     rng=eval_generator(model, cfg.seed))
     if not (math.isfinite(test["loss"]) and bool(model.xp.isfinite(model.params.flat).all())):
         raise NonFiniteLoss(f"the test loss or the parameters became NaN or infinite in epoch {epoch}")
     return {"epoch": epoch, **{f"train_{k}": v for k, v in train_stats.items()},
