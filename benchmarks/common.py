@@ -80,10 +80,12 @@ class GemmFloor:
                   dx = dy @ W.T     (B, O) @ (O, I)   not for the first layer
     The operands are preallocated and the results written with ``out=``:
     what is left is the matrix multiplication itself, the floor under any
-    implementation that uses the same BLAS.
+    implementation that uses the same BLAS. ``forward_only``: the forward
+    products alone, as an evaluation does them.
     """
 
-    def __init__(self, shapes, batch_sizes, xp=None, dtype="float32", first=None):
+    def __init__(self, shapes, batch_sizes, xp=None, dtype="float32", first=None,
+                 forward_only=False):
         import numpy as np
         xp = np if xp is None else xp
         self.xp = xp
@@ -99,6 +101,8 @@ class GemmFloor:
             for name, i, o in shapes:
                 x, W, dy = rand(B, i), rand(i, o), rand(B, o)
                 ops.append((x, W, xp.empty((B, o), dtype)))              # y = x @ W
+                if forward_only:                                         # (evaluation)
+                    continue
                 ops.append((x.T, dy, xp.empty((i, o), dtype)))           # dW = x.T @ dy
                 if name != first:
                     ops.append((dy, W.T, xp.empty((B, i), dtype)))       # dx = dy @ W.T
