@@ -158,18 +158,22 @@ class BlasThreads:
         self.most = max(1, min(_original_count(self.controllers), len(_our_cores())))
         if self.requested == "auto":
             self.meter = LoadMeter()
-            time.sleep(PROBE_SECONDS)          # a first look at the load, before any work
-            self.next_check = 0.0
-            self.tick()
-        else:
-            self._set(self.requested)
+        self.reapply()                         # auto: a first look at the load, before any work
         return self
 
     def reapply(self) -> None:
-        """Set the count again now (something else may have changed it); auto looks at the load."""
+        """Set the count again now (something else may have changed it).
+
+        Auto takes a fresh look at the load first, as start() does: the
+        window since its last look may be long past.
+        """
         self.current = None
+        if self.requested != "auto":
+            return self._set(self.requested)
+        self.meter.others()                    # start a new window now
+        time.sleep(PROBE_SECONDS)
         self.next_check = 0.0
-        self.tick() if self.requested == "auto" else self._set(self.requested)
+        self.tick()
 
     def tick(self) -> None:
         """Between two steps: in auto mode, once every CHECK_SECONDS, follow the load."""
