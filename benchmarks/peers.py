@@ -16,7 +16,9 @@ on a fixed batch.
                   same batches in the same order.
 
 JAX's thread count is fixed when it loads, by XLA_FLAGS: ``jax_flags(n)``
-gives the flags for n threads (common.threads_from_argv sets them).
+gives the flags for n threads (common.threads_from_argv sets them); on one
+thread JaxSide also turns off JAX's asynchronous dispatch, so that its step
+and Python's batch gathering share one core, as minivae's and PyTorch's do.
 """
 
 import math
@@ -149,6 +151,10 @@ class JaxSide:
         import jax.numpy as jnp
         from minivae.data import BatchIterator
         self.jax = jax
+        if "multi_thread_eigen=false" in os.environ.get("XLA_FLAGS", ""):
+            # One thread means one core: without this, XLA runs each step on a
+            # thread of its own while Python gathers the next batch on another.
+            jax.config.update("jax_cpu_enable_async_dispatch", False)
         enc, dec = (784, *hidden), (20, *reversed(hidden))
         shapes = [(a, b) for a, b in zip(enc[:-1], enc[1:])] + [(enc[-1], 20)] * 2
         shapes += [(a, b) for a, b in zip(dec[:-1], dec[1:])] + [(dec[-1], 784)]

@@ -203,5 +203,6 @@ class BlasThreads:
     def describe(self) -> str:
         """E.g. "auto (now 1 of 2)" or "2", for a command's first line."""
         if self.requested == "auto":
-            return f"auto (now {self.current} of {self.most})"
+            why = ": other programs are using the cores" if self.current < self.most else ""
+            return f"auto (now {self.current} of {self.most}{why})"
         return str(self.current)
