@@ -33,12 +33,19 @@ def threads_from_argv(argv=None, default=None):
     if n < 1:
         sys.exit(f"--threads must be a positive integer, got {n}")
     # In a process that has already loaded NumPy (a test calling main()), the
-    # variables no longer change OpenBLAS; they still reach child processes.
+    # variables no longer change OpenBLAS (threadpoolctl does, below); they
+    # still reach child processes.
     for var in THREAD_VARS:
         os.environ[var] = str(n)
+    if "numpy" in sys.modules:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n, user_api="blas")
     if "jax" not in sys.modules:             # JAX reads its thread count when it loads
         from peers import jax_flags
-        os.environ["XLA_FLAGS"] = jax_flags(n)
+        if jax_flags(n):
+            os.environ["XLA_FLAGS"] = jax_flags(n)
+        else:
+            os.environ.pop("XLA_FLAGS", None)
     return n
 
 

@@ -24,8 +24,6 @@ and Python's batch gathering share one core, as minivae's and PyTorch's do.
 import math
 import os
 
-import numpy as np
-
 
 def jax_available():
     try:
@@ -36,10 +34,12 @@ def jax_available():
 
 
 def jax_flags(n):
-    """XLA_FLAGS for n CPU threads: one thread turns Eigen's pool off; more is its default."""
-    if n == 1:
-        return "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    return f"intra_op_parallelism_threads={n}"
+    """XLA_FLAGS for n CPU threads: one thread turns Eigen's pool off.
+
+    XLA has no flag for another count: for n >= 2 it keeps its default, a
+    pool of one thread per core (2 on the machine of benchmarks/README.md).
+    """
+    return "--xla_cpu_multi_thread_eigen=false" if n == 1 else ""
 
 
 class MinivaeSide:
@@ -149,6 +149,7 @@ class JaxSide:
     def __init__(self, x, batch_size, hidden=(400,), seed=1):
         import jax
         import jax.numpy as jnp
+        import numpy as np
         from minivae.data import BatchIterator
         self.jax = jax
         if "multi_thread_eigen=false" in os.environ.get("XLA_FLAGS", ""):
