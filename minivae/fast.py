@@ -7,8 +7,7 @@ with benchmarks/profile_step.py). A form stays only where it pays for
 itself: more than 3% of a training step.
 
     choose_ops(xp, fast=True)   the Ops a model or optimizer is built with:
-        NumPy, fast    FastOps: the plain forms, except Adam's update and the
-                       Bernoulli likelihood's nll_and_grad (below)
+        NumPy, fast    FastOps: the plain forms, except Adam's update (below)
         CuPy,  fast    backend.cuda_kernels.CudaOps: fused GPU kernels
         fast=False     ops.Ops: the plain forms, on either device
 """
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .likelihoods import LIKELIHOODS, Bernoulli
 from .ops import Ops, adam_constants
 
 # Adam runs over the flat vector in chunks of this many elements: the passes
@@ -38,47 +36,15 @@ def choose_ops(xp, fast: bool = True) -> Ops:
     return CudaOps(xp)
 
 
-class FastBernoulli(Bernoulli):
-    """likelihoods.Bernoulli with nll_and_grad in place: two (B, D) arrays instead of ~14.
-
-    The same operations in the same order as the plain form, so the same
-    numbers to the last bit; the plain form makes a new (B, D) temporary for
-    every operator, which costs more than the arithmetic (benchmarks/README.md).
-    """
-
-    def nll_and_grad(self, logits, x, scale=1.0):
-        t = np.multiply(logits, 0.5)                # (B, D)
-        np.tanh(t, out=t)                           # t = tanh(l / 2), docs/math.md §5
-        a = np.abs(t)                               # (B, D) scratch
-        a *= 0.5
-        a += 0.5
-        np.log(a, out=a)                            # log sigmoid(|l|)
-        softplus = np.maximum(logits, 0)            # (B, D)
-        softplus -= a                               # max(l, 0) - log sigmoid(|l|)
-        np.multiply(x, logits, out=a)
-        softplus -= a                               # softplus(l) - x l
-        nll = softplus.sum(axis=1)                  # (B, D) -> (B,)
-        if scale is None:
-            return nll, None
-        t *= 0.5
-        t += 0.5                                    # sigmoid(l) = (1 + t) / 2
-        t -= x
-        t *= scale                                  # scale (sigmoid(l) - x)
-        return nll, t
-
-
 class FastOps(Ops):
-    """NumPy in place: Adam's update as ~12 in-place passes over cache-sized chunks,
-    and the Bernoulli value and gradient in two scratch arrays (FastBernoulli).
+    """NumPy in place: Adam's update as ~12 in-place passes over cache-sized chunks.
 
-    The plain forms (``Ops.adam_update``, ``likelihoods.Bernoulli``) make a new
-    temporary for almost every operator; here each pass writes into scratch
-    memory. Measured on the default model: benchmarks/README.md, "What the
-    fast forms save".
+    The plain form (``Ops.adam_update``) makes a new (P,) temporary for almost
+    every operator; here each pass writes into one scratch chunk. Measured on
+    the default model: benchmarks/README.md, "What the fast forms save".
     """
 
     name = "fast"
-    likelihoods = {**LIKELIHOODS, "bernoulli": FastBernoulli}
 
     def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0,
                     chunk=ADAM_CHUNK):
