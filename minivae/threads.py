@@ -201,8 +201,8 @@ class BlasThreads:
         return f"  (CPU threads: auto changed to {counts}; other programs {busy} using the cores)"
 
     def describe(self) -> str:
-        """E.g. "auto (now 1 of 2)" or "2", for a command's first line."""
+        """E.g. "auto, now 2 of 2" or "2", for a command's first lines."""
         if self.requested == "auto":
-            why = ": other programs are using the cores" if self.current < self.most else ""
-            return f"auto (now {self.current} of {self.most}{why})"
+            why = " (other programs are using the cores)" if self.current < self.most else ""
+            return f"auto, now {self.current} of {self.most}{why}"
         return str(self.current)

@@ -132,7 +132,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str) -> int:
         f"{cfg.likelihood}), {model.num_params:,} parameters, on {cfg.dataset}: {len(data.batches.data)} train / "
         f"{len(data.x_test)} test images, {device} {cfg.dtype}, {len(data.batches)} steps "
         f"per epoch -> {run_dir}")
-    say(f"CPU threads for matrix products: {threads.describe()} (--threads N to fix them)")
+    say(f"CPU threads for matrix products: {threads.describe()}; --threads N fixes the count")
     if done >= cfg.epochs:
         say(f"{run_dir} has already finished {done} epochs; raise --epochs to train longer.")
 
