@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (GemmFloor, dense_shapes, epoch_batch_sizes, load_train_images,  # noqa: E402
-                    median, threads_from_argv)
+                    median, one_core_for_one_thread, threads_from_argv)
 from peers import JaxSide, MinivaeSide, TorchSide, describe_jax, jax_available  # noqa: E402
 
 EPOCH = 60000
@@ -72,6 +72,7 @@ def time_config(x, B, hidden, rounds, use_jax):
 def main(argv=None):
     threads_from_argv(argv)
     args = parse_args(argv)
+    one_core_for_one_thread(args.threads)
     import numpy as np
     import torch
     torch.set_num_threads(args.threads)

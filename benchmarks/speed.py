@@ -47,7 +47,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (GemmFloor, cpu_name, dense_shapes, epoch_batch_sizes,  # noqa: E402
-                    load_train_images, median, reset_peak_rss, status_kb, threads_from_argv)
+                    load_train_images, median, one_core_for_one_thread, reset_peak_rss,
+                    status_kb, threads_from_argv)
 import cuda_floors  # noqa: E402
 from peers import JaxSide, MinivaeSide, TorchSide, describe_jax, jax_available  # noqa: E402
 
@@ -291,6 +292,7 @@ def print_table(args, results, info):
 def main(argv=None):
     threads_from_argv(argv)
     args = parse_args(argv)
+    one_core_for_one_thread(args.threads)
     if args.memory_of:
         return memory_child(args)
     import numpy as np
