@@ -33,10 +33,32 @@ def threads_from_argv(argv=None, default=None):
     if n < 1:
         sys.exit(f"--threads must be a positive integer, got {n}")
     # In a process that has already loaded NumPy (a test calling main()), the
-    # variables no longer change OpenBLAS; they still reach child processes.
+    # variables no longer change OpenBLAS (threadpoolctl does, below); they
+    # still reach child processes.
     for var in THREAD_VARS:
         os.environ[var] = str(n)
+    if "numpy" in sys.modules:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n, user_api="blas")
+    if "jax" not in sys.modules:             # JAX reads its thread count when it loads
+        from peers import jax_flags
+        if jax_flags(n):
+            os.environ["XLA_FLAGS"] = jax_flags(n)
+        else:
+            os.environ.pop("XLA_FLAGS", None)
     return n
+
+
+def one_core_for_one_thread(n):
+    """With n = 1, keep this process (and its children) on one core.
+
+    JAX's flags make its matrix products single-threaded, but XLA still
+    runs work beside them on a second core (measured: a 1-thread JAX epoch
+    took 1.9 s free to use 2 cores, 3.2 s pinned to one). Pinned, every side
+    of a 1-thread comparison has one core.
+    """
+    if n == 1 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
 
 
 def load_train_images(data_dir, n_rows=None):
@@ -77,10 +99,12 @@ class GemmFloor:
                   dx = dy @ W.T     (B, O) @ (O, I)   not for the first layer
     The operands are preallocated and the results written with ``out=``:
     what is left is the matrix multiplication itself, the floor under any
-    implementation that uses the same BLAS.
+    implementation that uses the same BLAS. ``forward_only``: the forward
+    products alone, as an evaluation does them.
     """
 
-    def __init__(self, shapes, batch_sizes, xp=None, dtype="float32", first=None):
+    def __init__(self, shapes, batch_sizes, xp=None, dtype="float32", first=None,
+                 forward_only=False):
         import numpy as np
         xp = np if xp is None else xp
         self.xp = xp
@@ -96,6 +120,8 @@ class GemmFloor:
             for name, i, o in shapes:
                 x, W, dy = rand(B, i), rand(i, o), rand(B, o)
                 ops.append((x, W, xp.empty((B, o), dtype)))              # y = x @ W
+                if forward_only:                                         # (evaluation)
+                    continue
                 ops.append((x.T, dy, xp.empty((i, o), dtype)))           # dW = x.T @ dy
                 if name != first:
                     ops.append((dy, W.T, xp.empty((B, i), dtype)))       # dx = dy @ W.T

@@ -14,6 +14,9 @@ it alone, round after round so that every part sees the same machine load:
     Adam step            the update of all parameters
     rest of fwd/bwd      loss_and_grads minus the three parts above inside it:
                          bias adds, ReLU, reparameterization, KL, reductions, Python
+    ... plain form       Adam in its plain form (minivae/ops.py) instead of its
+                         fast one (minivae/fast.py): the difference is what the
+                         fast form saves
 Figures are medians over the rounds, in ms per step and in seconds per epoch
 (469 steps of 128 images).
 """
@@ -77,6 +80,8 @@ def main(argv=None):
     shadow = minivae.VAE(seed=2)                             # Adam alone runs on a copy
     shadow.loss_and_grads(batches[0])
     shadow_opt = minivae.Adam(shadow.params, lr=1e-3)
+    plain_opt = minivae.Adam(shadow.params, lr=1e-3, fast=False)      # the plain form of Adam
+
     order = np.random.default_rng(0).permutation(len(x_all))
 
     def nll_and_grad():
@@ -95,6 +100,7 @@ def main(argv=None):
         "  Bernoulli NLL+grad": loop(lambda i: nll_and_grad()),
         "  eps draw": loop(lambda i: model.rng.normal((B, model.latent_dim))),
         "Adam step": loop(lambda i: shadow_opt.step(shadow.grads)),
+        "  ... plain form": loop(lambda i: plain_opt.step(shadow.grads)),
         "batch gather": loop(lambda i: np.take(x_all, order[i * B:(i + 1) * B], axis=0)),
     }
     times = {k: [] for k in parts}
@@ -114,9 +120,14 @@ def main(argv=None):
           f"{floor.flops[B] / ms['  GEMMs alone'] / 1e6:.1f} GFLOP/s")
     print(f"{'part':24s} {'ms/step':>8s} {'share':>6s} {'s/epoch':>8s}")
     for name in ["whole step", "loss_and_grads", "  GEMMs alone", "  Bernoulli NLL+grad",
-                 "  eps draw", "  rest of fwd/bwd", "Adam step", "batch gather", "loop and other"]:
+                 "  eps draw", "  rest of fwd/bwd", "Adam step",
+                 "  ... plain form", "batch gather", "loop and other"]:
         print(f"{name:24s} {ms[name]:8.3f} {ms[name] / ms['whole step']:6.1%} "
               f"{ms[name] * n_epoch / 1e3:8.3f}")
+    for part, fast, plain in (("Adam", "Adam step", "  ... plain form"),):
+        saved = ms[plain] - ms[fast]
+        print(f"fast form of {part} saves {saved:.3f} ms per step, "
+              f"{saved / (ms['whole step'] + saved):.1%} of a step with the plain form")
     if args.cprofile:
         import cProfile
         import pstats

@@ -47,8 +47,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (GemmFloor, cpu_name, dense_shapes, epoch_batch_sizes,  # noqa: E402
-                    load_train_images, median, reset_peak_rss, status_kb, threads_from_argv)
+                    load_train_images, median, one_core_for_one_thread, reset_peak_rss,
+                    status_kb, threads_from_argv)
 import cuda_floors  # noqa: E402
+from peers import JaxSide, MinivaeSide, TorchSide, describe_jax, jax_available  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -69,6 +71,8 @@ def parse_args(argv=None):
                    help="steps trained by each peak-memory process (0: skip memory)")
     p.add_argument("--tf32", action="store_true",
                    help="CUDA only: float32 GEMMs on TF32 tensor cores, in CuPy and in PyTorch")
+    p.add_argument("--no-jax", dest="jax", action="store_false",
+                   help="leave JAX out (default: timed when installed, the 'jax' extra; CPU only)")
     p.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
     p.add_argument("--memory-of", choices=["minivae", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -82,69 +86,6 @@ def parse_args(argv=None):
     if args.tf32 and args.device != "cuda":
         p.error("--tf32 needs --device cuda")
     return args
-
-
-# ---------------------------------------------------------------- one epoch of each side
-class MinivaeSide:
-    """minivae's training loop, as a user writes it: batches, loss_and_grads, Adam.
-
-    fused=False (CUDA): the same loop with the plain forms of minivae/ops.py
-    (model and optimizer built with fast=False) instead of the fused kernels.
-    """
-
-    def __init__(self, x, batch_size, device, fused=True):
-        import minivae
-        from minivae.backend import get_xp
-        from minivae.data import BatchIterator
-        self.xp, self.device, self.fused = get_xp(device), device, fused
-        self.model = minivae.VAE(input_dim=784, hidden_dims=(400,), latent_dim=20,
-                                 device=device, seed=1, fast=fused)
-        self.opt = minivae.Adam(self.model.params, lr=1e-3, fast=fused)
-        self.batches = BatchIterator(self.xp.asarray(x), batch_size, seed=1)
-        self.x_step = self.batches.data[:batch_size]            # (B, D): step()'s batch
-
-    def step(self):
-        """One training step on a fixed batch (for the floors: nothing is read back)."""
-        self.model.loss_and_grads(self.x_step)
-        self.opt.step(self.model.grads)
-
-    def epoch(self):
-        """Train one epoch; returns the mean loss (read once, at the end)."""
-        total, n = 0.0, 0
-        for x in self.batches:
-            loss, _ = self.model.loss_and_grads(x)
-            self.opt.step(self.model.grads)
-            total = total + loss * x.shape[0]     # stays on the device until the end
-            n += x.shape[0]
-        return float(total) / n
-
-
-class TorchSide:
-    """benchmarks/reference_torch.py: the PyTorch example's model and training step."""
-
-    def __init__(self, x, batch_size, device):
-        import torch
-        import reference_torch as ref
-        self.ref, self.torch = ref, torch
-        torch.manual_seed(1)
-        self.x = torch.from_numpy(x).to(device)
-        self.model = ref.build_model(device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
-        self.generator = torch.Generator().manual_seed(1)
-        self.batch_size = batch_size
-
-    def epoch(self):
-        return self.ref.train_epoch(self.model, self.opt, self.x, self.batch_size,
-                                    self.generator)["loss"]
-
-    def step(self):
-        """One training step on a fixed batch, as train_epoch runs it."""
-        x = self.x[:self.batch_size]                            # (B, D)
-        self.opt.zero_grad()
-        recon, mu, logvar = self.model(x)
-        bce, kld = self.ref.loss_parts(recon, x, mu, logvar)
-        (bce + kld).backward()
-        self.opt.step()
 
 
 # ---------------------------------------------------------------- timing
@@ -210,6 +151,8 @@ def run_cpu(args, x):
         sizes = epoch_batch_sizes(len(x), B)
         sides = {"minivae": mv.epoch, "torch": tc.epoch,
                  "floor": lambda: [floor.step(b) for b in sizes]}
+        if args.jax and jax_available():
+            sides["jax"] = JaxSide(x, B).epoch
         times = time_rounds(sides, cpu_timer, args.epochs_each)
         row = summarize(times, B, len(sizes), floor.flops[B])
         if args.memory_steps:
@@ -280,6 +223,8 @@ def summarize(times, B, steps, flops_per_step):
             "ratio_to_torch": med["minivae"] / med["torch"],
             "ratio_to_floor": med["minivae"] / med["floor"],
             "torch_ratio_to_floor": med["torch"] / med["floor"],
+            **({"ratio_to_jax": med["minivae"] / med["jax"],
+                "jax_ratio_to_floor": med["jax"] / med["floor"]} if "jax" in med else {}),
             "floor_gflops": flops_per_step * steps / med["floor"] / 1e9,
             **({"unfused_over_fused": med["unfused"] / med["minivae"]} if "unfused" in med else {})}
 
@@ -289,7 +234,10 @@ def print_table(args, results, info):
     load = info["load_average"]
     print(f"# {info['device']} | {info['threads']} thread(s) | {info['data']} | "
           f"numpy {info['numpy']}, torch {info['torch']} | {info['machine']}"
-          + (f" | load average {load[0]:.1f}" if load else ""))
+          + (f" | load average {info['load_average_start'][0]:.2f} at the start, "
+             f"{load[0]:.2f} at the end (1 min)" if load else ""))
+    if "jax" in info:
+        print(f"# {info['jax']}")
     if "cuda" in info:
         c = info["cuda"]
         print(f"# {c['gpu']} (compute capability {c['compute_capability']}) | CuPy {c['cupy']}, "
@@ -299,12 +247,14 @@ def print_table(args, results, info):
     unit = "GPU memory peak" if args.device == "cuda" else "peak RSS (train +)"
     labels = (("minivae", "minivae (NumPy)" if args.device == "cpu" else "minivae (CuPy)"),
               ("unfused", "minivae, unfused"), ("torch", "PyTorch reference"),
-              ("floor", "GEMM floor"))
+              ("jax", "JAX (jax.jit)"), ("floor", "GEMM floor"))
     for row in results:
         mem = row.get("memory", {})
         print(f"\nbatch {row['batch_size']}, {row['steps_per_epoch']} steps per epoch, "
               f"median of {row['epochs_each']} epochs each (alternating)")
-        print(f"{'':20s} {'s/epoch':>8s} {'ms/step':>8s} {'vs torch':>9s} {'vs floor':>9s}  {unit}")
+        jax_col = "jax" in row["median_s"]
+        print(f"{'':20s} {'s/epoch':>8s} {'ms/step':>8s} {'vs torch':>9s}"
+              + (f" {'vs jax':>9s}" if jax_col else "") + f" {'vs floor':>9s}  {unit}")
         for name, label in labels:
             if name not in row["median_s"]:
                 continue
@@ -318,10 +268,21 @@ def print_table(args, results, info):
                 mtxt = f"{row['floor_gflops']:.0f} GFLOP/s" if name == "floor" else "-"
             vs_torch = row["median_s"][name] / row["median_s"]["torch"]
             vs_floor = row["median_s"][name] / row["median_s"]["floor"]
+            vs_jax = (f" {row['median_s'][name] / row['median_s']['jax']:8.2f}x"
+                      if jax_col else "")
             print(f"{label:20s} {row['median_s'][name]:8.3f} {row['ms_per_step'][name]:8.2f} "
-                  f"{vs_torch:8.2f}x {vs_floor:8.2f}x  {mtxt}")
+                  f"{vs_torch:8.2f}x{vs_jax} {vs_floor:8.2f}x  {mtxt}")
         if "floors" in row:
             cuda_floors.print_floors(row, info.get("launch_costs"))
+    row = next((r for r in results if r["batch_size"] == 128), None)
+    if args.device == "cpu" and row is not None:
+        limit = 1.0 if args.threads == 1 else 0.9
+        print(f"\ntargets at batch 128: minivae's epoch <= 0.6x PyTorch eager's: "
+              f"{row['ratio_to_torch']:.2f}x, {'met' if row['ratio_to_torch'] <= 0.6 else 'not met'}")
+        if "ratio_to_jax" in row:
+            print(f"                      minivae's epoch <= {limit}x JAX's at {args.threads} "
+                  f"thread(s): {row['ratio_to_jax']:.2f}x, "
+                  f"{'met' if row['ratio_to_jax'] <= limit else 'not met'}")
     if args.device == "cuda" and any(r["batch_size"] == 128 for r in results):
         ratio = next(r["ratio_to_torch"] for r in results if r["batch_size"] == 128)
         print(f"\ntarget: minivae's epoch <= 0.5x PyTorch eager's at batch 128: "
@@ -331,12 +292,14 @@ def print_table(args, results, info):
 def main(argv=None):
     threads_from_argv(argv)
     args = parse_args(argv)
+    one_core_for_one_thread(args.threads)
     if args.memory_of:
         return memory_child(args)
     import numpy as np
     import torch
     if args.device == "cuda":
         cuda_floors.check_cuda()
+    load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     n_rows = None if args.steps is None else args.steps * max(args.batch_sizes)
     x, source = load_train_images(args.data_dir, n_rows)
     if args.device == "cuda":
@@ -347,6 +310,8 @@ def main(argv=None):
             "rows": int(len(x)), "numpy": np.__version__, "torch": torch.__version__,
             "machine": f"{cpu_name()}, {os.cpu_count()} cores, {platform.machine()}",
             "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "load_average_start": load_start,
+            **({"jax": describe_jax()} if "jax" in sys.modules else {}),
             "date": time.strftime("%Y-%m-%d %H:%M"), **extra}
     if args.device == "cuda":
         info["cuda"] = cuda_floors.cuda_info(args)

@@ -37,6 +37,7 @@ from .values import (activation_names, dataset_name, existing_dir, flag, int_lis
                      nonnegative_float, nonnegative_int, optional_activations, optional_int_list,
                      optional_path, positive_float, positive_int, unit_interval, width_list)
 from .iwae import BURDA_PASSES, OBJECTIVES
+from .threads import THREADS_HELP, thread_count
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -148,6 +149,8 @@ class TrainConfig:
     # Where and how to run
     device: str = option("auto", "cpu (NumPy), cuda (CuPy), or auto: cuda when a GPU is found",
                          choices=DEVICES, resumable=True)
+    threads: str | int = option("auto", THREADS_HELP, parse=thread_count, resumable=True,
+                                metavar="N|auto")
     tf32: bool = option(False, "GPU only: float32 matrix products on TF32 tensor cores, trading "
                         "GEMM precision (10-bit mantissas) for speed", parse=flag, resumable=True)
     out: str | None = option(None, "run directory (default: runs/<dataset>-<model>-<time>)",

@@ -27,6 +27,7 @@ from .data import DataError, load_dataset, to_unit_float
 from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo, require_vae)
 from .runs import add_checkpoint_args, open_checkpoint
+from .threads import BlasThreads, add_threads_option
 
 
 def build_parser():
@@ -35,6 +36,7 @@ def build_parser():
                                             "and, with --iw, the importance-weighted "
                                             "log-likelihood of a trained model.")
     add_checkpoint_args(p)
+    add_threads_option(p)
     p.add_argument("--iw", type=positive_int, metavar="K",
                    help="also estimate log p(x) with K importance samples per image")
     p.add_argument("--dataset", type=dataset_name, help="test set to use (default: the run's)")
@@ -51,6 +53,7 @@ def main(argv=None) -> int:
     if opened is None:
         return 1
     model, image_shape, meta = opened
+    threads = BlasThreads(args.threads).start()      # matrix-product threads: threads.py
     if args.iw:
         try:
             require_vae(model, "--iw")     # refused before the (long) ELBO evaluation
@@ -90,6 +93,7 @@ def main(argv=None) -> int:
         print(f"  reconstructions: MSE {quality['mse']:.5f} per pixel, "
               f"PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.4f}")
     if args.iw:
+        threads.tick()                                # the load may have changed meanwhile
         start = time.perf_counter()
         log_px = iw_log_likelihood(model, x, args.iw, rng=eval_generator(model, seed + 1),
                                    batch_size=args.batch_size)       # (N,)

@@ -65,31 +65,41 @@ def psnr(x, y, data_range=1.0):
     -------
     array (N,), float64, possibly containing inf
     """
-    err = mse(x, y)  # (N,)
+    return psnr_from_mse(mse(x, y), data_range)
+
+
+def psnr_from_mse(err, data_range=1.0):
+    """PSNR (dB) from each image's MSE ``err`` (N,): for a caller that has the MSE already."""
     xp = get_array_module(err)
     safe = xp.where(err > 0, err, 1.0)  # keep log10 away from 0 (no warning)
     db = 10.0 * xp.log10(data_range**2 / safe)  # (N,)
     return xp.where(err > 0, db, xp.inf)
 
 
-def _box_mean_valid(a, w: int, axis: int):
-    """Mean over every window of w consecutive entries along ``axis``.
+SSIM_CHUNK_PIXELS = 32768   # pixels per SSIM chunk (42 MNIST images): its float64 maps
+                            # (1 MB) stay in the L2 cache; 4x faster than whole batches
 
-    Summed-area trick: with c_i = a_0 + ... + a_{i-1} (and c_0 = 0), the window
-    sum a_i + ... + a_{i+w-1} = c_{i+w} - c_i. Only "valid" windows (fully
-    inside the image) are kept, so the axis shrinks from L to L - w + 1.
+
+def _window_matrix(xp, length: int, w: int):
+    """(L, L - w + 1): column j averages entries j .. j + w - 1, i.e. a @ it = every window's mean."""
+    offset = xp.arange(length)[:, None] - xp.arange(length - w + 1)[None, :]   # (L, L')
+    return ((offset >= 0) & (offset < w)) / float(w)
+
+
+def _window_means(maps, w: int):
+    """Mean over every w x w window inside each map: (M, H, W) -> (M, W', H'), *transposed*.
+
+    Separable: average along W, then along H, each as one matrix product
+    with a band matrix (_window_matrix); H' = H - w + 1, W' = W - w + 1.
+    Only windows fully inside the image are kept. The result comes out
+    with its two window axes swapped, which is harmless: every map is
+    treated alike and the caller averages over all windows.
     """
-    xp = get_array_module(a)
-    c = xp.cumsum(a, axis=axis)  # (..., L, ...)
-    zero_shape = list(c.shape)
-    zero_shape[axis] = 1
-    c = xp.concatenate([xp.zeros(zero_shape, dtype=c.dtype), c], axis=axis)  # L + 1
-    n = c.shape[axis]
-    hi = [slice(None)] * c.ndim
-    lo = [slice(None)] * c.ndim
-    hi[axis] = slice(w, n)
-    lo[axis] = slice(0, n - w)
-    return (c[tuple(hi)] - c[tuple(lo)]) / w  # (..., L - w + 1, ...)
+    xp = get_array_module(maps)
+    M, H, W = maps.shape
+    along_w = maps.reshape(M * H, W) @ _window_matrix(xp, W, w)           # (M H, W')
+    along_w = along_w.reshape(M, H, -1).transpose(0, 2, 1).reshape(-1, H)  # (M W', H), a copy
+    return (along_w @ _window_matrix(xp, H, w)).reshape(M, W - w + 1, H - w + 1)   # (M, W', H')
 
 
 def ssim(x, y, data_range=1.0, win_size=7):
@@ -128,29 +138,49 @@ def ssim(x, y, data_range=1.0, win_size=7):
     -------
     array (N,), float64
     """
-    xp, x, y = _as_float64_pair(x, y)
+    xp = get_array_module(x)
+    x, y = xp.asarray(x), xp.asarray(y)              # float64 chunk by chunk, below
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
     if x.ndim not in (3, 4):
         raise ValueError(f"ssim expects (N, H, W) or (N, H, W, C), got shape {x.shape}")
     if win_size % 2 != 1 or min(x.shape[1:3]) < win_size:
         raise ValueError(f"win_size must be odd and <= H, W; got {win_size} for {x.shape}")
 
-    def local_mean(a):  # (N, H, W[, C]) -> (N, H - w + 1, W - w + 1[, C])
-        return _box_mean_valid(_box_mean_valid(a, win_size, axis=1), win_size, axis=2)
+    if x.ndim == 4:                                  # channels become images of their own
+        x, y = (xp.ascontiguousarray(a.transpose(0, 3, 1, 2)) for a in (x, y))   # (N, C, H, W)
+    N, H, W = x.shape[0], x.shape[-2], x.shape[-1]
+    x, y = x.reshape(N, -1, H, W), y.reshape(N, -1, H, W)                       # (N, C, H, W)
+    chunk = max(1, SSIM_CHUNK_PIXELS // (x.shape[1] * H * W))
+    out = xp.empty(N, dtype=xp.float64)
+    for start in range(0, N, chunk):
+        xs, ys = x[start:start + chunk], y[start:start + chunk]                 # (n, C, H, W)
+        out[start:start + chunk] = _ssim_chunk(xs, ys, data_range, win_size)
+    return out
 
-    mu_x, mu_y = local_mean(x), local_mean(y)  # (N, H', W'[, C])
-    cov_norm = win_size**2 / (win_size**2 - 1)  # population -> sample (co)variance
-    var_x = cov_norm * (local_mean(x * x) - mu_x * mu_x)
-    var_y = cov_norm * (local_mean(y * y) - mu_y * mu_y)
-    cov_xy = cov_norm * (local_mean(x * y) - mu_x * mu_y)
 
+def _ssim_chunk(x, y, data_range, w):
+    """ssim() of a few images (n, C, H, W), float64: the windows' statistics, then the map."""
+    xp = get_array_module(x)
+    n = x.shape[0]
+    # float64: the variances are differences of nearly equal numbers (E[x^2] - E[x]^2)
+    x, y = (xp.asarray(a, dtype=xp.float64).reshape(-1, *a.shape[2:]) for a in (x, y))  # (n C, H, W)
+    # The four window means SSIM needs: E[x], E[y], E[x^2 + y^2], E[x y] (the
+    # variances only appear summed, so one map carries both second moments).
+    maps = xp.stack([x, y, x * x + y * y, x * y])                               # (4, n C, H, W)
+    mu_x, mu_y, e_sq, e_xy = _window_means(maps.reshape(-1, *x.shape[1:]), w).reshape(
+        4, x.shape[0], -1)                                                      # 4 x (n C, windows)
+    cov_norm = w**2 / (w**2 - 1)                     # population -> sample (co)variance
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
-    num = (2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)
-    den = (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
-    ssim_map = num / den  # (N, H', W'[, C])
+    mu_xy = mu_x * mu_y
+    mu_sq = mu_x * mu_x + mu_y * mu_y
+    cov_xy = cov_norm * (e_xy - mu_xy)               # sigma_xy
+    var_sum = cov_norm * (e_sq - mu_sq)              # sigma_x^2 + sigma_y^2
+    ssim_map = ((2 * mu_xy + c1) * (2 * cov_xy + c2)) / ((mu_sq + c1) * (var_sum + c2))
     # Every channel has as many windows, so this equals the mean over channels
     # of the per-channel means.
-    return xp.mean(ssim_map, axis=tuple(range(1, x.ndim)))  # (N,)
+    return ssim_map.reshape(n, -1).mean(axis=1)      # (n C, windows) -> (n,)
 
 
 def pca(x, k: int):

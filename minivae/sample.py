@@ -16,6 +16,7 @@ from .backend import Generator, to_numpy
 from .rundir import is_run_dir
 from .values import nonnegative_int, positive_int
 from .runs import add_checkpoint_args, open_checkpoint
+from .threads import BlasThreads, add_threads_option
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -25,6 +26,7 @@ def build_parser():
                                 description="Decode images drawn from the prior of a trained VAE "
                                             "and save them as one grid image.")
     add_checkpoint_args(p)
+    add_threads_option(p)
     p.add_argument("-n", type=positive_int, default=64, help="number of images (default: 64)")
     p.add_argument("--out", default="grid.png", help="PNG file to write (default: grid.png)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the codes z (default: 0)")
@@ -64,6 +66,7 @@ def main(argv=None) -> int:
     if opened is None:
         return 1
     model, image_shape, _ = opened
+    BlasThreads(args.threads).start()                # matrix-product threads: threads.py
     if model.kind != "vae":
         print(f"error: {args.checkpoint} holds an autoencoder: it has no prior to sample from "
               "(train with --model vae)", file=sys.stderr)

@@ -42,8 +42,8 @@ from .config import CHECKPOINT, TrainConfig, parse_args
 from .console import epoch_line, final_line, flush_every_line, header_lines
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
 from .divergence import NonFiniteLoss, advice, check_losses, loss_limit
-from .evaluation import (binarize_test_set, eval_generator, evaluate_elbo, iw_log_likelihood,
-                         pick_examples, reconstruction_metrics)
+from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood, pick_examples,
+                         test_set_metrics)
 from .iwae import burda_learning_rate
 from .optim import SGD, Adam
 from .presets import check_fits
@@ -51,6 +51,7 @@ from .runs import (RunError, append_metrics, check_same_run, create_run_dir, def
                    load_checkpoint, lock_run_dir, read_metrics, restore, save_checkpoint, truncate_metrics,
                    write_config, write_reconstructions)
 from .serialize import CheckpointError, WriteError
+from .threads import BlasThreads, restore_original
 from .vae import VAE
 
 NOISE_STREAM = 1   # derived_seed(seed, epoch, 1) seeds an epoch's eps; (seed, epoch) its shuffling
@@ -109,6 +110,8 @@ def main(argv=None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 1
+    finally:
+        restore_original()                  # the BLAS threads as they were before the run
 
 
 def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None):
@@ -161,8 +164,10 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
         write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
                               to_numpy(model.reconstruct(data.x_examples)))
 
+    threads = BlasThreads(cfg.threads).start()   # NumPy's matrix-product threads: threads.py
     for line in header_lines(cfg, model, data, device, run_dir, resumed=done > 0):
         say(line)
+    say(f"  CPU threads for matrix products: {threads.describe()}; --threads N fixes the count")
     if done >= cfg.epochs:
         say(f"{run_dir} has already finished {done} epochs; raise --epochs to train longer.")
 
@@ -172,7 +177,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
             for epoch in range(done + 1, cfg.epochs + 1):
                 start = time.perf_counter()
                 opt.lr = learning_rate(cfg, epoch)
-                train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop)
+                train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop, threads)
                 row = measure(model, data, cfg, epoch, train_stats, start)
                 append_metrics(run_dir, row)        # the row first, then the checkpoint: see runs.py
                 write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
@@ -180,6 +185,9 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
                 save_checkpoint(run_dir, model, opt, epoch, data.batches.state(), cfg,
                                 data.image_shape)
                 say(epoch_line(cfg, row, model.input_dim))
+                note = threads.news()               # auto changed the thread count
+                if note:
+                    say(note)
     except Interrupted as e:
         last = (f"the last checkpoint (epoch {epoch - 1}) is in {run_dir}; resume with: "
                 f"python -m minivae.train --resume {run_dir}") if epoch > 1 else \
@@ -245,14 +253,15 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
 
 def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start: float) -> dict:
     """The epoch's row of metrics.csv; raises NonFiniteLoss rather than let NaN be saved."""
-    test = evaluate_elbo(model, data.x_test, rng=eval_generator(model, cfg.seed))
+    # One pass over the test set for both (evaluation.py); it ends by reading its
+    # sums back to the host, so all the GPU work queued so far has finished and
+    # "seconds" counts it.
+    test, quality = test_set_metrics(model, data.x_test, data.image_shape,
+                                     rng=eval_generator(model, cfg.seed))
     if getattr(model, "objective", None) == "iwae":   # the bound it trains on, and its weights
         bound, ess = iw_log_likelihood(model, data.x_test, model.k, ess=True,
                                        rng=eval_generator(model, cfg.seed))
         test.update(iwae=-float(bound.mean()), ess=float(ess.mean()))
-    # Both end by reading their sums back to the host, so all the GPU work
-    # queued so far has finished and "seconds" counts it.
-    quality = reconstruction_metrics(model, data.x_test, data.image_shape)
     if not (math.isfinite(test["loss"]) and bool(model.xp.isfinite(model.params.flat).all())):
         raise NonFiniteLoss(f"the test loss or the parameters became NaN or infinite in epoch {epoch}")
     if abs(test["loss"]) > loss_limit(model):
@@ -263,7 +272,8 @@ def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start:
             "seconds": time.perf_counter() - start}
 
 
-def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict:
+def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop,
+                threads: BlasThreads | None = None) -> dict:
     """One pass over the training set; returns the mean loss, recon and KL per image.
 
     Each step's (loss, recon, kl) is written into a device array, not read:
@@ -271,7 +281,8 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
     end, where it also tells at which step a NaN first appeared. The progress
     bar's running loss comes from a HostCopy queued every LOG_EVERY steps and
     shown once it has arrived: on the CPU at once, on the GPU a few steps
-    later, and the loop never waits for the GPU.
+    later, and the loop never waits for the GPU. ``threads`` (auto) follows
+    the machine's load between two steps (threads.py).
     """
     xp, n_steps = model.xp, len(batches)
     # The epoch's noise eps comes from a generator seeded by (seed, epoch), like
@@ -291,6 +302,8 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop) -> dict
         for i, x in enumerate(batches):                     # x: (B, D)
             if stop.requested:
                 raise Interrupted(f"epoch {epoch} step {i}/{n_steps}")
+            if threads is not None:
+                threads.tick()
             loss, parts = model.loss_and_grads(x)
             opt.step(model.grads)
             row = per_step[i]                               # (names,), a view

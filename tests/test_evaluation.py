@@ -175,3 +175,14 @@ def test_pick_examples():
     np.testing.assert_array_equal(pick_examples(labels, 7, count=2), [3, 2])
     np.testing.assert_array_equal(pick_examples(None, 7, count=3), [0, 1, 2])
     np.testing.assert_array_equal(pick_examples(np.zeros(7), 7, count=3), [0, 1, 2])   # one class
+
+
+def test_test_set_metrics_are_the_two_functions_in_one_pass(trained):
+    """The per-epoch measurement equals evaluate_elbo and reconstruction_metrics exactly."""
+    from minivae.evaluation import test_set_metrics
+    model, x = trained
+    elbo, quality = test_set_metrics(model, x, (8, 8), batch_size=50, rng=Generator(np, 5))
+    assert elbo == evaluate_elbo(model, x, batch_size=50, rng=Generator(np, 5))
+    assert quality == reconstruction_metrics(model, x, (8, 8), batch_size=50)
+    other = test_set_metrics(model, x, (8, 8), batch_size=50, rng=Generator(np, 6))[0]
+    assert other["loss"] != elbo["loss"]                   # the noise is the rng's

@@ -145,3 +145,16 @@ def test_pca_recovers_the_long_axis(xp):
     np.testing.assert_allclose(var, proj.var(axis=0, ddof=1), rtol=1e-10)
     np.testing.assert_allclose(np.sqrt(var), [5.0, 1.0], rtol=0.05)
     assert np.all(comps[np.arange(2), np.abs(comps).argmax(axis=1)] > 0)  # sign convention
+
+
+@pytest.mark.parametrize("shape", [(50, 9, 11), (30, 8, 8, 3)])
+def test_ssim_in_chunks_equals_ssim_in_one_piece(shape, monkeypatch):
+    """SSIM works through a batch a few images at a time (for the cache); the chunk never shows."""
+    import minivae.metrics as metrics
+    rng = np.random.default_rng(1)
+    x, y = rng.random(shape), rng.random(shape)
+    whole = ssim(x, y)
+    monkeypatch.setattr(metrics, "SSIM_CHUNK_PIXELS", 3 * 9 * 11)   # 1 to 3 images a chunk
+    np.testing.assert_allclose(ssim(x, y), whole, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(whole, [ssim(x[i:i + 1], y[i:i + 1])[0] for i in range(len(x))],
+                               rtol=0, atol=1e-14)
