@@ -1,0 +1,71 @@
+"""This minivae against an older copy of it, side by side in one process: the same step, ms per step.
+
+    git worktree add ../minivae-old <commit>           # the version to compare with
+    python benchmarks/compare_versions.py --old ../minivae-old --threads 1
+
+The older package is copied under the name ``minivae_old`` into a temporary
+folder, so both import in one process; they then alternate blocks of
+training steps (loss_and_grads + Adam, batch 128, the default model) on the
+same batches, so both see the same machine load. Prints the medians and
+their ratio (new / old).
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import threads_from_argv  # noqa: E402
+
+
+def main(argv=None):
+    threads_from_argv(argv)
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--old", required=True, help="a checkout of the older minivae (its folder)")
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS threads")
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--steps", type=int, default=100, help="steps per block")
+    args = p.parse_args(argv)
+    import numpy as np
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tmp = tempfile.mkdtemp()
+    shutil.copytree(os.path.join(args.old, "minivae"), os.path.join(tmp, "minivae_old"))
+    sys.path[:0] = [tmp, here]
+    import minivae
+    import minivae_old
+    x = np.random.default_rng(0).random((7000, 784), dtype=np.float32)   # (N, D)
+
+    def side(pkg):
+        model = pkg.VAE(seed=1)
+        opt = pkg.Adam(model.params, lr=1e-3)
+        start = [0]
+
+        def run(n):
+            for _ in range(n):
+                s = (start[0] * 128) % (len(x) - 128)
+                start[0] += 1
+                model.loss_and_grads(x[s:s + 128])
+                opt.step(model.grads)
+        return run
+
+    sides = {"new": side(minivae), "old": side(minivae_old)}
+    for run in sides.values():
+        run(50)                                            # warm up
+    times = {name: [] for name in sides}
+    for r in range(args.rounds):
+        for name in (("new", "old") if r % 2 else ("old", "new")):
+            t0 = time.perf_counter()
+            sides[name](args.steps)
+            times[name].append((time.perf_counter() - t0) / args.steps * 1e3)
+    new, old = statistics.median(times["new"]), statistics.median(times["old"])
+    print(f"{args.threads} BLAS thread(s), load average {os.getloadavg()[0]:.2f}: "
+          f"new {new:.3f} ms/step, old {old:.3f} ms/step, new / old = {new / old:.3f}")
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
