@@ -30,13 +30,12 @@ from dataclasses import dataclass, field, fields
 from .backend import DEVICES, DTYPES
 from .checkpoints import MODEL_CLASSES
 from .data.custom import SUFFIXES
-from .layers import ACTIVATIONS
 from .likelihoods import LIKELIHOODS
 from .presets import PRESETS
 from .values import (activation_names, dataset_name, existing_dir, flag, int_list,
                      nonnegative_float, nonnegative_int, optional_activations, optional_int_list,
                      optional_path, positive_float, positive_int, unit_interval, width_list)
-from .iwae import BURDA_PASSES, OBJECTIVES
+from .iwae import OBJECTIVES
 from .threads import THREADS_HELP, thread_count
 
 CHECKPOINT = "checkpoint.npz"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import sys
 
-WIDTH = 100   # the widest line printed
 # The reconstruction loss by likelihood, as a learner calls it.
 LOSS_NAMES = {"bernoulli": "BCE", "gaussian": "NLL", "mse": "MSE"}
 

@@ -28,7 +28,7 @@ import numpy as np
 from .backend import Generator, get_array_module, to_numpy
 from .data import binarize
 from .iwae import log_prior_ratio, logsumexp_softmax
-from .metrics import mse, psnr, psnr_from_mse, ssim
+from .metrics import mse, psnr_from_mse, ssim
 
 EVAL_SEED_OFFSET = 1_000_003   # evaluation noise is seeded apart from the training noise
 IW_CHUNK_ROWS = 500   # rows (samples x images) per decoder call in iw_log_likelihood: its

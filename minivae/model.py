@@ -184,7 +184,8 @@ class BaseModel:
         """Everything needed to build this model again (JSON-serialisable)."""
         return {
             "model": self.kind, "input_dim": self.input_dim, "hidden_dims": list(self.hidden_dims),
-            "decoder_hidden_dims": list(self.decoder_hidden_dims), "latent_dim": None if self.code_is_feature_map else self.latent_dim,
+            "decoder_hidden_dims": list(self.decoder_hidden_dims),
+            "latent_dim": None if self.code_is_feature_map else self.latent_dim,
             "likelihood": self.likelihood.name, "activation": self.activation,
             "gaussian_std": self.gaussian_std, "dtype": self.dtype.name, "seed": self.seed,
             **self._architecture_config(),

@@ -27,9 +27,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minivae import Adam, VAE, train
+from minivae import train
 from minivae.config import read_config_file
-from minivae.data import DataError, read_idx, write_idx
+from minivae.data import DataError, read_idx
 from minivae.data.custom import load_array_file
 from minivae.rundir import RunError
 from minivae.runs import load_model
