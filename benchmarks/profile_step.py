@@ -11,12 +11,16 @@ it alone, round after round so that every part sees the same machine load:
     Bernoulli NLL+grad   the reconstruction term and its gradient
     eps draw             the (B, Z) float32 noise
     batch gather         one shuffled (B, D) batch out of the dataset
-    Adam step            the update of all parameters
+    Adam step            the update of all parameters, in the form a model
+                         gets (compiled with Numba when it is installed)
     rest of fwd/bwd      loss_and_grads minus the three parts above inside it:
                          bias adds, ReLU, reparameterization, KL, reductions, Python
-    ... plain form       Adam in its plain form (minivae/ops.py) instead of its
-                         fast one (minivae/fast.py): the difference is what the
-                         fast form saves
+    ... NumPy form       Adam in NumPy's in-place chunks (fast.FastOps), what a
+                         model gets without Numba
+    ... plain form       Adam in its plain form (minivae/ops.py)
+The differences are what each fast form saves. Adam alone runs on a copy
+of the model whose arrays stay in cache, so it shows less than the step
+gains: in the training step Adam rereads vectors the backward pass evicted.
 Figures are medians over the rounds, in ms per step and in seconds per epoch
 (469 steps of 128 images).
 """
@@ -52,6 +56,7 @@ def main(argv=None):
     import minivae
     from minivae.layers import forward_through
     from minivae.data import BatchIterator
+    from minivae.fast import FastOps
 
     B = args.batch_size
     x_all, source = load_train_images(args.data_dir)
@@ -81,6 +86,8 @@ def main(argv=None):
     shadow.loss_and_grads(batches[0])
     shadow_opt = minivae.Adam(shadow.params, lr=1e-3)
     plain_opt = minivae.Adam(shadow.params, lr=1e-3, fast=False)      # the plain form of Adam
+    numpy_opt = minivae.Adam(shadow.params, lr=1e-3)
+    numpy_opt.ops = FastOps(np)                                       # Adam in NumPy's chunks
 
     order = np.random.default_rng(0).permutation(len(x_all))
 
@@ -100,6 +107,7 @@ def main(argv=None):
         "  Bernoulli NLL+grad": loop(lambda i: nll_and_grad()),
         "  eps draw": loop(lambda i: model.rng.normal((B, model.latent_dim))),
         "Adam step": loop(lambda i: shadow_opt.step(shadow.grads)),
+        "  ... NumPy form": loop(lambda i: numpy_opt.step(shadow.grads)),
         "  ... plain form": loop(lambda i: plain_opt.step(shadow.grads)),
         "batch gather": loop(lambda i: np.take(x_all, order[i * B:(i + 1) * B], axis=0)),
     }
@@ -116,18 +124,21 @@ def main(argv=None):
 
     print(f"minivae {minivae.__file__}")
     print(f"numpy {np.__version__}, {args.threads} BLAS thread(s), batch {B}, data: {source}")
+    print(f"the model's forms: {model.ops.name} ({type(model.ops).__module__})")
     print(f"GEMMs: {floor.flops[B] / 1e6:.0f} MFLOP per step, "
           f"{floor.flops[B] / ms['  GEMMs alone'] / 1e6:.1f} GFLOP/s")
     print(f"{'part':24s} {'ms/step':>8s} {'share':>6s} {'s/epoch':>8s}")
     for name in ["whole step", "loss_and_grads", "  GEMMs alone", "  Bernoulli NLL+grad",
-                 "  eps draw", "  rest of fwd/bwd", "Adam step",
+                 "  eps draw", "  rest of fwd/bwd", "Adam step", "  ... NumPy form",
                  "  ... plain form", "batch gather", "loop and other"]:
         print(f"{name:24s} {ms[name]:8.3f} {ms[name] / ms['whole step']:6.1%} "
               f"{ms[name] * n_epoch / 1e3:8.3f}")
-    for part, fast, plain in (("Adam", "Adam step", "  ... plain form"),):
+    for fast, plain in (("Adam step", "  ... plain form"), ("Adam step", "  ... NumPy form"),
+                        ("  ... NumPy form", "  ... plain form")):
         saved = ms[plain] - ms[fast]
-        print(f"fast form of {part} saves {saved:.3f} ms per step, "
-              f"{saved / (ms['whole step'] + saved):.1%} of a step with the plain form")
+        print(f"{fast.strip(' .')} against {plain.strip(' .')}: {saved:.3f} ms per step less, "
+              f"{saved / (ms['whole step'] + ms[plain] - ms['Adam step']):.1%} of a step "
+              f"with the {plain.strip(' .')}")
     if args.cprofile:
         import cProfile
         import pstats

@@ -7,12 +7,16 @@ with benchmarks/profile_step.py). A form stays only where it pays for
 itself: more than 3% of a training step.
 
     choose_ops(xp, fast=True)   the Ops a model or optimizer is built with:
-        NumPy, fast    FastOps: the plain forms, except Adam's update (below)
+        NumPy, fast    backend.cpu_kernels.NumbaOps: Adam's update compiled into
+                       one pass, when Numba is installed (the "numba" extra);
+                       without it FastOps: Adam's update in place (below)
         CuPy,  fast    backend.cuda_kernels.CudaOps: fused GPU kernels
         fast=False     ops.Ops: the plain forms, on either device
 """
 
 from __future__ import annotations
+
+import importlib.util
 
 import numpy as np
 
@@ -31,9 +35,17 @@ def choose_ops(xp, fast: bool = True) -> Ops:
     if not fast:
         return Ops(xp)
     if xp is np:
-        return FastOps(xp)
+        if not numba_installed():
+            return FastOps(xp)
+        from .backend.cpu_kernels import NumbaOps   # imports Numba: only when it is installed
+        return NumbaOps(xp)
     from .backend.cuda_kernels import CudaOps   # imports CuPy: only for CuPy arrays
     return CudaOps(xp)
+
+
+def numba_installed() -> bool:
+    """True when Numba can be imported (``pip install minivae[numba]``)."""
+    return importlib.util.find_spec("numba") is not None
 
 
 class FastOps(Ops):

@@ -5,9 +5,17 @@ import pytest
 
 from minivae import VAE, Adam, Bernoulli, ReLU
 from minivae.backend import to_numpy
-from minivae.fast import ADAM_CHUNK, FastOps, choose_ops
+from minivae import fast as fast_module
+from minivae.fast import ADAM_CHUNK, FastOps, choose_ops, numba_installed
 from minivae.ops import Ops
 from conftest import adam_by_hand, rand
+
+if numba_installed():
+    from minivae.backend.cpu_kernels import NumbaOps
+    CPU_FAST = NumbaOps                    # what choose_ops(np) gives with the "numba" extra
+else:
+    NumbaOps, CPU_FAST = None, FastOps
+needs_numba = pytest.mark.skipif(not numba_installed(), reason="needs Numba (the numba extra)")
 
 TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-6, atol=2e-6)}
 
@@ -59,7 +67,8 @@ def test_softplus_equals_logaddexp(xp, dtype):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("wd", [0.0, 0.01])
-@pytest.mark.parametrize("form", ["plain", "fast-64", "fast-1000", "fast"])   # 1000: 3 chunks + rest
+@pytest.mark.parametrize("form", ["plain", "fast-64", "fast-1000", "fast",   # 1000: 3 chunks + rest
+                                  pytest.param("numba", marks=needs_numba)])
 def test_adam_update_equals_adam_by_hand(xp, dtype, wd, form):
     P = 3001
     rng = np.random.default_rng(5)
@@ -72,6 +81,8 @@ def test_adam_update_equals_adam_by_hand(xp, dtype, wd, form):
         kw = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=t, weight_decay=wd)
         if form == "plain":
             Ops(xp).adam_update(p, g_dev, m, v, **kw)
+        elif form == "numba":
+            NumbaOps(xp).adam_update(p, g_dev, m, v, **kw) if xp is np else pytest.skip("CPU form")
         elif xp is np:
             FastOps(xp).adam_update(p, g_dev, m, v, **kw, chunk=int(form[5:] or ADAM_CHUNK))
         else:
@@ -98,10 +109,48 @@ def test_adam_update_on_non_contiguous_and_2d_arrays():
     np.testing.assert_allclose(p, adam_by_hand(base[:, ::2], [g], 0.1, 0.9, 0.99, 1e-8, 0.0)[0], rtol=1e-12)
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_numba_adam_gives_the_same_bits_as_the_numpy_form(dtype, wd):
+    # The same operations in the same order, no fused multiply-add: equal, not close.
+    rng = np.random.default_rng(7)
+    P = 70001                                           # past one of FastOps's chunks, odd tail
+    p0 = rng.standard_normal(P).astype(dtype)
+    state = {form: [p0.copy(), np.zeros(P, dtype), np.zeros(P, dtype)] for form in ("np", "nb")}
+    for t in range(1, 30):
+        g = (rng.standard_normal(P) * 10.0**rng.uniform(-6, 1, P)).astype(dtype)
+        g[:5] = [0.0, 1e-30, -1e-30, 3e4, -3e4]         # zero, subnormal-squared, large
+        kw = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, step=t, weight_decay=wd)
+        FastOps(np).adam_update(*state["np"][:1], g, *state["np"][1:], **kw)
+        NumbaOps(np).adam_update(*state["nb"][:1], g, *state["nb"][1:], **kw)
+    for got, want in zip(state["nb"], state["np"]):
+        assert got.dtype == dtype and np.array_equal(got, want)
+
+
+@needs_numba
+def test_numba_adam_takes_the_plain_form_for_arrays_it_cannot_run_over():
+    rng = np.random.default_rng(8)
+    base = rng.standard_normal((6, 8))
+    g = rng.standard_normal((6, 4))
+    for p, gg in ((base.copy()[:, ::2], g), (np.ascontiguousarray(base[:, ::2]), g.astype(np.float32))):
+        m, v = np.zeros((6, 4)), np.zeros((6, 4))
+        NumbaOps(np).adam_update(p, gg, m, v, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=1)
+        want = adam_by_hand(base[:, ::2], [gg.astype(np.float64)], 0.1, 0.9, 0.99, 1e-8, 0.0)[0]
+        np.testing.assert_allclose(p, want, rtol=1e-6)
+
+
+def test_without_numba_the_numpy_forms_are_chosen(monkeypatch):
+    monkeypatch.setattr(fast_module, "numba_installed", lambda: False)
+    assert type(choose_ops(np)) is FastOps
+    model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3)
+    assert type(model.ops) is FastOps and type(Adam(model.params).ops) is FastOps
+
+
 def test_adam_optimizer_updates_a_models_flat_vector_in_one_call(monkeypatch):
     calls = []
-    real = FastOps.adam_update
-    monkeypatch.setattr(FastOps, "adam_update",
+    real = CPU_FAST.adam_update
+    monkeypatch.setattr(CPU_FAST, "adam_update",
                         lambda self, *a, **k: (calls.append(a[0].shape), real(self, *a, **k)))
     model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, seed=0)
     before = model.params.flat.copy()
@@ -119,10 +168,10 @@ def test_adam_optimizer_updates_a_models_flat_vector_in_one_call(monkeypatch):
 
 
 def test_the_ops_are_chosen_once_when_a_model_or_optimizer_is_built():
-    assert type(choose_ops(np)) is FastOps and type(choose_ops(np, fast=False)) is Ops
+    assert type(choose_ops(np)) is CPU_FAST and type(choose_ops(np, fast=False)) is Ops
     model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, fast=False)
     assert type(model.ops) is Ops and type(Adam(model.params, fast=False).ops) is Ops
-    assert type(Adam(model.params).ops) is FastOps
+    assert type(Adam(model.params).ops) is CPU_FAST
     # Building a model changes nothing shared: a second, fast one does not affect the first.
     VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, fast=True)
     assert type(model.ops) is Ops
