@@ -173,3 +173,19 @@ def cpu_name():
             return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         return platform.processor() or "unknown CPU"
+
+
+def numpy_forms(numba=True):
+    """What a CPU model's fast forms are, for a benchmark's header; numba=False turns Numba off.
+
+    Without Numba (not installed, or ``numba=False``: the benchmark's ``--no-numba``)
+    choose_ops gives NumPy's in-place forms, as on a machine without the extra.
+    """
+    import minivae.fast as fast
+    if not numba:
+        fast.numba_installed = lambda: False
+    if not fast.numba_installed():
+        return "Adam: NumPy in place (fast.FastOps; Numba not used)"
+    import numba as nb
+    return f"Adam: compiled with Numba {nb.__version__} (backend/cpu_kernels.py)"
+

@@ -47,7 +47,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (GemmFloor, cpu_name, dense_shapes, epoch_batch_sizes,  # noqa: E402
-                    load_train_images, median, one_core_for_one_thread, reset_peak_rss,
+                    load_train_images, median, numpy_forms, one_core_for_one_thread, reset_peak_rss,
                     status_kb, threads_from_argv)
 import cuda_floors  # noqa: E402
 from peers import JaxSide, MinivaeSide, TorchSide, describe_jax, jax_available  # noqa: E402
@@ -73,6 +73,8 @@ def parse_args(argv=None):
                    help="CUDA only: float32 GEMMs on TF32 tensor cores, in CuPy and in PyTorch")
     p.add_argument("--no-jax", dest="jax", action="store_false",
                    help="leave JAX out (default: timed when installed, the 'jax' extra; CPU only)")
+    p.add_argument("--no-numba", dest="numba", action="store_false",
+                   help="minivae without Numba's compiled Adam, as without the 'numba' extra")
     p.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
     p.add_argument("--memory-of", choices=["minivae", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -133,7 +135,7 @@ def memory_child(args):
 def measure_memory(args, which, batch_size):
     cmd = [sys.executable, os.path.abspath(__file__), "--memory-of", which,
            "--threads", str(args.threads), "--batch-size", str(batch_size),
-           "--memory-steps", str(args.memory_steps)]
+           "--memory-steps", str(args.memory_steps)] + ([] if args.numba else ["--no-numba"])
     if args.data_dir:
         cmd += ["--data-dir", args.data_dir]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -238,6 +240,8 @@ def print_table(args, results, info):
              f"{load[0]:.2f} at the end (1 min)" if load else ""))
     if "jax" in info:
         print(f"# {info['jax']}")
+    if "minivae_forms" in info:
+        print(f"# minivae: {info['minivae_forms']}")
     if "cuda" in info:
         c = info["cuda"]
         print(f"# {c['gpu']} (compute capability {c['compute_capability']}) | CuPy {c['cupy']}, "
@@ -294,12 +298,14 @@ def main(argv=None):
     args = parse_args(argv)
     one_core_for_one_thread(args.threads)
     if args.memory_of:
+        numpy_forms(args.numba)
         return memory_child(args)
     import numpy as np
     import torch
     if args.device == "cuda":
         cuda_floors.check_cuda()
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
+    forms = numpy_forms(args.numba)
     n_rows = None if args.steps is None else args.steps * max(args.batch_sizes)
     x, source = load_train_images(args.data_dir, n_rows)
     if args.device == "cuda":
@@ -312,6 +318,7 @@ def main(argv=None):
             "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
             "load_average_start": load_start,
             **({"jax": describe_jax()} if "jax" in sys.modules else {}),
+            **({"minivae_forms": forms} if args.device == "cpu" else {}),
             "date": time.strftime("%Y-%m-%d %H:%M"), **extra}
     if args.device == "cuda":
         info["cuda"] = cuda_floors.cuda_info(args)
