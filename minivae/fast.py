@@ -17,6 +17,7 @@ itself: more than 3% of a training step.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 
 import numpy as np
 
@@ -37,7 +38,13 @@ def choose_ops(xp, fast: bool = True) -> Ops:
     if xp is np:
         if not numba_installed():
             return FastOps(xp)
-        from .backend.cpu_kernels import NumbaOps   # imports Numba: only when it is installed
+        try:
+            from .backend.cpu_kernels import NumbaOps   # imports Numba: only when it is installed
+        except ImportError as e:                        # installed, but it does not load
+            warnings.warn(f"Numba is installed but does not load ({e}); using NumPy's forms. "
+                          f"Reinstall it (pip install --force-reinstall numba) or uninstall it.",
+                          RuntimeWarning, stacklevel=2)
+            return FastOps(xp)
         return NumbaOps(xp)
     from .backend.cuda_kernels import CudaOps   # imports CuPy: only for CuPy arrays
     return CudaOps(xp)

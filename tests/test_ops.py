@@ -149,6 +149,22 @@ def test_without_numba_the_numpy_forms_are_chosen(monkeypatch):
     assert type(model.ops) is FastOps and type(Adam(model.params).ops) is FastOps
 
 
+def test_a_numba_that_does_not_load_is_said_and_the_numpy_forms_run(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def broken(name, *args, **kwargs):           # every import statement comes through here
+        if name.endswith("cpu_kernels"):
+            raise ImportError("numba: a broken install")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(fast_module, "numba_installed", lambda: True)
+    monkeypatch.setattr(builtins, "__import__", broken)
+    with pytest.warns(RuntimeWarning, match="Numba is installed but does not load"):
+        ops = choose_ops(np)
+    assert type(ops) is FastOps
+
+
 def test_adam_optimizer_updates_a_models_flat_vector_in_one_call(monkeypatch):
     calls = []
     real = CPU_FAST.adam_update
