@@ -124,7 +124,7 @@ def main(argv=None):
 
     print(f"minivae {minivae.__file__}")
     print(f"numpy {np.__version__}, {args.threads} BLAS thread(s), batch {B}, data: {source}")
-    print(f"the model's forms: {model.ops.name} ({type(model.ops).__module__})")
+    print(f"the optimizer's forms: {opt.ops.name} ({type(opt.ops).__name__})")
     print(f"GEMMs: {floor.flops[B] / 1e6:.0f} MFLOP per step, "
           f"{floor.flops[B] / ms['  GEMMs alone'] / 1e6:.1f} GFLOP/s")
     print(f"{'part':24s} {'ms/step':>8s} {'share':>6s} {'s/epoch':>8s}")

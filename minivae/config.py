@@ -1,21 +1,10 @@
-"""The settings of a training run, and the command line built from them.
+"""The settings of a training run: one dataclass, with a default and a comment each.
 
-One dataclass, :class:`TrainConfig`, lists every setting with its default and
-a comment. The argparse parser is generated from its fields, so an option
-cannot be documented in one place and parsed differently in another:
-
-    cfg, resume_dir = parse_args(["--epochs", "20", "--hidden", "512,256"])
-    cfg.epochs, cfg.hidden, resume_dir      # 20, (512, 256), None
-
-Where a value comes from, lowest priority first:
-
-    1. the defaults below (the PyTorch example: 784-400-20, Adam 1e-3, ...)
-    2. ``--config FILE`` (TOML, or a run's config.json; keys = field names)
-    3. options on the command line
-
-With ``--resume DIR`` the base is DIR/config.json instead, and only options
-that do not change what is being trained (``--epochs``, ``--device``...)
-may differ from it.
+:class:`TrainConfig` lists every setting. The command line of ``python -m
+minivae.train`` is generated from its fields (minivae/train_cli.py), so an
+option cannot be documented in one place and parsed differently in another.
+``read_config_file`` reads the same settings from a TOML file or a run's
+config.json, each value checked as its option would be (``check_value``).
 """
 
 from __future__ import annotations
@@ -24,12 +13,10 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 from dataclasses import dataclass, field, fields
 
 from .backend import DEVICES, DTYPES
 from .checkpoints import MODEL_CLASSES
-from .data.custom import SUFFIXES
 from .likelihoods import LIKELIHOODS
 from .presets import PRESETS
 from .values import (activation_names, dataset_name, existing_dir, flag, int_list,
@@ -173,39 +160,6 @@ ARCHITECTURE = ("model", "hidden", "decoder_hidden", "latent_dim", "likelihood",
                 "padding", "pixel_range", "decoder_activation", "k", "objective")
 
 
-def _flag_name(name):
-    return "--" + name.replace("_", "-")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m minivae.train",
-        description="Train a VAE (or an autoencoder) on MNIST-like images. The defaults "
-                    "reproduce the PyTorch example: 784-400-20, ReLU, Bernoulli, Adam 1e-3, "
-                    "batch 128, 10 epochs, seed 1.",
-        allow_abbrev=False,                   # --lat is not --latent-dim: typos are errors
-        argument_default=argparse.SUPPRESS)   # absent options stay absent: see parse_args
-    p.add_argument("--config", metavar="FILE", help="read settings from a TOML file (or a run's "
-                   "config.json); keys are the option names with underscores; the command "
-                   "line overrides it")
-    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last "
-                   "checkpoint (with its config.json; --epochs may be raised)")
-    for f in fields(TrainConfig):
-        m = f.metadata
-        default_note = "" if f.default is None else f" (default: {_show(f.default)})"
-        if f.type in (bool, "bool"):
-            p.add_argument(_flag_name(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
-                           help=m["help"] + default_note)
-        else:
-            p.add_argument(_flag_name(f.name), dest=f.name, type=m["parse"], choices=m["choices"],
-                           metavar=m["metavar"], help=m["help"] + default_note)
-    return p
-
-
-def _show(value):
-    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
-
-
 def check_value(name, value):
     """``value`` parsed and checked as field ``name``; raises ArgumentTypeError."""
     m = FIELDS[name].metadata
@@ -249,91 +203,3 @@ def read_config_file(path) -> dict:
         except argparse.ArgumentTypeError as e:
             raise ValueError(f"config file {path}: key {key!r}: {e}") from None
     return settings
-
-
-def parse_args(argv=None):
-    """(TrainConfig, resume_dir or None) from the command line; exits 2 on a bad option.
-
-    The dataset file and data directory come back as absolute paths, for new
-    and resumed runs alike, so that config.json resumes from any directory.
-    """
-    parser = build_parser()
-    ns = vars(parser.parse_args(argv))
-    config_file, resume = ns.pop("config", None), ns.pop("resume", None)
-    cli = ns                                        # only the options actually given
-    if resume is not None:
-        if config_file is not None:
-            parser.error("--config and --resume cannot be used together: a resumed run "
-                         "keeps the settings in its own config.json")
-        cfg = _resumed(parser, resume, cli)
-    else:
-        try:
-            base = {} if config_file is None else read_config_file(config_file)
-        except ValueError as e:
-            parser.error(str(e))
-        _rerun_elsewhere(config_file, base, cli)
-        preset = {**base, **cli}.get("preset")       # lowest priority after the defaults
-        cfg = TrainConfig(**{**PRESETS.get(preset, {}), **base, **cli})
-    if cfg.model == "ae" and (cfg.k > 1 or cfg.objective != "elbo"):
-        parser.error("--k and --objective need a VAE: the autoencoder has no q(z|x) to sample")
-    if cfg.objective == "iwae" and cfg.beta != 1:
-        parser.error(f"--objective iwae is a bound on log p(x) with no KL weight: use --beta 1 "
-                     f"(got {cfg.beta:g}) or --objective elbo")
-    if cfg.tf32 and cfg.device == "cpu":
-        parser.error("--tf32 needs --device cuda or auto: TF32 is a mode of GPU tensor cores")
-    if cfg.dataset.endswith(SUFFIXES):
-        cfg.dataset = os.path.abspath(cfg.dataset)
-    cfg.data_dir = cfg.data_dir and os.path.abspath(cfg.data_dir)
-    return cfg, resume
-
-
-def _rerun_elsewhere(config_file, base: dict, cli: dict) -> None:
-    """Drop a config file's ``out`` when that directory already holds a run.
-
-    A run's config.json records its own directory, so ``--config
-    runs/<run>/config.json`` (the way to rerun a run) would otherwise collide
-    with the run it came from. The rerun gets a new default directory instead;
-    ``--out`` on the command line still chooses one.
-    """
-    out = base.get("out")
-    if out is None or "out" in cli or not os.path.exists(os.path.join(out, CHECKPOINT)):
-        return
-    del base["out"]
-    print(f"note: {out} (the out of {config_file}) already holds a run; this run writes "
-          "into a new directory (choose one with --out)", file=sys.stderr)
-
-
-def _resumed(parser, run_dir, cli) -> TrainConfig:
-    """The saved config of ``run_dir``, with the command-line changes a resume allows."""
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isdir(run_dir):
-        parser.error(f"--resume {run_dir}: no such directory")
-    if not os.path.exists(os.path.join(run_dir, CHECKPOINT)):
-        parser.error(f"--resume {run_dir}: there is no {CHECKPOINT} in it (a run writes "
-                     "one after each epoch; this one did not finish its first)")
-    try:
-        saved = read_config_file(path)
-    except ValueError as e:
-        parser.error(f"--resume {run_dir}: {e}")
-    saved["out"] = run_dir                           # the run may have been moved
-    for name, value in cli.items():
-        old = saved.get(name, FIELDS[name].default)
-        if FIELDS[name].metadata["resumable"] or _same(name, value, old):
-            continue
-        if name == "out":
-            parser.error(f"--out {value}: a resumed run writes into its own directory {run_dir}")
-        what = "changes the model's " + ("architecture" if name in ARCHITECTURE else "training")
-        parser.error(f"{_flag_name(name)} {_show(value)}: the run in {run_dir} used {_show(old)}, "
-                     f"and a resumed run must keep it (this option {what}); start a new run "
-                     "with another --out instead")
-    # Only the resumable options are taken from the command line: the others
-    # equal the saved ones (checked above), perhaps spelled as a relative path.
-    changes = {name: value for name, value in cli.items() if FIELDS[name].metadata["resumable"]}
-    return TrainConfig(**{**saved, **changes})
-
-
-def _same(name, a, b) -> bool:
-    """Equal settings; paths are compared as absolute paths."""
-    if name == "out" or (name == "dataset" and str(a).endswith(SUFFIXES)):
-        return b is not None and os.path.abspath(a) == os.path.abspath(b)
-    return a == b

@@ -7,15 +7,19 @@ with benchmarks/profile_step.py). A form stays only where it pays for
 itself: more than 3% of a training step.
 
     choose_ops(xp, fast=True)   the Ops a model or optimizer is built with:
-        NumPy, fast    backend.cpu_kernels.NumbaOps: Adam's update compiled into
-                       one pass, when Numba is installed (the "numba" extra);
+        NumPy, fast    NumbaOps when Numba is installed (the "numba" extra): Adam's
+                       update compiled into one pass (backend/cpu_kernels.py);
                        without it FastOps: Adam's update in place (below)
         CuPy,  fast    backend.cuda_kernels.CudaOps: fused GPU kernels
         fast=False     ops.Ops: the plain forms, on either device
+
+On the CPU only Adam's update has a fast form: a model's own forms
+(reparameterization, the KL) are the plain ones whichever set it gets.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import warnings
 
@@ -36,16 +40,7 @@ def choose_ops(xp, fast: bool = True) -> Ops:
     if not fast:
         return Ops(xp)
     if xp is np:
-        if not numba_installed():
-            return FastOps(xp)
-        try:
-            from .backend.cpu_kernels import NumbaOps   # imports Numba: only when it is installed
-        except ImportError as e:                        # installed, but it does not load
-            warnings.warn(f"Numba is installed but does not load ({e}); using NumPy's forms. "
-                          f"Reinstall it (pip install --force-reinstall numba) or uninstall it.",
-                          RuntimeWarning, stacklevel=2)
-            return FastOps(xp)
-        return NumbaOps(xp)
+        return NumbaOps(xp) if numba_installed() else FastOps(xp)
     from .backend.cuda_kernels import CudaOps   # imports CuPy: only for CuPy arrays
     return CudaOps(xp)
 
@@ -91,3 +86,41 @@ class FastOps(Ops):
             np.divide(m[s], t, out=t)
             t *= a
             p[s] -= t                                  # p -= a m / (sqrt(v) + e)
+
+
+class NumbaOps(FastOps):
+    """FastOps with Adam's update as one compiled loop (backend/cpu_kernels.py).
+
+    The loop does FastOps's operations in the same order, so the two give
+    the same bits; it reads and writes each vector once instead of twelve
+    times. Numba is imported at the first update, not when a model is
+    built: sampling or evaluating a model never loads it. Arrays the loop
+    cannot take (not contiguous, mixed dtypes), or a Numba that does not
+    load, get FastOps's update.
+    """
+
+    name = "numba"
+
+    def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
+        kernel = numba_adam_kernel()
+        arrays = (p, g, m, v)
+        if kernel is None or not all(a.flags.c_contiguous and a.dtype == p.dtype for a in arrays):
+            return super().adam_update(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                                       step=step, weight_decay=weight_decay)
+        a, e = adam_constants(lr, beta1, beta2, eps, step)       # docs/math.md §7
+        t = p.dtype.type       # every constant in the arrays' dtype, as NumPy's operators take it
+        kernel(*(arr.reshape(-1) for arr in arrays),             # views, (P,)
+               t(a), t(e), t(1 - beta1), t(1 - beta2), t(weight_decay))
+
+
+@functools.cache
+def numba_adam_kernel():
+    """backend.cpu_kernels.adam_kernel, imported once; None (said once) if Numba does not load."""
+    try:
+        from .backend.cpu_kernels import adam_kernel   # imports Numba
+    except ImportError as e:                            # installed, but it does not load
+        warnings.warn(f"Numba is installed but does not load ({e}); Adam runs in NumPy's form. "
+                      f"Reinstall it (pip install --force-reinstall numba) or uninstall it.",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    return adam_kernel

@@ -2,21 +2,12 @@
 
     runs/mnist-vae-20250101-120000/
         config.json          every setting (python -m minivae.train --config config.json reruns it)
-        metrics.csv          one row per finished epoch, columns METRIC_COLUMNS
+        metrics.csv          one row per finished epoch (run_tables.py: its columns)
         checkpoint.npz       model, optimizer, data position, epoch: rewritten after each epoch
         reconstructions.csv  a few test images and their reconstructions, pixel by pixel
         *.png, report.html   the figures (unless --no-plots)
         .minivae-run         the marker: minivae made this directory (see rundir.py)
         .minivae-lock        exists while a run trains here: a second one is refused
-
-The columns of metrics.csv, all per image and in nats unless noted:
-
-    train_loss, train_recon, train_kl   means over the epoch's steps, weighted by batch size
-                                        (the PyTorch example's "Average loss")
-    test_loss, test_recon, test_kl      the whole test set, one sample of z per image: the
-                                        example's "Test set loss" (fixed noise, see evaluation.py)
-    psnr (dB), ssim, mse                each test image against decode(mu(x)), averaged
-    seconds                             the epoch's training steps plus its test evaluation
 
 Every file is replaced atomically (written under a temporary name, then
 renamed), so a run killed at any instant, even by SIGKILL, leaves the last
@@ -31,39 +22,21 @@ Temporary files a kill leaves behind are removed when a run (re)starts.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import os
 import sys
 import time
 
-import numpy as np
-
 from .backend import resolve_device
 from .checkpoints import model_from_arrays
 from .config import CHECKPOINT, FIELDS, TrainConfig, check_value
 from .rundir import RunError, RunLock, check_new_run_dir, mark  # noqa: F401  (RunError re-exported)
-from .serialize import (CheckpointError, atomic_write, clean_temporary_files, load_npz,
-                        validate_meta, write_error)
+from .run_tables import metric_columns
+from .serialize import (CheckpointError, clean_temporary_files, load_npz, validate_meta, write_error,
+                        write_text)
 
-METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
-                  "test_kl", "psnr", "ssim", "mse", "seconds")
-IWAE_COLUMNS = ("train_ess", "test_iwae", "test_ess")   # after those, in a run with --objective iwae
-
-
-def metric_columns(cfg: TrainConfig) -> tuple:
-    """The columns of a run's metrics.csv: an IWAE run adds its bound and ESS (docs/math.md §12)."""
-    return METRIC_COLUMNS + (IWAE_COLUMNS if cfg.objective == "iwae" else ())
 CHECKPOINT_VERSION = 1
-
-
-# -- files, written atomically --------------------------------------------
-
-def write_text(path, text: str) -> None:
-    """Replace ``path`` by ``text`` atomically (temporary file + rename)."""
-    atomic_write(path, text.encode("utf-8"))
 
 
 def default_run_dir(cfg: TrainConfig) -> str:
@@ -110,82 +83,6 @@ def lock_run_dir(run_dir: str, held) -> RunLock:
 def write_config(run_dir: str, cfg: TrainConfig) -> None:
     """config.json: the settings, keyed by option name (so --config config.json reruns them)."""
     write_text(os.path.join(run_dir, "config.json"), json.dumps(cfg.to_dict(), indent=2) + "\n")
-
-
-# -- metrics.csv ----------------------------------------------------------
-
-def _cell(value) -> str:
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    # repr gives the shortest text that reads back as the same float: the
-    # resume test compares these strings exactly.
-    return repr(float(value))
-
-
-def append_metrics(run_dir: str, row: dict) -> None:
-    """Add one epoch's row (a dict with every column) to metrics.csv."""
-    line = ",".join(_cell(row[c]) for c in _columns(row)) + "\n"
-    path = os.path.join(run_dir, "metrics.csv")
-    try:
-        with open(path, "a", encoding="utf-8", newline="") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as e:
-        raise write_error(e, path) from None
-
-
-def _columns(row) -> tuple:
-    """The columns a row (or a header's names) has: METRIC_COLUMNS, then IWAE_COLUMNS if there."""
-    return METRIC_COLUMNS + (IWAE_COLUMNS if IWAE_COLUMNS[0] in row else ())
-
-
-def _header(run_dir: str) -> list:
-    with open(os.path.join(run_dir, "metrics.csv"), encoding="utf-8") as f:
-        return f.readline().strip().split(",")
-
-
-def read_metrics(run_dir: str) -> list[dict]:
-    """The rows of metrics.csv as dicts of floats ("epoch" as int); a torn last line is skipped."""
-    path = os.path.join(run_dir, "metrics.csv")
-    if not os.path.exists(path):
-        return []
-    rows = []
-    with open(path, encoding="utf-8", newline="") as f:
-        for rec in csv.DictReader(f):
-            try:
-                row = {c: float(rec[c]) for c in _columns(rec)}
-            except (TypeError, ValueError):   # a line cut short by a kill
-                continue
-            row["epoch"] = int(row["epoch"])
-            rows.append(row)
-    return rows
-
-
-def truncate_metrics(run_dir: str, last_epoch: int) -> None:
-    """Keep the rows of epochs 1..last_epoch (a killed run may have written one more)."""
-    rows = [r for r in read_metrics(run_dir) if r["epoch"] <= last_epoch]
-    columns = _columns(rows[0]) if rows else _columns(_header(run_dir))
-    lines = [",".join(columns)] + [",".join(_cell(r[c]) for c in columns) for r in rows]
-    write_text(os.path.join(run_dir, "metrics.csv"), "\n".join(lines) + "\n")
-
-
-# -- reconstructions.csv --------------------------------------------------
-
-def write_reconstructions(run_dir: str, row_ids, originals, recons) -> None:
-    """row_id,orig_px0,recon_px0,orig_px1,recon_px1,... for a few test images.
-
-    row_ids: (n,) indices into the test set; originals, recons: (n, D) in [0, 1].
-    """
-    originals, recons = np.asarray(originals), np.asarray(recons)
-    D = originals.shape[1]
-    buf = io.StringIO()
-    header = ["row_id"] + [f"{kind}_px{d}" for d in range(D) for kind in ("orig", "recon")]
-    buf.write(",".join(header) + "\n")
-    for i, o, r in zip(row_ids, originals, recons):
-        pairs = np.stack([o, r], axis=1).reshape(-1)   # (D, 2) -> (2D,): orig0, recon0, orig1...
-        buf.write(str(int(i)) + "," + ",".join(f"{v:.6g}" for v in pairs) + "\n")
-    write_text(os.path.join(run_dir, "reconstructions.csv"), buf.getvalue())
 
 
 # -- the checkpoint -------------------------------------------------------

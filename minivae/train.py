@@ -8,9 +8,10 @@ seed 1, MNIST in [0, 1]. One epoch is
         loss, parts = model.loss_and_grads(x)  # negative ELBO, nats per image
         opt.step(model.grads)
 
-then the test set is measured and everything is saved (see runs.py for the
-run directory, evaluation.py for the measurements). Three things can stop a
-run early, and each leaves the last good checkpoint in place:
+then the test set is measured and everything is saved (epoch.py: one epoch
+and its measurement; runs.py: the run directory; evaluation.py: the
+measurements). Three things can stop a run early, and each leaves the last
+good checkpoint in place:
 
 * Ctrl-C: the current step finishes and the run exits (status 130) telling
   you how to resume; a second Ctrl-C aborts at once.
@@ -24,70 +25,29 @@ run early, and each leaves the last good checkpoint in place:
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import signal
 import sys
-import threading
 import time
 from types import SimpleNamespace
 
-import numpy as np
-from tqdm.auto import tqdm
-
 from .autoencoder import Autoencoder
-from .backend import (Generator, HostCopy, derived_seed, enable_tf32, get_xp, resolve_device,
-                      to_numpy)
-from .config import CHECKPOINT, TrainConfig, parse_args
+from .backend import enable_tf32, get_xp, resolve_device, to_numpy
+from .config import CHECKPOINT, TrainConfig
 from .console import epoch_line, final_line, flush_every_line, header_lines
 from .data import BatchIterator, DataError, load_dataset, to_unit_float
-from .divergence import NonFiniteLoss, advice, check_losses, loss_limit
-from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood, pick_examples,
-                         test_set_metrics)
+from .divergence import NonFiniteLoss, advice
+from .epoch import Interrupted, StopOnCtrlC, measure, train_epoch
+from .evaluation import binarize_test_set, pick_examples
 from .iwae import burda_learning_rate
 from .optim import SGD, Adam
 from .presets import check_fits
-from .runs import (RunError, append_metrics, check_same_run, create_run_dir, default_run_dir,
-                   load_checkpoint, lock_run_dir, read_metrics, restore, save_checkpoint, truncate_metrics,
-                   write_config, write_reconstructions)
+from .run_tables import append_metrics, read_metrics, truncate_metrics, write_reconstructions
+from .runs import (RunError, check_same_run, create_run_dir, default_run_dir, load_checkpoint,
+                   lock_run_dir, restore, save_checkpoint, write_config)
 from .serialize import CheckpointError, WriteError
 from .threads import BlasThreads, restore_original
+from .train_cli import parse_args
 from .vae import VAE
-
-NOISE_STREAM = 1   # derived_seed(seed, epoch, 1) seeds an epoch's eps; (seed, epoch) its shuffling
-LOG_EVERY = 50   # steps between two readings of the running loss for the progress bar
-
-
-class Interrupted(Exception):
-    """Ctrl-C was pressed; raised between two steps."""
-
-
-class StopOnCtrlC:
-    """While active, Ctrl-C (SIGINT) sets ``self.requested`` instead of raising.
-
-    Stopping between two steps, rather than wherever KeyboardInterrupt happens
-    to land, means no checkpoint is ever written from half-updated parameters.
-    The first Ctrl-C restores Python's handler, so a second one aborts at once.
-    """
-
-    def __init__(self):
-        self.requested = False
-
-    def _handle(self, signum, frame):
-        self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("\nCtrl-C: stopping after this step (press it again to abort now)", file=sys.stderr)
-
-    def __enter__(self):
-        self._old = None
-        if threading.current_thread() is threading.main_thread():   # signals need the main thread
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
 
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
@@ -249,80 +209,6 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
     cfg.epochs = max(cfg.epochs, done)       # a lower --epochs trains no more, and undoes nothing
     write_config(resume_dir, cfg)            # records a raised --epochs
     return resume_dir, done
-
-
-def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start: float) -> dict:
-    """The epoch's row of metrics.csv; raises NonFiniteLoss rather than let NaN be saved."""
-    # One pass over the test set for both (evaluation.py); it ends by reading its
-    # sums back to the host, so all the GPU work queued so far has finished and
-    # "seconds" counts it.
-    test, quality = test_set_metrics(model, data.x_test, data.image_shape,
-                                     rng=eval_generator(model, cfg.seed))
-    if getattr(model, "objective", None) == "iwae":   # the bound it trains on, and its weights
-        bound, ess = iw_log_likelihood(model, data.x_test, model.k, ess=True,
-                                       rng=eval_generator(model, cfg.seed))
-        test.update(iwae=-float(bound.mean()), ess=float(ess.mean()))
-    if not (math.isfinite(test["loss"]) and bool(model.xp.isfinite(model.params.flat).all())):
-        raise NonFiniteLoss(f"the test loss or the parameters became NaN or infinite in epoch {epoch}")
-    if abs(test["loss"]) > loss_limit(model):
-        raise NonFiniteLoss(f"the test loss exploded to {test['loss']:.3g} nats per image in "
-                            f"epoch {epoch} (more than {loss_limit(model):.3g}: the run diverged)")
-    return {"epoch": epoch, **{f"train_{k}": v for k, v in train_stats.items()},
-            **{f"test_{k}": v for k, v in test.items()}, **quality,
-            "seconds": time.perf_counter() - start}
-
-
-def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop,
-                threads: BlasThreads | None = None) -> dict:
-    """One pass over the training set; returns the mean loss, recon and KL per image.
-
-    Each step's (loss, recon, kl) is written into a device array, not read:
-    reading a number from the GPU waits for it. The array is read once at the
-    end, where it also tells at which step a NaN first appeared. The progress
-    bar's running loss comes from a HostCopy queued every LOG_EVERY steps and
-    shown once it has arrived: on the CPU at once, on the GPU a few steps
-    later, and the loop never waits for the GPU. ``threads`` (auto) follows
-    the machine's load between two steps (threads.py).
-    """
-    xp, n_steps = model.xp, len(batches)
-    # The epoch's noise eps comes from a generator seeded by (seed, epoch), like
-    # its shuffling: a resumed run draws exactly what an uninterrupted one would,
-    # on the GPU too (where a generator's state cannot be saved).
-    model.rng = Generator(xp, derived_seed(cfg.seed, epoch, NOISE_STREAM))
-    names = ("loss", "recon", "kl", "ess") if getattr(model, "objective", "") == "iwae" else \
-        ("loss", "recon", "kl")                             # what each step records
-    per_step = xp.zeros((n_steps, len(names)), dtype=xp.float64)   # (steps, names)
-    sizes = np.zeros(n_steps)                               # (steps,) batch sizes
-    bar = tqdm(total=n_steps, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,
-               disable=True if cfg.quiet else None)         # None: only on a terminal
-    done, reading, limit = 0, None, loss_limit(model)
-    # np.errstate: a diverging loss would make NumPy print overflow warnings
-    # from deep inside the model; the check after the loop says it better.
-    with bar, np.errstate(over="ignore", invalid="ignore"):
-        for i, x in enumerate(batches):                     # x: (B, D)
-            if stop.requested:
-                raise Interrupted(f"epoch {epoch} step {i}/{n_steps}")
-            if threads is not None:
-                threads.tick()
-            loss, parts = model.loss_and_grads(x)
-            opt.step(model.grads)
-            row = per_step[i]                               # (names,), a view
-            for j, name in enumerate(names):
-                row[j] = loss if name == "loss" else parts[name]
-            sizes[i], done = x.shape[0], i + 1
-            if done % LOG_EVERY == 0 or done == n_steps:
-                bar.update(done - bar.n)
-                reading = HostCopy(per_step[:done, 0].mean())   # running loss, queued, not awaited
-            if reading is not None and reading.ready():
-                value, reading = float(reading.value), None
-                bar.set_postfix(loss=f"{value:.2f}")
-                if not (math.isfinite(value) and abs(value) <= limit):
-                    break                                   # the check below names the step
-    values = to_numpy(per_step[:done])                      # (done, names): the one read per epoch
-    check_losses(values, epoch, n_steps, limit)
-    # Mean per image = sum over batches of (batch mean x batch size) / N, as PyTorch's example.
-    means = (values * sizes[:done, None]).sum(axis=0) / sizes[:done].sum()
-    return dict(zip(names, map(float, means)))
 
 
 def finish(model, cfg, run_dir, data) -> None:

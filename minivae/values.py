@@ -1,8 +1,8 @@
 """Parsers from text (the command line) or a TOML/JSON value to a checked Python value.
 
 Each raises ``argparse.ArgumentTypeError``; argparse then prints
-"argument --lr: <message>" and exits with status 2. ``config.py`` builds the
-training options from them, and the other commands reuse them.
+"argument --lr: <message>" and exits with status 2. ``config.py`` checks the
+training settings with them, and the other commands reuse them.
 """
 
 from __future__ import annotations

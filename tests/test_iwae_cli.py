@@ -6,9 +6,9 @@ import json
 import pytest
 
 from minivae import load_model, train
-from minivae.config import parse_args
+from minivae.train_cli import parse_args
 from minivae.iwae import BURDA_PASSES, burda_learning_rate
-from minivae.runs import IWAE_COLUMNS, METRIC_COLUMNS
+from minivae.run_tables import IWAE_COLUMNS, METRIC_COLUMNS
 
 from conftest import make_tiny
 

@@ -1,20 +1,19 @@
 """The elementwise forms: plain (minivae/ops.py) against textbook formulas, fast against plain."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from minivae import VAE, Adam, Bernoulli, ReLU
 from minivae.backend import to_numpy
 from minivae import fast as fast_module
-from minivae.fast import ADAM_CHUNK, FastOps, choose_ops, numba_installed
+from minivae.fast import ADAM_CHUNK, FastOps, NumbaOps, choose_ops, numba_installed
 from minivae.ops import Ops
 from conftest import adam_by_hand, rand
 
-if numba_installed():
-    from minivae.backend.cpu_kernels import NumbaOps
-    CPU_FAST = NumbaOps                    # what choose_ops(np) gives with the "numba" extra
-else:
-    NumbaOps, CPU_FAST = None, FastOps
+CPU_FAST = NumbaOps if numba_installed() else FastOps   # what choose_ops(np) gives
 needs_numba = pytest.mark.skipif(not numba_installed(), reason="needs Numba (the numba extra)")
 
 TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-6, atol=2e-6)}
@@ -149,7 +148,7 @@ def test_without_numba_the_numpy_forms_are_chosen(monkeypatch):
     assert type(model.ops) is FastOps and type(Adam(model.params).ops) is FastOps
 
 
-def test_a_numba_that_does_not_load_is_said_and_the_numpy_forms_run(monkeypatch):
+def test_a_numba_that_does_not_load_is_said_once_and_adam_runs_in_numpys_form(monkeypatch):
     import builtins
     real_import = builtins.__import__
 
@@ -158,11 +157,29 @@ def test_a_numba_that_does_not_load_is_said_and_the_numpy_forms_run(monkeypatch)
             raise ImportError("numba: a broken install")
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(fast_module, "numba_installed", lambda: True)
     monkeypatch.setattr(builtins, "__import__", broken)
-    with pytest.warns(RuntimeWarning, match="Numba is installed but does not load"):
-        ops = choose_ops(np)
-    assert type(ops) is FastOps
+    fast_module.numba_adam_kernel.cache_clear()
+    try:
+        rng = np.random.default_rng(9)
+        p, g = rng.standard_normal(50), rng.standard_normal(50)
+        states = [[p.copy(), np.zeros(50), np.zeros(50)] for _ in range(2)]
+        kw = dict(lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=1)
+        with pytest.warns(RuntimeWarning, match="Numba is installed but does not load"):
+            NumbaOps(np).adam_update(states[0][0], g, *states[0][1:], **kw)
+        NumbaOps(np).adam_update(states[0][0], g, *states[0][1:], **{**kw, "step": 2})  # no warning
+        FastOps(np).adam_update(states[1][0], g, *states[1][1:], **kw)
+        FastOps(np).adam_update(states[1][0], g, *states[1][1:], **{**kw, "step": 2})
+        assert all(np.array_equal(a, b) for a, b in zip(*states))
+    finally:
+        fast_module.numba_adam_kernel.cache_clear()
+
+
+def test_building_a_model_does_not_load_numba():
+    code = ("import sys, numpy as np, minivae; m = minivae.VAE(input_dim=12, hidden_dims=(8,), "
+            "latent_dim=3); m.sample(2); m.loss_and_grads(np.zeros((2, 12))); "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_adam_optimizer_updates_a_models_flat_vector_in_one_call(monkeypatch):

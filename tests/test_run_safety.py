@@ -18,7 +18,8 @@ import pytest
 
 from minivae import sample, train
 from minivae.rundir import LOCK, MARKER, RunError, RunLock
-from minivae.runs import load_checkpoint, read_metrics
+from minivae.run_tables import read_metrics
+from minivae.runs import load_checkpoint
 from minivae.serialize import load_npz, save_npz
 
 from conftest import make_tiny

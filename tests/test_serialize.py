@@ -100,7 +100,7 @@ def test_a_write_that_dies_before_the_rename_leaves_the_old_file_intact(tmp_path
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
 def test_written_files_get_the_mode_of_a_plain_open(tmp_path, umask):
     from minivae.data.idx import write_idx
-    from minivae.runs import write_text
+    from minivae.serialize import write_text
     from minivae.serialize import atomic_write
     old = os.umask(umask)
     try:

@@ -11,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from minivae import threads, train
-from minivae.config import parse_args
+from minivae.train_cli import parse_args
 
 from conftest import make_tiny
 

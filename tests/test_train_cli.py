@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 from minivae import train
-from minivae.config import TrainConfig, parse_args
-from minivae.runs import METRIC_COLUMNS, load_checkpoint
+from minivae.config import TrainConfig
+from minivae.train_cli import parse_args
+from minivae.run_tables import METRIC_COLUMNS
+from minivae.runs import load_checkpoint
 
 from conftest import make_tiny
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minivae import load_model, train
-from minivae.config import parse_args
+from minivae.train_cli import parse_args
 
 from conftest import make_tiny
 

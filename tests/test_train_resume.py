@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from minivae import train
+from minivae import epoch, train
 from minivae.runs import load_checkpoint
 from minivae.vae import VAE
 
@@ -212,7 +212,7 @@ def test_nan_parameters_after_an_epoch_are_never_saved(tiny, tmp_path, monkeypat
 
     monkeypatch.setattr(train, "train_epoch", epoch_that_poisons)
     if test_loss == "finite":   # only the check of the parameters themselves can stop it
-        monkeypatch.setattr(train, "test_set_metrics", lambda *a, **k: (
+        monkeypatch.setattr(epoch, "test_set_metrics", lambda *a, **k: (
             {"loss": 1.0, "recon": 1.0, "kl": 0.0}, {"mse": 0.0, "psnr": 0.0, "ssim": 0.0}))
     capsys.readouterr()
     assert train.main(["--resume", str(out), "--epochs", "3", "--quiet"]) == 1

@@ -1,13 +1,17 @@
 """Adam's update compiled for the CPU with Numba: one pass over the parameters.
 
+``adam_kernel(p, g, m, v, a, e, 1 - beta1, 1 - beta2, weight_decay)`` runs
+the update of ``fast.FastOps.adam_update`` on 1-D arrays, in place, with the
+constants of ``ops.adam_constants`` in the arrays' dtype (``fast.NumbaOps``
+calls it).
+
 NumPy runs one operator at a time: ``p -= lr * m / (np.sqrt(v) + eps)`` and
 the moment updates before it are twelve passes over the (P,) vectors, each
 reading and writing whole arrays (minivae/fast.py's FastOps keeps them in
 cache-sized chunks, but they stay twelve). The loop below does the same
 arithmetic element by element: p, g, m and v are read once, m, v and p
-written once, and every intermediate lives in a register. On the default
-model (652,824 parameters) that is about a quarter of the time of the
-twelve passes, and a step 16% shorter on one thread, 29% on two
+written once, and every intermediate lives in a register: on the default
+model (652,824 parameters), about a fifth of the time of the twelve passes
 (benchmarks/README.md, "What the fast forms save").
 
 The arithmetic is FastOps's, operation for operation and in the same order,
@@ -26,7 +30,8 @@ multiply-add, so each line rounds exactly as NumPy's operators do.
 user cache), so only the first run on a machine pays the compile (~1 s).
 
 Numba is the optional "numba" extra (``pip install minivae[numba]``);
-``minivae.fast.choose_ops`` uses this module only when Numba is installed.
+``minivae.fast.NumbaOps`` imports this module at its first update, and
+only when Numba is installed.
 
 Shapes: P parameters.
 """
@@ -35,8 +40,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-
-from ..ops import Ops, adam_constants
 
 
 @numba.njit(error_model="numpy", cache=True)
@@ -49,20 +52,4 @@ def adam_kernel(p, g, m, v, a, e, one_m_b1, one_m_b2, wd):   # pragma: no cover 
         m[i] = mi
         v[i] = vi
         p[i] -= (mi / (np.sqrt(vi) + e)) * a             # bias corrections folded into a, e
-
-
-class NumbaOps(Ops):
-    """ops.Ops with Adam's update in one compiled pass (the other forms are the plain ones)."""
-
-    name = "numba"
-
-    def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
-        arrays = (p, g, m, v)
-        if not all(arr.flags.c_contiguous and arr.dtype == p.dtype for arr in arrays):
-            return super().adam_update(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                                       step=step, weight_decay=weight_decay)
-        a, e = adam_constants(lr, beta1, beta2, eps, step)       # docs/math.md §7
-        t = p.dtype.type       # every constant in the arrays' dtype, as NumPy's operators take it
-        adam_kernel(*(arr.reshape(-1) for arr in arrays),        # views, (P,)
-                    t(a), t(e), t(1 - beta1), t(1 - beta2), t(weight_decay))
 
