@@ -75,9 +75,9 @@ class TrainConfig:
     padding: int = option(1, "conv only: zero padding of every conv layer",
                           parse=nonnegative_int, metavar="P")
     hidden: tuple = option((400,), "encoder hidden widths, e.g. 400 or 512,256 "
-                           "(the decoder mirrors them unless --decoder-hidden is given); with --arch conv "
-                           "the Dense layers "
-                           "after the convolutions ('' for none)", parse=width_list,
+                           "(the decoder mirrors them unless --decoder-hidden is given); "
+                           "with --arch conv the Dense layers after the convolutions "
+                           "('' for none)", parse=width_list,
                            metavar="W[,W...]")
     decoder_hidden: tuple | None = option(None, "decoder hidden widths, from z to the image, "
                                           "e.g. 256,512 (default: --hidden reversed)",
@@ -94,7 +94,8 @@ class TrainConfig:
                              choices=tuple(LIKELIHOODS))
     pixel_range: str = option("unit", "the range the model trains on: unit ([0, 1]), or "
                               "symmetric ([-1, 1], as some labs: the encoder reads "
-                              "2x-1, the decoder ends in tanh; needs mse or gaussian)", choices=("unit", "symmetric"))
+                              "2x-1, the decoder ends in tanh; needs mse or gaussian)",
+                              choices=("unit", "symmetric"))
     gaussian_std: float = option(1.0, "the fixed std s of the gaussian likelihood: smaller s "
                                  "weighs reconstruction more against the KL",
                                  parse=positive_float, metavar="S")

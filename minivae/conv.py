@@ -166,7 +166,7 @@ class Conv2d(_ConvBase):
         self.x_shape = x.shape
         self.cols = im2col(x, self.k, self.stride, self.padding, self.xp)   # (K, L), for dW
         W2 = self._W.reshape(self.out_channels, -1)                          # (O, K)
-        y = W2 @ self.cols                                                   # (O, K) @ (K, L) -> (O, L)
+        y = W2 @ self.cols                                      # (O, K) @ (K, L) -> (O, L)
         y += self._b[:, None]
         Ho = output_size(H, self.k, self.stride, self.padding)
         Wo = output_size(W, self.k, self.stride, self.padding)
@@ -198,7 +198,7 @@ class ConvTranspose2d(_ConvBase):
                  output_padding=0, **kwargs):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, **kwargs)
         pair = output_padding if isinstance(output_padding, (tuple, list)) else (output_padding,) * 2
-        self.output_padding = tuple(_check_int("output_padding", op, 0) for op in pair)   # (rows, cols)
+        self.output_padding = tuple(_check_int("output_padding", op, 0) for op in pair)   # rows, cols
         if len(pair) != 2 or max(self.output_padding) >= self.stride:
             raise ValueError(f"output_padding must be one integer or (rows, cols), each smaller "
                              f"than the stride ({self.stride}); got {output_padding!r}")

@@ -74,7 +74,8 @@ def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start:
                                        rng=eval_generator(model, cfg.seed))
         test.update(iwae=-float(bound.mean()), ess=float(ess.mean()))
     if not (math.isfinite(test["loss"]) and bool(model.xp.isfinite(model.params.flat).all())):
-        raise NonFiniteLoss(f"the test loss or the parameters became NaN or infinite in epoch {epoch}")
+        raise NonFiniteLoss("the test loss or the parameters became NaN or infinite in "
+                            f"epoch {epoch}")
     if abs(test["loss"]) > loss_limit(model):
         raise NonFiniteLoss(f"the test loss exploded to {test['loss']:.3g} nats per image in "
                             f"epoch {epoch} (more than {loss_limit(model):.3g}: the run diverged)")

@@ -72,7 +72,7 @@ class FastOps(Ops):
         tmp = np.empty((min(chunk, p.size),), dtype=p.dtype)      # scratch, (chunk,)
         for lo in range(0, p.size, chunk):
             s = slice(lo, min(lo + chunk, p.size))
-            gs = g[s] + weight_decay * p[s] if weight_decay else g[s]   # the caller's g is unchanged
+            gs = g[s] + weight_decay * p[s] if weight_decay else g[s]   # the caller's g: unchanged
             t = tmp[:s.stop - lo]
             np.subtract(gs, m[s], out=t)
             t *= 1 - beta1

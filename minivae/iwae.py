@@ -103,7 +103,7 @@ def _encoder_backward(model, dmu, dlogvar, input_grad):
 # -- objective "elbo": the ELBO averaged over k samples ------------------------
 
 def elbo_loss_and_grads(model, x, eps=None, input_grad=False):
-    """Loss and gradients of the k-sample ELBO; eps (K, B, Z). For K = 1: VAE.loss_and_grads exactly."""
+    """Loss and gradients of the k-sample ELBO; eps (K, B, Z). K = 1: VAE.loss_and_grads exactly."""
     x, eps, mu, logvar, std, out, x_k = _forward(model, x, eps)   # ..., out (K*B, D)
     K, B = eps.shape[:2]
     recon, dout = model.likelihood.nll_and_grad(out, x_k, 1.0 / (K * B))   # (K*B,), (K*B, D)

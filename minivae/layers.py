@@ -258,7 +258,8 @@ class InputLayer(Layer):
 
 
 class Chain(Layer):
-    """Layers run one after the other as one layer, e.g. an autoencoder's code head and its activation."""
+    """Layers run one after the other as one layer: e.g. an autoencoder's code head and its
+    activation."""
 
     def __init__(self, layers, xp=np):
         super().__init__(xp)

@@ -27,8 +27,8 @@ class SymmetricRange(Likelihood):
 
     def __init__(self, inner: Likelihood):
         if inner.name not in ("mse", "gaussian"):
-            raise ValueError(f"pixel_range 'symmetric' ([-1, 1]) needs the 'mse' or 'gaussian' likelihood (a "
-                             f"tanh output is no Bernoulli logit); got {inner.name!r}")
+            raise ValueError(f"pixel_range 'symmetric' ([-1, 1]) needs the 'mse' or 'gaussian' "
+                             f"likelihood (a tanh output is no Bernoulli logit); got {inner.name!r}")
         super().__init__(inner.xp)
         self.inner, self.name = inner, inner.name
 

@@ -25,7 +25,7 @@ from .serialize import write_error, write_text
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
                   "test_kl", "psnr", "ssim", "mse", "seconds")
-IWAE_COLUMNS = ("train_ess", "test_iwae", "test_ess")   # after those, in a run with --objective iwae
+IWAE_COLUMNS = ("train_ess", "test_iwae", "test_ess")   # then these, with --objective iwae
 
 
 def metric_columns(cfg) -> tuple:

@@ -33,8 +33,8 @@ from .checkpoints import model_from_arrays
 from .config import CHECKPOINT, FIELDS, TrainConfig, check_value
 from .rundir import RunError, RunLock, check_new_run_dir, mark  # noqa: F401  (RunError re-exported)
 from .run_tables import metric_columns
-from .serialize import (CheckpointError, clean_temporary_files, load_npz, validate_meta, write_error,
-                        write_text)
+from .serialize import (CheckpointError, clean_temporary_files, load_npz, validate_meta,
+                        write_error, write_text)
 
 CHECKPOINT_VERSION = 1
 

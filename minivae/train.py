@@ -61,7 +61,8 @@ def main(argv=None) -> int:
         return 130
     except (DataError, CheckpointError, RunError, OSError) as e:   # OSError: e.g. unwritable --out
         print(f"error: {e}", file=sys.stderr)
-        if isinstance(e, WriteError) and cfg.out and os.path.exists(os.path.join(cfg.out, CHECKPOINT)):
+        saved = cfg.out and os.path.exists(os.path.join(cfg.out, CHECKPOINT))
+        if isinstance(e, WriteError) and saved:
             print(f"The last finished epoch is safe in {cfg.out}; once the file can be written, "
                   f"continue with: python -m minivae.train --resume {cfg.out}", file=sys.stderr)
         return 1
