@@ -118,7 +118,8 @@ def numba_adam_kernel():
     """backend.cpu_kernels.adam_kernel, imported once; None (said once) if Numba does not load."""
     try:
         from .backend.cpu_kernels import adam_kernel   # imports Numba
-    except ImportError as e:                            # installed, but it does not load
+    except (ImportError, OSError, RuntimeError) as e:   # installed, but it does not load, or
+        # it finds no writable place for its cache ("no locator available")
         warnings.warn(f"Numba is installed but does not load ({e}); Adam runs in NumPy's form. "
                       f"Reinstall it (pip install --force-reinstall numba) or uninstall it.",
                       RuntimeWarning, stacklevel=3)
