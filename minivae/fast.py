@@ -104,7 +104,7 @@ class NumbaOps(FastOps):
     def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
         kernel = numba_adam_kernel()
         arrays = (p, g, m, v)
-        if kernel is None or not all(a.flags.c_contiguous and a.dtype == p.dtype for a in arrays):
+        if kernel is None or not all(x.flags.c_contiguous and x.dtype == p.dtype for x in arrays):
             return super().adam_update(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                                        step=step, weight_decay=weight_decay)
         a, e = adam_constants(lr, beta1, beta2, eps, step)       # docs/math.md §7
