@@ -175,17 +175,18 @@ def cpu_name():
         return platform.processor() or "unknown CPU"
 
 
-def numpy_forms(numba=True):
-    """What a CPU model's fast forms are, for a benchmark's header; numba=False turns Numba off.
-
-    Without Numba (not installed, or ``numba=False``: the benchmark's ``--no-numba``)
-    choose_ops gives NumPy's in-place forms, as on a machine without the extra.
-    """
+def turn_numba_off():
+    """From now on in this process, minivae chooses NumPy's forms, as without the numba extra
+    (the benchmarks' ``--no-numba``)."""
     import minivae.fast as fast
-    if not numba:
-        fast.numba_installed = lambda: False
+    fast.numba_installed = lambda: False
+
+
+def numpy_forms():
+    """Which Adam a CPU model trains with, for a benchmark's header."""
+    import minivae.fast as fast
     if not fast.numba_installed():
         return "Adam: NumPy in place (fast.FastOps; Numba not used)"
-    import numba as nb
-    return f"Adam: compiled with Numba {nb.__version__} (backend/cpu_kernels.py)"
-
+    from importlib.metadata import version
+    return (f"Adam: compiled with Numba {version('numba')} (backend/cpu_kernels.py), "
+            f"if it loads (a warning says when it does not)")

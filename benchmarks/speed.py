@@ -48,6 +48,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (GemmFloor, cpu_name, dense_shapes, epoch_batch_sizes,  # noqa: E402
                     load_train_images, median, numpy_forms, one_core_for_one_thread, reset_peak_rss,
+                    turn_numba_off,
                     status_kb, threads_from_argv)
 import cuda_floors  # noqa: E402
 from peers import JaxSide, MinivaeSide, TorchSide, describe_jax, jax_available  # noqa: E402
@@ -297,15 +298,16 @@ def main(argv=None):
     threads_from_argv(argv)
     args = parse_args(argv)
     one_core_for_one_thread(args.threads)
+    if not args.numba:
+        turn_numba_off()
     if args.memory_of:
-        numpy_forms(args.numba)
         return memory_child(args)
     import numpy as np
     import torch
     if args.device == "cuda":
         cuda_floors.check_cuda()
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
-    forms = numpy_forms(args.numba)
+    forms = numpy_forms()
     n_rows = None if args.steps is None else args.steps * max(args.batch_sizes)
     x, source = load_train_images(args.data_dir, n_rows)
     if args.device == "cuda":

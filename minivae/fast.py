@@ -95,8 +95,8 @@ class NumbaOps(FastOps):
     the same bits; it reads and writes each vector once instead of twelve
     times. Numba is imported at the first update, not when a model is
     built: sampling or evaluating a model never loads it. Arrays the loop
-    cannot take (not contiguous, mixed dtypes), or a Numba that does not
-    load, get FastOps's update.
+    cannot take (not contiguous, mixed dtypes, neither float32 nor float64),
+    or a Numba that does not load, get FastOps's update.
     """
 
     name = "numba"
@@ -104,13 +104,17 @@ class NumbaOps(FastOps):
     def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
         kernel = numba_adam_kernel()
         arrays = (p, g, m, v)
-        if kernel is None or not all(x.flags.c_contiguous and x.dtype == p.dtype for x in arrays):
+        if (kernel is None or p.dtype not in (np.float32, np.float64)
+                or not all(x.flags.c_contiguous and x.dtype == p.dtype for x in arrays)):
             return super().adam_update(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                                        step=step, weight_decay=weight_decay)
         a, e = adam_constants(lr, beta1, beta2, eps, step)       # docs/math.md §7
-        t = p.dtype.type       # every constant in the arrays' dtype, as NumPy's operators take it
+        # Every constant in the arrays' dtype, as NumPy's operators take a Python float
+        # (the optimizer's settings are Python floats; a NumPy float64 lr would make
+        # FastOps compute in float64, and the two forms would then differ).
+        cast = p.dtype.type
         kernel(*(arr.reshape(-1) for arr in arrays),             # views, (P,)
-               t(a), t(e), t(1 - beta1), t(1 - beta2), t(weight_decay))
+               cast(a), cast(e), cast(1 - beta1), cast(1 - beta2), cast(weight_decay))
 
 
 @functools.cache

@@ -90,10 +90,10 @@ def atomic_write(path, data: bytes) -> str:
     return path
 
 
-
 def write_text(path, text: str) -> None:
     """Replace ``path`` by ``text`` atomically (temporary file + rename)."""
     atomic_write(path, text.encode("utf-8"))
+
 
 def _remove(tmp) -> None:
     if tmp is not None and os.path.exists(tmp):

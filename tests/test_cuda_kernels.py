@@ -119,7 +119,7 @@ def test_training_steps_never_wait_for_the_gpu():
     cp = get_xp("cuda")
     model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, device="cuda", seed=0)
     opt = Adam(model.params)
-    per_step = cp.zeros((5, 3))                     # as train.train_epoch keeps them
+    per_step = cp.zeros((5, 3))                     # as epoch.train_epoch keeps them
 
     def steps(rows):
         for i in rows:

@@ -10,7 +10,9 @@ the same lines run on either device (the idea is DeZero's ``get_array_module``).
     a_host = to_numpy(a)        # a NumPy copy, wherever a lives
     rng = Generator(xp, seed=0) # seeded noise, drawn directly in float32
 
-On the GPU two more things live here:
+On the CPU, ``cpu_kernels.py`` holds Adam's update as one loop compiled by
+Numba (the optional "numba" extra; minivae/fast.py's NumbaOps imports it at
+its first update). On the GPU two more things live here:
 
     cuda_kernels.py        fused CuPy kernels for the elementwise chains of a
                            training step, with the functions of the plain

@@ -27,7 +27,8 @@ check that raising needs would keep LLVM from running the loop 16 floats
 at a time (AVX-512). ``fastmath`` stays off: no reordering, no fused
 multiply-add, so each line rounds exactly as NumPy's operators do.
 ``cache=True`` keeps the compiled loop on disk (in __pycache__, or Numba's
-user cache), so only the first run on a machine pays the compile (~1 s).
+user cache), so only the first run on a machine compiles it; every run
+still spends about 0.8 s loading Numba and the cached loop.
 
 Numba is the optional "numba" extra (``pip install minivae[numba]``);
 ``minivae.fast.NumbaOps`` imports this module at its first update, and
@@ -52,4 +53,3 @@ def adam_kernel(p, g, m, v, a, e, one_m_b1, one_m_b2, wd):   # pragma: no cover 
         m[i] = mi
         v[i] = vi
         p[i] -= (mi / (np.sqrt(vi) + e)) * a             # bias corrections folded into a, e
-
