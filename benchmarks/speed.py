@@ -48,8 +48,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (GemmFloor, cpu_name, dense_shapes, epoch_batch_sizes,  # noqa: E402
                     load_train_images, median, numpy_forms, one_core_for_one_thread, reset_peak_rss,
-                    turn_numba_off,
-                    status_kb, threads_from_argv)
+                    status_kb, threads_from_argv, turn_numba_off)
 import cuda_floors  # noqa: E402
 from peers import JaxSide, MinivaeSide, TorchSide, describe_jax, jax_available  # noqa: E402
 

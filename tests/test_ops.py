@@ -130,7 +130,7 @@ def test_numba_adam_gives_the_same_bits_as_the_numpy_form(dtype, wd):
 
 
 @needs_numba
-def test_numba_adam_takes_the_plain_form_for_arrays_it_cannot_run_over():
+def test_numba_adam_takes_the_numpy_form_for_arrays_it_cannot_run_over():
     rng = np.random.default_rng(8)
     base = rng.standard_normal((6, 8))
     g = rng.standard_normal((6, 4))

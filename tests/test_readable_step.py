@@ -122,7 +122,7 @@ def test_math_md_names_the_code_and_every_name_exists():
         except ImportError:   # a module of an optional extra (Numba) without it: read its source
             names = {d.name for d in ast.parse(open(path).read()).body
                      if isinstance(d, (ast.FunctionDef, ast.ClassDef))}
-            if parts[n] not in names:
+            if n < len(parts) and parts[n] not in names:
                 missing.append(ref)
             continue
         for attr in parts[n:]:
