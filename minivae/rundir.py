@@ -17,8 +17,10 @@ Two hidden files protect a run directory:
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import stat
 
 from .config import CHECKPOINT
 from .serialize import TMP_PREFIX, atomic_write, write_error
@@ -28,6 +30,8 @@ try:                                   # POSIX
 except ImportError:                    # pragma: no cover (Windows)
     fcntl = None
     import msvcrt
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)   # 0 on Windows, where lstat alone guards
 
 MARKER = ".minivae-run"
 LOCK = ".minivae-lock"
@@ -101,17 +105,23 @@ class RunLock:
 
     def __enter__(self):
         while True:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._refuse_a_link()
+            try:                               # O_NOFOLLOW: never through a link made meanwhile
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
             except OSError as e:               # a read-only disk, no permission...
+                if e.errno == errno.ELOOP:     # a symbolic link appeared since the check
+                    self._refuse_a_link()
                 raise write_error(e, self.path) from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise self._not_a_file()
             if not _try_lock(fd):
                 holder = _read(fd) or "another process"
                 os.close(fd)
                 raise RunError(f"{self.run_dir} is in use by another training run ({holder}); "
                                "wait for it to end or stop it, or choose another --out")
             try:                              # still the file at self.path? a run that
-                same = os.path.samestat(os.fstat(fd), os.stat(self.path))   # ended deletes it
+                same = os.path.samestat(os.fstat(fd), os.lstat(self.path))  # ended deletes it
             except FileNotFoundError:
                 same = False
             if same:
@@ -126,6 +136,28 @@ class RunLock:
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
         self.fd = fd
         return self
+
+    def _refuse_a_link(self):
+        """A lock that is not a plain file (a symbolic link, above all) is never opened.
+
+        Following a link would truncate and overwrite the file it points to,
+        which may lie anywhere outside the run (a directory copied with cp -a
+        or rsync carries such links).
+        """
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise write_error(e, self.path) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise self._not_a_file()
+
+    def _not_a_file(self):
+        what = "a symbolic link" if os.path.islink(self.path) else "not a regular file"
+        return RunError(f"{self.path} is {what}; minivae's lock is a plain file it writes itself, "
+                        "and it never writes through a link into a file outside the run. Remove "
+                        f"it (rm {self.path}) if no run is training here, then start again")
 
     def __exit__(self, *exc):
         if self.fd is not None:

@@ -324,3 +324,89 @@ def test_a_checkpoint_and_config_of_two_runs_are_not_resumed_together(run_copy, 
     assert "come from different runs" in err and "seed: checkpoint 1, config.json 7" in err
     assert "lr: checkpoint 0.001, config.json 0.002" in err
     assert snapshot(run_copy) == before
+
+
+# -- nothing outside the run: a file of the run that is a symbolic link ---------------
+
+SECRET = "the user's own file, outside the run\n"
+
+
+def outside_file(tmp_path, content=SECRET):
+    target = tmp_path / "outside" / "precious.txt"
+    target.parent.mkdir(exist_ok=True)
+    target.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return target
+
+
+@pytest.mark.parametrize("how", ["new run", "resume"])
+def test_a_lock_that_is_a_symbolic_link_is_refused_and_its_target_untouched(
+        tiny, trained, tmp_path, capsys, how):
+    target = outside_file(tmp_path)
+    if how == "new run":
+        out = tmp_path / "fresh"
+        out.mkdir()
+        (out / MARKER).write_text("made by minivae\n")   # a run killed before its first epoch
+        args = tiny_args(tiny, out, "--epochs", "1")
+    else:
+        import shutil
+        out = shutil.copytree(trained, tmp_path / "run", symlinks=True)
+        args = ["--resume", str(out), "--epochs", "3", "--quiet"]
+    os.symlink(target, out / LOCK)
+    assert train.main(args) == 1
+    outerr = "".join(capsys.readouterr())
+    assert "symbolic link" in outerr and str(out / LOCK) in outerr and "Traceback" not in outerr
+    assert SECRET.strip() not in outerr                   # the target is never printed
+    assert target.read_text() == SECRET                   # ... nor truncated or written
+    assert os.path.islink(out / LOCK)                     # and the link is left for the user
+
+
+def test_a_dangling_lock_link_is_refused_and_nothing_is_created_through_it(tmp_path):
+    target = tmp_path / "outside" / "would-be-created"
+    target.parent.mkdir()
+    os.symlink(target, tmp_path / LOCK)
+    with pytest.raises(RunError, match="symbolic link"):
+        RunLock(tmp_path).__enter__()
+    assert not target.exists()
+
+
+def test_a_lock_made_a_link_between_the_check_and_the_open_is_still_not_followed(
+        tmp_path, monkeypatch):
+    """O_NOFOLLOW closes the window that an lstat check alone leaves open."""
+    target = outside_file(tmp_path)
+    os.symlink(target, tmp_path / LOCK)
+    monkeypatch.setattr(RunLock, "_refuse_a_link", lambda self: None, raising=True)
+    with pytest.raises((RunError, Exception)) as e:
+        RunLock(tmp_path).__enter__()
+    assert "Traceback" not in str(e.value)
+    assert target.read_text() == SECRET
+
+
+RUN_FILES = ["checkpoint.npz", "config.json", "metrics.csv", "reconstructions.csv",
+             "report.html", "loss_curves.png", MARKER]
+
+
+@pytest.mark.parametrize("name", RUN_FILES)
+def test_every_file_of_a_run_that_is_a_link_outside_is_never_modified_or_printed(
+        tiny, tmp_path_factory, tmp_path, capsys, name):
+    """Each file a run reads or writes, made a link to a copy outside: resume leaves the copy."""
+    pytest.importorskip("matplotlib")
+    base = tmp_path_factory.getbasetemp() / "plotted-run"
+    if not base.exists():          # one run with figures and report, shared by the cases
+        args = [a for a in tiny_args(tiny, base, "--epochs", "1") if a != "--no-plots"]
+        assert train.main(args) == 0
+        capsys.readouterr()
+    import shutil
+    run = shutil.copytree(base, tmp_path / "run")
+    if not (run / name).exists():
+        pytest.fail(f"the run wrote no {name}; the list of the run's files is out of date")
+    target = outside_file(tmp_path, (run / name).read_bytes())
+    before = target.read_bytes()
+    (run / name).unlink()
+    os.symlink(target, run / name)
+    rc = train.main(["--resume", str(run), "--epochs", "2", "--quiet"])
+    outerr = "".join(capsys.readouterr())
+    assert "Traceback" not in outerr
+    assert target.read_bytes() == before, f"resume wrote through the link {name}"
+    if name in ("config.json", "metrics.csv", "reconstructions.csv"):
+        assert before[:200].decode(errors="replace").strip() not in outerr
+    assert rc in (0, 1)
