@@ -4,7 +4,7 @@
     python benchmarks/busy.py --steps 150 --rounds 3          # shorter partial epochs
 
 Three copies of the default training (784-400-20, batch 128, the same
-data), in one process, differ only in their BLAS threads (minivae/threads.py):
+data), in one process, differ only in their BLAS threads (minivae/fast/threads.py):
 
     default   --threads auto, what `python -m minivae.train` does
     1         --threads 1
@@ -70,7 +70,7 @@ def main(argv=None):
     args = parse_args(argv)
     import numpy as np
     from peers import MinivaeSide
-    from minivae.threads import BlasThreads, LoadMeter, _our_cores
+    from minivae.fast.threads import BlasThreads, LoadMeter, _our_cores
 
     cores = len(_our_cores())
     B = args.batch_size

@@ -178,15 +178,15 @@ def cpu_name():
 def turn_numba_off():
     """From now on in this process, minivae chooses NumPy's forms, as without the numba extra
     (the benchmarks' ``--no-numba``)."""
-    import minivae.fast as fast
+    import minivae.fast.forms as fast
     fast.numba_installed = lambda: False
 
 
 def numpy_forms():
     """Which Adam a CPU model trains with, for a benchmark's header."""
-    import minivae.fast as fast
+    import minivae.fast.forms as fast
     if not fast.numba_installed():
         return "Adam: NumPy in place (fast.FastOps; Numba not used)"
     from importlib.metadata import version
-    return (f"Adam: compiled with Numba {version('numba')} (backend/cpu_kernels.py), "
+    return (f"Adam: compiled with Numba {version('numba')} (fast/cpu_kernels.py), "
             f"if it loads (a warning says when it does not)")

@@ -224,7 +224,7 @@ def attempt(fn, *args):
 def cuda_info(args):
     import cupy
     import torch
-    from minivae.backend import tf32_enabled
+    from minivae.fast.gpu import tf32_enabled
     props = cupy.cuda.runtime.getDeviceProperties(0)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
     return {"gpu": name, "compute_capability": cupy.cuda.Device(0).compute_capability,

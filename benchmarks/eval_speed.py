@@ -82,7 +82,7 @@ def main(argv=None):
     import numpy as np
     import minivae
     from minivae.data import BatchIterator
-    from minivae.evaluation import (IW_CHUNK_ROWS, eval_generator, iw_log_likelihood,
+    from minivae.run.evaluation import (IW_CHUNK_ROWS, eval_generator, iw_log_likelihood,
                                     test_set_metrics)
 
     load0 = os.getloadavg()[0]

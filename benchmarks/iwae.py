@@ -59,7 +59,7 @@ def load(args):
     """Train images (N, 784) in [0, 1] and the fixed binarized test set (N_test, 784), float32."""
     import numpy as np
     from minivae.data import load_mnist, to_unit_float
-    from minivae.evaluation import binarize_test_set
+    from minivae.run.evaluation import binarize_test_set
     root = args.data_dir or os.environ.get("MINIVAE_DATA_DIR")
     train, _ = load_mnist("train", root=root, download=root is None)
     test, _ = load_mnist("test", root=root, download=root is None)
@@ -75,7 +75,7 @@ def train_minivae(name, k, objective, train, test, args):
     import numpy as np
     from minivae import VAE, Adam
     from minivae.data import BatchIterator
-    from minivae.evaluation import active_units, evaluate_elbo, iw_log_likelihood
+    from minivae.run.evaluation import active_units, evaluate_elbo, iw_log_likelihood
     from minivae.iwae import burda_learning_rate
     model = VAE(784, (200, 200), 50, "bernoulli", "tanh", seed=args.seed, k=k, objective=objective)
     opt = Adam(model.params, lr=1e-3, betas=(0.9, 0.999), eps=1e-4)

@@ -47,8 +47,8 @@ class MinivaeSide:
 
     fused=False (CUDA): the same loop with the plain forms of minivae/ops.py
     (model and optimizer built with fast=False) instead of the fused kernels.
-    ``threads``: a minivae.threads.BlasThreads to tick between steps, as
-    minivae/epoch.py does.
+    ``threads``: a minivae.fast.threads.BlasThreads to tick between steps, as
+    minivae/run/epoch.py does.
     """
 
     def __init__(self, x, batch_size, device="cpu", fused=True, hidden=(400,), threads=None):

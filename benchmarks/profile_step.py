@@ -56,7 +56,7 @@ def main(argv=None):
     import minivae
     from minivae.layers import forward_through
     from minivae.data import BatchIterator
-    from minivae.fast import FastOps
+    from minivae.fast.forms import FastOps
 
     B = args.batch_size
     x_all, source = load_train_images(args.data_dir)

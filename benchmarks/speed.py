@@ -26,7 +26,7 @@ figures are medians over the rounds.
                  against torch.cuda.max_memory_reserved(): device memory held.
 
 With --device cuda there is more (benchmarks/cuda_floors.py explains each):
-minivae twice, with its fused kernels (minivae.backend.cuda_kernels) and
+minivae twice, with its fused kernels (minivae.fast.cuda_kernels) and
 without them; each side's GPU time per step with the host's time taken out;
 the GEMMs' GPU time alone; kernels per step, counted by CUPTI; and the
 launch floors, kernels per step x steps x the cost of one launch. --tf32
@@ -168,7 +168,7 @@ def run_cuda(args, x):
     import torch
     cuda_floors.check_cuda()
     import cupy
-    from minivae.backend import enable_tf32
+    from minivae.fast.gpu import enable_tf32
     if args.tf32:
         enable_tf32()                                  # CuPy: before its first float32 GEMM
         torch.backends.cuda.matmul.allow_tf32 = True   # PyTorch: the same tensor-core mode

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 import minivae
 from minivae.data import binarize, to_unit_float
-from minivae.evaluation import per_example_loss
+from minivae.run.evaluation import per_example_loss
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 

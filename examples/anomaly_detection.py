@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 
 import minivae
-from minivae.evaluation import iw_log_likelihood
-from minivae.plots import new_figure, save_figure
+from minivae.run.evaluation import iw_log_likelihood
+from minivae.run.plots import new_figure, save_figure
 
 from _common import (figure_path, load_data, model_input, parser, print_table, recon_and_kl,
                      roc_auc, roc_curve, train)

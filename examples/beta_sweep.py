@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 import minivae
-from minivae.evaluation import active_units, pick_examples
-from minivae.plots import mosaic, new_figure, save_figure, show_image
+from minivae.run.evaluation import active_units, pick_examples
+from minivae.run.plots import mosaic, new_figure, save_figure, show_image
 
 from _common import (figure_path, load_data, model_input, parser, print_table, rate_distortion,
                      recon_and_kl, train)

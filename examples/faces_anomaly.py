@@ -33,8 +33,8 @@ import os
 import numpy as np
 
 import minivae
-from minivae.plots import new_figure, save_figure
-from minivae.plots._common import mosaic, show_image
+from minivae.run.plots import new_figure, save_figure
+from minivae.run.plots._common import mosaic, show_image
 
 from _common import figure_path, parser, print_table, recon_and_kl, roc_auc, roc_curve, train
 

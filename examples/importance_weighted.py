@@ -30,8 +30,8 @@ import time
 import numpy as np
 
 import minivae
-from minivae.evaluation import eval_generator, iw_log_likelihood
-from minivae.plots import new_figure, save_figure
+from minivae.run.evaluation import eval_generator, iw_log_likelihood
+from minivae.run.plots import new_figure, save_figure
 
 from _common import (figure_path, load_data, model_input, parser, print_table, recon_and_kl,
                      train)

@@ -15,9 +15,9 @@ from .backend import cuda_available, get_xp, to_numpy
 from .gradcheck import GradcheckError, check_model, gradcheck
 from .layers import Dense, Flatten, LeakyReLU, ReLU, Sigmoid, Tanh, Unflatten
 from .likelihoods import MSE, Bernoulli, Gaussian
-from .metrics import mse, psnr, ssim
+from .run.metrics import mse, psnr, ssim
 from .optim import SGD, Adam
-from .serialize import CheckpointError
+from .files.serialize import CheckpointError
 from .vae import VAE
 
 __version__ = "0.1.0"
@@ -30,4 +30,4 @@ __all__ = [
     "cuda_available", "get_xp", "to_numpy",
     "load_mnist", "load_fashion_mnist", "load_dataset", "BatchIterator", "mse", "psnr", "ssim",
 ]
-# The figures live in minivae.plots (import it to use them; it loads matplotlib).
+# The figures live in minivae.run.plots (import it to use them; it loads matplotlib).

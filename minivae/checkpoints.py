@@ -9,7 +9,7 @@ one place that knows every kind.
 from __future__ import annotations
 
 from .autoencoder import Autoencoder
-from .serialize import CheckpointError, load_npz
+from .files.serialize import CheckpointError, load_npz
 from .vae import VAE
 
 MODEL_CLASSES = {cls.kind: cls for cls in (VAE, Autoencoder)}

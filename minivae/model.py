@@ -20,11 +20,11 @@ import numpy as np
 from .architecture import NO_ACTIVATION, activation_list, plan, set_architecture
 from .architecture import positive_int as _positive_int
 from .backend import Generator, get_xp, resolve_device, resolve_dtype
-from .fast import choose_ops
+from .fast.forms import choose_ops
 from .layers import Chain, Flatten, Identity, InputLayer, Unflatten, forward_through, make_activation
 from .params import ParamStore, param_budget
 from .pixel_range import SymmetricRange
-from .serialize import CheckpointError, load_npz, save_npz
+from .files.serialize import CheckpointError, load_npz, save_npz
 
 
 ARCH_DEFAULTS = dict(arch="dense", image_shape=None, channels=(32, 64), kernel_size=4, stride=2,
@@ -35,7 +35,7 @@ class BaseModel:
     """Encoder/decoder plumbing; subclasses define the latent part and the loss.
 
     ``fast``: on a GPU, run the elementwise chains as fused kernels
-    (minivae/fast.py chooses, once, here); False, or on the CPU, the model
+    (minivae/fast/forms.py chooses, once, here); False, or on the CPU, the model
     runs the plain forms of minivae/ops.py. Same maths either way.
 
     ``**arch`` (defaults in ARCH_DEFAULTS): arch "dense" or "conv";

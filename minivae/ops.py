@@ -10,10 +10,10 @@ one named temporary per line:
     adam_update              one Adam step on (p, g, m, v)            §7
 
 ``Ops(xp)`` holds them for one array module (numpy or cupy). A model and an
-optimizer each take one ``Ops`` when they are built (``minivae.fast.choose_ops``
+optimizer each take one ``Ops`` when they are built (``minivae.fast.forms.choose_ops``
 picks it) and call nothing else for this work. Faster forms of the same
-functions, with the same signatures, stand apart: ``minivae/fast.py`` (NumPy,
-in place) and ``minivae/backend/cuda_kernels.py`` (fused CuPy kernels).
+functions, with the same signatures, stand apart: ``minivae/fast/forms.py`` (NumPy,
+in place) and ``minivae/fast/cuda_kernels.py`` (fused CuPy kernels).
 tests/test_ops.py checks that every fast form agrees with this one.
 
 Shapes: B batch, Z latent size, P parameters.

@@ -9,7 +9,7 @@ A model's ``params`` and ``grads`` are views of two flat vectors
 one update, on one array, whatever the number of layers. A plain dict of
 arrays (no flat vector) is updated array by array through the same code.
 The update's formula is in minivae/ops.py (docs/math.md §7); the optimizer
-takes its ``Ops`` once, when it is built (``fast``: minivae/fast.py).
+takes its ``Ops`` once, when it is built (``fast``: minivae/fast/forms.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from .backend import get_array_module
-from .fast import choose_ops
+from .fast.forms import choose_ops
 from .params import ParamDict
 
 

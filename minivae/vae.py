@@ -39,7 +39,7 @@ class VAE(BaseModel):
     seed : seeds initialisation and the noise eps.
     decoder_hidden_dims : decoder widths; default: hidden_dims reversed.
     gaussian_std : the fixed std of the Gaussian likelihood.
-    fast : fused GPU kernels for the elementwise work (minivae/fast.py).
+    fast : fused GPU kernels for the elementwise work (minivae/fast/forms.py).
     **arch : arch="conv" (image_shape=(C, H, W), channels, kernel_size, stride,
         padding), per-layer activations, decoder_activation, pixel_range:
         minivae/architecture.py and model.BaseModel.

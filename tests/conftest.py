@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from minivae import backend
+from minivae.fast import gpu
 from minivae.backend import cuda_available, cuda_problem, get_xp
 
 # benchmarks/ is importable from the tests (cuda_floors holds the GPU's raw kernels)
@@ -50,10 +51,10 @@ def tf32_off(monkeypatch):
     choice CuPy keeps after its first GEMM.
     """
     monkeypatch.delenv("CUPY_TF32", raising=False)
-    backend.enable_tf32(False)
+    gpu.enable_tf32(False)
     monkeypatch.delenv("CUPY_TF32", raising=False)
     yield
-    backend.enable_tf32(False)
+    gpu.enable_tf32(False)
 
 
 NO_MNIST = ("real MNIST not found: run `python -m minivae.train` once (it caches MNIST) or set "

@@ -3,7 +3,7 @@
 The kernel tests need CuPy and a GPU: they carry the ``cuda`` marker
 (``pytest -m cuda`` runs them) and are skipped, with the reason shown,
 without one (tests/conftest.py). Each runs a kernel of
-minivae/backend/cuda_kernels.py on the GPU and the plain form of the same
+minivae/fast/cuda_kernels.py on the GPU and the plain form of the same
 function (minivae/ops.py, likelihoods.py) on the CPU, on the same inputs, in
 float32 and float64. The tests of the choice of ops, of HostCopy on the CPU
 and of the --tf32 option run everywhere.
@@ -17,17 +17,20 @@ import time
 import numpy as np
 import pytest
 
-from minivae import VAE, Adam, backend, train
-from minivae.fast import choose_ops
+from minivae import VAE, Adam, backend
+from minivae.run import train
+from minivae.fast.forms import choose_ops
 from minivae.ops import Ops
-from minivae.backend import HostCopy, cuda_available, get_xp, to_numpy
-from minivae.train_cli import build_parser, parse_args
+from minivae.backend import cuda_available, get_xp, to_numpy
+from minivae.fast import gpu
+from minivae.fast.gpu import HostCopy
+from minivae.run.train_cli import build_parser, parse_args
 
 from conftest import make_tiny
 
 import cuda_floors  # benchmarks/ (on sys.path through conftest): its bounded busy kernel
 
-KERNEL_FILE = os.path.join(os.path.dirname(backend.__file__), "cuda_kernels.py")
+KERNEL_FILE = os.path.join(os.path.dirname(gpu.__file__), "cuda_kernels.py")
 TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-6, atol=2e-6)}
 
 
@@ -101,7 +104,7 @@ def test_reparameterize_kernels_equal_the_plain_forms(fused, dtype):
 
 @pytest.mark.cuda
 def test_a_gpu_model_and_optimizer_use_the_fused_set_unless_told_not_to():
-    from minivae.backend.cuda_kernels import CudaOps, FusedBernoulli
+    from minivae.fast.cuda_kernels import CudaOps, FusedBernoulli
     model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, device="cuda", seed=0)
     assert isinstance(model.ops, CudaOps) and isinstance(model.likelihood, FusedBernoulli)
     assert isinstance(Adam(model.params).ops, CudaOps)
@@ -151,10 +154,10 @@ def test_training_on_the_gpu_runs_end_to_end(tmp_path, tf32):
                              "--epochs", "2", "--device", "cuda", "--no-plots", "--quiet",
                              "--out", str(tmp_path / "run"), *(["--tf32"] if tf32 else [])])
         assert status == 0
-        assert backend.tf32_enabled() == (tf32 and int(get_xp("cuda").cuda.Device()
+        assert gpu.tf32_enabled() == (tf32 and int(get_xp("cuda").cuda.Device()
                                                        .compute_capability) >= 80)
     finally:
-        backend.enable_tf32(False)
+        gpu.enable_tf32(False)
 
 
 @pytest.mark.cuda
@@ -178,12 +181,12 @@ def test_tf32_changes_float32_gemms_only_while_on():
         return np.abs(to_numpy(a32 @ b32) - exact).max() / np.abs(exact).max()
 
     try:
-        backend.enable_tf32()
-        assert backend.tf32_enabled()
+        gpu.enable_tf32()
+        assert gpu.tf32_enabled()
         assert rel_error() > 1e-5                   # 10-bit mantissas: about 1e-3
     finally:
-        backend.enable_tf32(False)
-    assert not backend.tf32_enabled()
+        gpu.enable_tf32(False)
+    assert not gpu.tf32_enabled()
     assert rel_error() < 1e-5                       # float32: about 1e-6
 
 
@@ -192,15 +195,15 @@ def test_tf32_changes_float32_gemms_only_while_on():
 def test_choosing_ops_for_numpy_never_imports_cupy(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", None)
     assert get_xp("cpu") is np
-    assert type(choose_ops(np)).__module__ == "minivae.fast"
+    assert type(choose_ops(np)).__module__ == "minivae.fast.forms"
 
 
 def test_enable_tf32_without_cupy_only_sets_the_variable(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", None)
     monkeypatch.delenv("CUPY_TF32", raising=False)
-    backend.enable_tf32()
+    gpu.enable_tf32()
     assert os.environ["CUPY_TF32"] == "1"
-    backend.enable_tf32(False)
+    gpu.enable_tf32(False)
     assert os.environ["CUPY_TF32"] == "0"
 
 

@@ -17,6 +17,7 @@ import pytest
 
 import cuda_floors  # benchmarks/, on sys.path through conftest
 from minivae import backend
+from minivae.fast import gpu
 from minivae.backend import cuda_available, cuda_problem, resolve_device
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -101,7 +102,7 @@ def test_pytest_m_cuda_selects_the_gpu_tests_and_skips_them_with_the_reason():
 def test_cupy_tf32_from_the_environment_does_not_reach_a_test():
     """Run on its own with CUPY_TF32=1 by the test below; the conftest fixture clears it."""
     assert "CUPY_TF32" not in os.environ
-    assert not backend.tf32_enabled()
+    assert not gpu.tf32_enabled()
 
 
 def test_cupy_tf32_1_in_the_environment_changes_nothing():

@@ -7,7 +7,7 @@ import pytest
 
 from minivae import VAE, Adam, Autoencoder
 from minivae.backend import Generator, to_numpy
-from minivae.evaluation import (active_units, evaluate_elbo, iw_log_likelihood, latent_activity,
+from minivae.run.evaluation import (active_units, evaluate_elbo, iw_log_likelihood, latent_activity,
                                 per_example_loss, pick_examples, reconstruction_metrics)
 
 
@@ -179,7 +179,7 @@ def test_pick_examples():
 
 def test_test_set_metrics_are_the_two_functions_in_one_pass(trained):
     """The per-epoch measurement equals evaluate_elbo and reconstruction_metrics exactly."""
-    from minivae.evaluation import test_set_metrics
+    from minivae.run.evaluation import test_set_metrics
     model, x = trained
     elbo, quality = test_set_metrics(model, x, (8, 8), batch_size=50, rng=Generator(np, 5))
     assert elbo == evaluate_elbo(model, x, batch_size=50, rng=Generator(np, 5))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import minivae
-from minivae.evaluation import evaluate_elbo
+from minivae.run.evaluation import evaluate_elbo
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 sys.path.insert(0, EXAMPLES)
@@ -133,7 +133,7 @@ def test_roc_curve_area_is_the_auc(seed):
 # -- the measurement helpers ------------------------------------------------
 
 def test_recon_and_kl_are_the_library_terms_as_numpy():
-    """The examples' helper only converts minivae.evaluation.per_example_loss to NumPy."""
+    """The examples' helper only converts minivae.run.evaluation.per_example_loss to NumPy."""
     model = minivae.VAE(input_dim=30, hidden_dims=(16,), latent_dim=4, dtype="float64", seed=3)
     x = np.random.default_rng(0).random((2500, 30))       # spans three batches of 1000
     recon, kl = _common.recon_and_kl(model, x)

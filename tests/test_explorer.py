@@ -12,8 +12,9 @@ import shutil
 import numpy as np
 import pytest
 
-from minivae import VAE, Autoencoder, plots
-from minivae.plots.explorer import dense_decoder, explorer_spec, forward
+from minivae import VAE, Autoencoder
+from minivae.run import plots
+from minivae.run.plots.explorer import dense_decoder, explorer_spec, forward
 
 from conftest import make_tiny
 
@@ -121,7 +122,7 @@ def test_forward_is_the_models_decoder():
 
 
 def test_a_model_without_a_dense_decoder_gets_a_note_not_a_wrong_explorer(tmp_path):
-    from minivae.plots.explorer import explorer_section
+    from minivae.run.plots.explorer import explorer_section
 
     class NotDense:
         latent_dim, input_dim, activation = 2, 64, "relu"

@@ -27,13 +27,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minivae import train
-from minivae.config import read_config_file
+from minivae.run import train
+from minivae.run.config import read_config_file
 from minivae.data import DataError, read_idx
 from minivae.data.custom import load_array_file
-from minivae.rundir import RunError
-from minivae.runs import load_model
-from minivae.serialize import CheckpointError, load_npz, save_npz
+from minivae.run.rundir import RunError
+from minivae.run.runs import load_model
+from minivae.files.serialize import CheckpointError, load_npz, save_npz
 
 from conftest import make_tiny
 

@@ -113,7 +113,7 @@ def test_k_and_objective_survive_save_and_load(tmp_path):
 def test_the_evaluation_estimate_is_the_training_bound():
     """evaluation.iw_log_likelihood (chunked) gives -loss and the ESS of the iwae step, same eps."""
     from minivae.backend import Generator
-    from minivae.evaluation import iw_log_likelihood
+    from minivae.run.evaluation import iw_log_likelihood
     model = small(12, "iwae", seed=4)
     x, _ = data(model, B=6)
     eps = Generator(np, 7).normal((12, 6, 3), dtype=np.float64)

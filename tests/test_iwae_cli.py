@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from minivae import load_model, train
-from minivae.train_cli import parse_args
+from minivae import load_model
+from minivae.run import train
+from minivae.run.train_cli import parse_args
 from minivae.iwae import BURDA_PASSES, burda_learning_rate
-from minivae.run_tables import IWAE_COLUMNS, METRIC_COLUMNS
+from minivae.run.run_tables import IWAE_COLUMNS, METRIC_COLUMNS
 
 from conftest import make_tiny
 

@@ -5,7 +5,7 @@ the CPU: only loading the compiled module needs a driver. So this file builds
 the CUDA C++ that CuPy would hand NVRTC for each kernel, and compiles it with
 CuPy's own compiler options:
 
-    ElementwiseKernel   minivae/backend/cuda_kernels.py's SPECS and the
+    ElementwiseKernel   minivae/fast/cuda_kernels.py's SPECS and the
                         backend's PROBE_KERNEL, through CuPy's own code
                         generator, once with T = float and once with T = double
                         (every input an array: CuPy declares a scalar input as
@@ -51,7 +51,7 @@ import cupy  # noqa: E402
 from cupy._core import _carray, _kernel, core  # noqa: E402
 from cupy.cuda import nvrtc  # noqa: E402
 
-from minivae.backend import cuda_kernels  # noqa: E402
+from minivae.fast import cuda_kernels  # noqa: E402
 
 import cuda_floors  # noqa: E402  (benchmarks/, on sys.path through conftest)
 
@@ -121,7 +121,7 @@ def test_raw_kernel_compiles_for_sm90(name):
 
 def test_every_kernel_in_the_repository_is_compiled_here():
     """A kernel defined anywhere else would escape these tests: there is none."""
-    allowed = {os.path.join("minivae", "backend", "cuda_kernels.py"),   # SPECS
+    allowed = {os.path.join("minivae", "fast", "cuda_kernels.py"),      # SPECS
                os.path.join("minivae", "backend", "__init__.py"),       # PROBE_KERNEL
                os.path.join("benchmarks", "cuda_floors.py")}            # RAW_SOURCES
     found = set()

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minivae.backend import get_array_module, to_numpy
-from minivae.metrics import mse, pca, psnr, ssim
+from minivae.run.metrics import mse, pca, psnr, ssim
 
 
 def rand(xp, shape, seed=0):
@@ -150,7 +150,7 @@ def test_pca_recovers_the_long_axis(xp):
 @pytest.mark.parametrize("shape", [(50, 9, 11), (30, 8, 8, 3)])
 def test_ssim_in_chunks_equals_ssim_in_one_piece(shape, monkeypatch):
     """SSIM works through a batch a few images at a time (for the cache); the chunk never shows."""
-    import minivae.metrics as metrics
+    import minivae.run.metrics as metrics
     rng = np.random.default_rng(1)
     x, y = rng.random(shape), rng.random(shape)
     whole = ssim(x, y)

@@ -8,8 +8,8 @@ import pytest
 
 from minivae import VAE, Adam, Bernoulli, ReLU
 from minivae.backend import to_numpy
-from minivae import fast as fast_module
-from minivae.fast import ADAM_CHUNK, FastOps, NumbaOps, choose_ops, numba_installed
+from minivae.fast import forms as fast_module
+from minivae.fast.forms import ADAM_CHUNK, FastOps, NumbaOps, choose_ops, numba_installed
 from minivae.ops import Ops
 from conftest import adam_by_hand, rand
 

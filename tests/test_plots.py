@@ -12,8 +12,8 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from minivae import plots
-from minivae.plots.latent import normal_quantiles
+from minivae.run import plots
+from minivae.run.plots.latent import normal_quantiles
 
 SHAPE = (6, 5)  # tiny non-square grey images: D = 30, catches H/W mix-ups
 D = 30
@@ -258,7 +258,7 @@ def test_figure_helpers_are_public(tmp_path):
 
 
 def test_importing_plots_leaves_pyplot_alone():
-    code = ("import sys, minivae.plots, minivae.metrics; "
+    code = ("import sys, minivae.run.plots, minivae.run.metrics; "
             "assert 'matplotlib.pyplot' not in sys.modules; "
             "assert 'scipy' not in sys.modules and 'skimage' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

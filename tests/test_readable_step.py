@@ -111,7 +111,7 @@ def test_math_md_names_the_code_and_every_name_exists():
     for ref in refs:
         parts = ref.split(".")
         for n in range(len(parts), 0, -1):          # the longest prefix that is a module
-            path = os.path.join(PACKAGE, *parts[:n]) + ".py"   # (backend.cpu_kernels.adam_kernel)
+            path = os.path.join(PACKAGE, *parts[:n]) + ".py"   # (fast.cpu_kernels.adam_kernel)
             if os.path.exists(path) or os.path.isdir(os.path.join(PACKAGE, *parts[:n])):
                 break
         else:

@@ -16,11 +16,11 @@ import time
 import numpy as np
 import pytest
 
-from minivae import sample, train
-from minivae.rundir import LOCK, MARKER, RunError, RunLock
-from minivae.run_tables import read_metrics
-from minivae.runs import load_checkpoint
-from minivae.serialize import load_npz, save_npz
+from minivae.run import sample, train
+from minivae.run.rundir import LOCK, MARKER, RunError, RunLock
+from minivae.run.run_tables import read_metrics
+from minivae.run.runs import load_checkpoint
+from minivae.files.serialize import load_npz, save_npz
 
 from conftest import make_tiny
 
@@ -171,7 +171,7 @@ def test_sample_out_replaces_an_old_grid_and_reports_write_errors(run_copy, tmp_
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("minivae.serialize.os.fsync", full)
+    monkeypatch.setattr("minivae.files.serialize.os.fsync", full)
     old = grid.read_bytes()
     assert sample.main([str(run_copy), "--out", str(grid), "--device", "cpu"]) == 1
     err = capsys.readouterr().err
@@ -242,7 +242,7 @@ def test_latent_dim_1_draws_every_figure_and_the_report(tiny, tmp_path):
 
 def test_the_report_is_replaced_atomically(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
-    from minivae.plots import write_report
+    from minivae.run.plots import write_report
     row = {"epoch": 1, "test_loss": 100.0, "psnr": 20.0, "ssim": 0.8, "mse": 0.01}
     write_report(tmp_path, {"lr": 1e-3}, [row], {})
     before = (tmp_path / "report.html").read_bytes()
@@ -250,7 +250,7 @@ def test_the_report_is_replaced_atomically(tmp_path, monkeypatch):
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("minivae.serialize.os.fsync", full)
+    monkeypatch.setattr("minivae.files.serialize.os.fsync", full)
     with pytest.raises(OSError, match="report.html: the disk holding"):
         write_report(tmp_path, {"lr": 2e-3}, [{**row, "epoch": 2}], {})
     assert (tmp_path / "report.html").read_bytes() == before
@@ -284,7 +284,7 @@ def test_a_full_disk_names_the_file_and_says_how_to_continue(run_copy, monkeypat
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("minivae.serialize.os.fsync", full)
+    monkeypatch.setattr("minivae.files.serialize.os.fsync", full)
     capsys.readouterr()
     assert train.main(["--resume", str(run_copy), "--epochs", "3", "--quiet"]) == 1
     err = capsys.readouterr().err

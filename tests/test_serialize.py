@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minivae import VAE, Autoencoder, CheckpointError
-from minivae.serialize import save_npz
+from minivae.files.serialize import save_npz
 
 
 def test_round_trip(tmp_path):
@@ -34,7 +34,7 @@ def test_another_architecture_is_refused(tmp_path):
     path = tmp_path / "m.npz"
     VAE(input_dim=20, hidden_dims=(8,), latent_dim=3).save(path)
     model = VAE(input_dim=20, hidden_dims=(9,), latent_dim=3)
-    from minivae.serialize import load_npz
+    from minivae.files.serialize import load_npz
     arrays, _ = load_npz(path)
     with pytest.raises(CheckpointError, match=r"enc0.W has shape \(20, 8\), this model needs \(20, 9\)"):
         model.load_params(arrays, path)
@@ -75,7 +75,7 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
         f.write(b"PK\x03\x04 half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr("minivae.serialize.np.savez", savez_that_dies_midway)
+    monkeypatch.setattr("minivae.files.serialize.np.savez", savez_that_dies_midway)
     with pytest.raises(OSError, match="disk full"):
         save_npz(path, {"a": np.arange(4)}, {"ok": False})
     assert path.read_bytes() == before
@@ -90,7 +90,7 @@ def test_a_write_that_dies_before_the_rename_leaves_the_old_file_intact(tmp_path
     def fsync_that_fails(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr("minivae.serialize.os.fsync", fsync_that_fails)
+    monkeypatch.setattr("minivae.files.serialize.os.fsync", fsync_that_fails)
     with pytest.raises(OSError, match="disk full"):
         save_npz(path, {"a": np.arange(4)}, {"ok": False})
     assert path.read_bytes() == before
@@ -100,8 +100,8 @@ def test_a_write_that_dies_before_the_rename_leaves_the_old_file_intact(tmp_path
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
 def test_written_files_get_the_mode_of_a_plain_open(tmp_path, umask):
     from minivae.data.idx import write_idx
-    from minivae.serialize import write_text
-    from minivae.serialize import atomic_write
+    from minivae.files.serialize import write_text
+    from minivae.files.serialize import atomic_write
     old = os.umask(umask)
     try:
         with open(tmp_path / "plain", "wb"):

@@ -1,4 +1,4 @@
-"""BLAS threads chosen on purpose (minivae/threads.py): fixed counts, auto following the
+"""BLAS threads chosen on purpose (minivae/fast/threads.py): fixed counts, auto following the
 load, the --threads option of every command, and the count given back afterwards."""
 
 import argparse
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from minivae import threads, train
-from minivae.train_cli import parse_args
+from minivae.fast import threads
+from minivae.run import train
+from minivae.run.train_cli import parse_args
 
 from conftest import make_tiny
 

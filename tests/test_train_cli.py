@@ -13,11 +13,11 @@ import sys
 import numpy as np
 import pytest
 
-from minivae import train
-from minivae.config import TrainConfig
-from minivae.train_cli import parse_args
-from minivae.run_tables import METRIC_COLUMNS
-from minivae.runs import load_checkpoint
+from minivae.run import train
+from minivae.run.config import TrainConfig
+from minivae.run.train_cli import parse_args
+from minivae.run.run_tables import METRIC_COLUMNS
+from minivae.run.runs import load_checkpoint
 
 from conftest import make_tiny
 
@@ -398,7 +398,7 @@ def test_out_that_is_a_file_or_unwritable_is_a_clear_error(tiny, tmp_path, capsy
 # -- evaluate and sample ------------------------------------------------------
 
 def test_tools_share_checkpoint_options():
-    from minivae import evaluate, sample
+    from minivae.run import evaluate, sample
     for tool in (evaluate, sample):
         args = tool.build_parser().parse_args(["some/run"])
         assert args.checkpoint == "some/run" and args.device == "auto"
@@ -420,7 +420,7 @@ def test_tools_without_a_gpu_say_so(tiny, tmp_path, monkeypatch, capsys, tool):
 
 def test_evaluate_refuses_iw_for_an_autoencoder_before_measuring(tiny, tmp_path, monkeypatch,
                                                                  capsys):
-    from minivae import evaluate
+    from minivae.run import evaluate
     out = tmp_path / "run"
     assert train.main(tiny_args(tiny, out, "--epochs", "1", "--model", "ae")) == 0
 
@@ -435,10 +435,10 @@ def test_evaluate_refuses_iw_for_an_autoencoder_before_measuring(tiny, tmp_path,
 
 
 def test_sample_without_matplotlib_is_a_clear_error(tiny, tmp_path, monkeypatch, capsys):
-    from minivae import sample
+    from minivae.run import sample
     out = tmp_path / "run"
     assert train.main(tiny_args(tiny, out, "--epochs", "1")) == 0
-    monkeypatch.setitem(sys.modules, "minivae.plots", None)     # import minivae.plots fails
+    monkeypatch.setitem(sys.modules, "minivae.run.plots", None)     # import minivae.run.plots fails
     capsys.readouterr()
     assert sample.main([str(out), "--out", str(tmp_path / "grid.png")]) == 1
     err = capsys.readouterr().err

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from minivae import load_model, train
-from minivae.train_cli import parse_args
+from minivae import load_model
+from minivae.run import train
+from minivae.run.train_cli import parse_args
 
 from conftest import make_tiny
 

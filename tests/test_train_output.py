@@ -14,8 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from minivae import train
-from minivae.runs import load_checkpoint
+from minivae.run import train
+from minivae.run.runs import load_checkpoint
 
 from test_train_cli import REPO, run_cli, tiny, tiny_args  # noqa: F401  (tiny: a fixture)
 

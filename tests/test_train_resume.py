@@ -15,8 +15,8 @@ import time
 import numpy as np
 import pytest
 
-from minivae import epoch, train
-from minivae.runs import load_checkpoint
+from minivae.run import epoch, train
+from minivae.run.runs import load_checkpoint
 from minivae.vae import VAE
 
 from conftest import make_tiny

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..npyfile import check_npy, check_npz, memory_cap
+from ..files.npyfile import check_npy, check_npz, memory_cap
 from .errors import DataError, DataNotFoundError
 from .idx import check_regular_file
 

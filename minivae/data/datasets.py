@@ -33,7 +33,7 @@ from pathlib import Path
 from . import pypi
 from .catalog import DATASETS, CanonicalFile, DatasetInfo, verify_bytes
 from .custom import SUFFIXES, load_array_file
-from ..serialize import TMP_PREFIX, atomic_write
+from ..files.serialize import TMP_PREFIX, atomic_write
 from .download import DEFAULT_TIMEOUT, fetch_from_mirrors
 from .errors import DataError, DataNotFoundError
 from .idx import check_regular_file, parse_idx, read_idx_bytes

@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 
 from tqdm import tqdm
 
-from ..serialize import default_file_mode
+from ..files.serialize import default_file_mode
 from .errors import DataError, DownloadError
 
 DEFAULT_TIMEOUT = 30.0  # seconds one read may wait; tests use ~0.5

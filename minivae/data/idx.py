@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..npyfile import ENV_MAX_BYTES, memory_cap
-from ..serialize import atomic_write
+from ..files.npyfile import ENV_MAX_BYTES, memory_cap
+from ..files.serialize import atomic_write
 from .errors import DataError, IDXError
 
 # Type code -> dtype as stored on disk (big-endian: ">").
@@ -58,7 +58,7 @@ def _too_big(source, what, max_bytes) -> IDXError:
 def decompress(raw: bytes, source: str = "<bytes>", max_bytes: int | None = None) -> bytes:
     """The IDX bytes inside ``raw``: gunzipped if it is gzip, else ``raw`` itself.
 
-    At most ``max_bytes`` (default :func:`minivae.npyfile.memory_cap`) are
+    At most ``max_bytes`` (default :func:`minivae.files.npyfile.memory_cap`) are
     inflated: a small .gz that would inflate to gigabytes (a "gzip bomb") is
     refused after max_bytes + 1, before its checksum could be computed. A
     damaged gzip stream (truncated, bad CRC, corrupt deflate data) raises
@@ -215,7 +215,7 @@ def write_idx(path, array, compress: bool | None = None) -> Path:
     """Write ``array`` as an IDX file; gzip it if ``compress`` (default: name ends .gz).
 
     The file is written under a temporary name and renamed into place
-    (:func:`minivae.serialize.atomic_write`), so a crash never leaves a
+    (:func:`minivae.files.serialize.atomic_write`), so a crash never leaves a
     half-written file behind.
     """
     path = Path(path)

@@ -6,7 +6,7 @@
 Where a value comes from, lowest priority first:
 
     1. the defaults of config.TrainConfig (the PyTorch example: 784-400-20, Adam 1e-3, ...)
-    2. a preset (``--preset``, minivae/presets.py)
+    2. a preset (``--preset``, minivae/run/presets.py)
     3. ``--config FILE`` (TOML, or a run's config.json; keys = field names)
     4. options on the command line
 
@@ -23,7 +23,7 @@ import sys
 from dataclasses import fields
 
 from .config import ARCHITECTURE, CHECKPOINT, FIELDS, TrainConfig, read_config_file
-from .data.custom import SUFFIXES
+from ..data.custom import SUFFIXES
 from .presets import PRESETS
 
 

@@ -11,8 +11,8 @@ import argparse
 import math
 import os
 
-from .data.catalog import DATASETS as _CATALOG
-from .data.custom import SUFFIXES
+from ..data.catalog import DATASETS as _CATALOG
+from ..data.custom import SUFFIXES
 
 DATASETS = tuple(_CATALOG)   # ("mnist", "fashion-mnist")
 
@@ -91,7 +91,7 @@ def width_list(value):
 
 def activation_names(value):
     """ "relu" or "relu,relu,tanh" or ["relu", "tanh"] -> "relu,relu,tanh", names checked."""
-    from .layers import ACTIVATIONS          # the names live with the layers
+    from ..layers import ACTIVATIONS          # the names live with the layers
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
     names = [str(v).strip() for v in items]
     allowed = sorted(ACTIVATIONS) + (["none"] if len(names) > 1 else [])

@@ -15,10 +15,10 @@ import os
 
 import numpy as np
 
-from ..backend import get_array_module, to_numpy
+from ...backend import get_array_module, to_numpy
 from ..console import LOSS_NAMES
 from ..evaluation import pick_examples
-from ..serialize import atomic_write
+from ...files.serialize import atomic_write
 from .curves import objective_name, plot_loss_curves, plot_quality
 from .images import plot_interpolation, plot_reconstructions, plot_samples
 from .explorer import explorer_section

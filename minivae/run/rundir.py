@@ -23,7 +23,7 @@ import socket
 import stat
 
 from .config import CHECKPOINT
-from .serialize import TMP_PREFIX, atomic_write, write_error
+from ..files.serialize import TMP_PREFIX, atomic_write, write_error
 
 try:                                   # POSIX
     import fcntl

@@ -8,9 +8,9 @@ itself: more than 3% of a training step.
 
     choose_ops(xp, fast=True)   the Ops a model or optimizer is built with:
         NumPy, fast    NumbaOps when Numba is installed (the "numba" extra): Adam's
-                       update compiled into one pass (backend/cpu_kernels.py);
+                       update compiled into one pass (fast/cpu_kernels.py);
                        without it FastOps: Adam's update in place (below)
-        CuPy,  fast    backend.cuda_kernels.CudaOps: fused GPU kernels
+        CuPy,  fast    cuda_kernels.CudaOps: fused GPU kernels
         fast=False     ops.Ops: the plain forms, on either device
 
 On the CPU only Adam's update has a fast form: a model's own forms
@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from .ops import Ops, adam_constants
+from ..ops import Ops, adam_constants
 
 # Adam runs over the flat vector in chunks of this many elements: the passes
 # of the update then reread a chunk (p, g, m, v and one scratch array, 1.3 MB
@@ -41,7 +41,7 @@ def choose_ops(xp, fast: bool = True) -> Ops:
         return Ops(xp)
     if xp is np:
         return NumbaOps(xp) if numba_installed() else FastOps(xp)
-    from .backend.cuda_kernels import CudaOps   # imports CuPy: only for CuPy arrays
+    from .cuda_kernels import CudaOps   # imports CuPy: only for CuPy arrays
     return CudaOps(xp)
 
 
@@ -89,7 +89,7 @@ class FastOps(Ops):
 
 
 class NumbaOps(FastOps):
-    """FastOps with Adam's update as one compiled loop (backend/cpu_kernels.py).
+    """FastOps with Adam's update as one compiled loop (fast/cpu_kernels.py).
 
     The loop does FastOps's operations in the same order, so the two give
     the same bits; it reads and writes each vector once instead of twelve
@@ -119,9 +119,9 @@ class NumbaOps(FastOps):
 
 @functools.cache
 def numba_adam_kernel():
-    """backend.cpu_kernels.adam_kernel, imported once; None (said once) if Numba does not load."""
+    """cpu_kernels.adam_kernel, imported once; None (said once) if Numba does not load."""
     try:
-        from .backend.cpu_kernels import adam_kernel   # imports Numba
+        from .cpu_kernels import adam_kernel   # imports Numba
     except (ImportError, OSError, RuntimeError) as e:   # installed, but it does not load, or
         # it finds no writable place for its cache ("no locator available")
         warnings.warn(f"Numba is installed but does not load ({e}); Adam runs in NumPy's form. "

@@ -21,11 +21,12 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .backend import Generator, HostCopy, derived_seed, to_numpy
+from ..backend import Generator, derived_seed, to_numpy
+from ..fast.gpu import HostCopy
 from .config import TrainConfig
 from .divergence import NonFiniteLoss, check_losses, loss_limit
 from .evaluation import eval_generator, iw_log_likelihood, test_set_metrics
-from .threads import BlasThreads
+from ..fast.threads import BlasThreads
 
 NOISE_STREAM = 1   # derived_seed(seed, epoch, 1) seeds an epoch's eps; (seed, epoch) its shuffling
 LOG_EVERY = 50   # steps between two readings of the running loss for the progress bar

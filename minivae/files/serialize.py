@@ -23,7 +23,7 @@ import zipfile
 
 import numpy as np
 
-from .backend import to_numpy
+from ..backend import to_numpy
 from .metadata import CheckpointError, validate_meta  # noqa: F401 (re-exported)
 from .npyfile import check_npz, memory_cap
 

@@ -28,12 +28,12 @@ import os
 import sys
 import time
 
-from .backend import resolve_device
-from .checkpoints import model_from_arrays
+from ..backend import resolve_device
+from ..checkpoints import model_from_arrays
 from .config import CHECKPOINT, FIELDS, TrainConfig, check_value
 from .rundir import RunError, RunLock, check_new_run_dir, mark  # noqa: F401  (RunError re-exported)
 from .run_tables import metric_columns
-from .serialize import (CheckpointError, clean_temporary_files, load_npz, validate_meta,
+from ..files.serialize import (CheckpointError, clean_temporary_files, load_npz, validate_meta,
                         write_error, write_text)
 
 CHECKPOINT_VERSION = 1

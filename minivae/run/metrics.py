@@ -11,7 +11,7 @@ nearly equal numbers (E[x^2] - E[x]^2), which float32 would round badly.
 
 from __future__ import annotations
 
-from .backend import get_array_module
+from ..backend import get_array_module
 
 
 def _as_float64_pair(x, y):

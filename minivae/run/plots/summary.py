@@ -107,7 +107,7 @@ def _duration(seconds: float) -> str:
 
 
 def versions() -> str:
-    from .. import __version__
+    from ... import __version__
     import matplotlib
     return (f"minivae {__version__}, Python {platform.python_version()}, NumPy {np.__version__}, "
             f"matplotlib {matplotlib.__version__}")

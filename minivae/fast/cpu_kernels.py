@@ -7,7 +7,7 @@ calls it).
 
 NumPy runs one operator at a time: ``p -= lr * m / (np.sqrt(v) + eps)`` and
 the moment updates before it are twelve passes over the (P,) vectors, each
-reading and writing whole arrays (minivae/fast.py's FastOps keeps them in
+reading and writing whole arrays (minivae/fast/forms.py's FastOps keeps them in
 cache-sized chunks, but they stay twelve). The loop below does the same
 arithmetic element by element: p, g, m and v are read once, m, v and p
 written once, and every intermediate lives in a register: on the default
@@ -31,7 +31,7 @@ user cache), so only the first run on a machine compiles it; every run
 still spends about 0.8 s loading Numba and the cached loop.
 
 Numba is the optional "numba" extra (``pip install minivae[numba]``);
-``minivae.fast.NumbaOps`` imports this module at its first update, and
+``minivae.fast.forms.NumbaOps`` imports this module at its first update, and
 only when Numba is installed.
 
 Shapes: P parameters.

@@ -30,7 +30,7 @@ from importlib import resources
 
 import numpy as np
 
-from ..backend import to_numpy
+from ...backend import to_numpy
 from ..evaluation import latent_activity
 from .latent import COLOURS
 

@@ -18,7 +18,7 @@ first use and kept (functools.cache); CuPy compiles it once per dtype.
 
 ``CudaOps`` has the methods of ``minivae.ops.Ops`` it replaces, with the
 same maths (the plain forms are in ops.py and likelihoods.py), and
-``FusedBernoulli`` those of ``likelihoods.Bernoulli``. ``minivae.fast.choose_ops``
+``FusedBernoulli`` those of ``likelihoods.Bernoulli``. ``minivae.fast.forms.choose_ops``
 picks CudaOps for a model or optimizer built on the GPU with fast=True.
 Launches, by reading the plain forms as CuPy runs them:
 
@@ -28,8 +28,8 @@ Launches, by reading the plain forms as CuPy runs them:
     reparameterize            3                     1
     reparameterize_backward   8                     1
 
-This module imports CuPy at the top: only the backend imports it, and only
-when CuPy is installed.
+This module needs CuPy, which it takes from the backend (the only module that
+imports it); minivae/fast/forms.py imports this one only for CuPy arrays.
 
 Shapes: B batch, D pixels, Z latent size, H hidden width, P parameters.
 """
@@ -38,10 +38,13 @@ from __future__ import annotations
 
 import functools
 
-import cupy
-
+from ..backend import cupy_module
 from ..likelihoods import LIKELIHOODS, Bernoulli
 from ..ops import Ops, adam_constants
+
+cupy = cupy_module()
+if cupy is None:
+    raise ImportError("minivae.fast.forms.cuda_kernels needs CuPy: pip install -e \".[gpu]\"")
 
 # name -> (inputs, outputs, CUDA C++ run for each element). CuPy declares each
 # non-scalar input as `const T &name = ...[i]` and each output as `T &name`,

@@ -5,7 +5,7 @@ Agg canvas) and never through ``pyplot``: no window opens, nothing is drawn
 on a display, and a user who picked another pyplot backend keeps it.
 
 ``new_figure``, ``mosaic``, ``show_image`` and ``save_figure`` are public as
-``minivae.plots.<name>``, for figures of your own.
+``minivae.run.plots.<name>``, for figures of your own.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..serialize import atomic_write
+from ...files.serialize import atomic_write
 
 DPI = 100  # pixels per inch of every saved PNG: a (w, h)-inch figure is (100 w, 100 h) px
 

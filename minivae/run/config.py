@@ -1,7 +1,7 @@
 """The settings of a training run: one dataclass, with a default and a comment each.
 
 :class:`TrainConfig` lists every setting. The command line of ``python -m
-minivae.train`` is generated from its fields (minivae/train_cli.py), so an
+minivae.train`` is generated from its fields (minivae/run/train_cli.py), so an
 option cannot be documented in one place and parsed differently in another.
 ``read_config_file`` reads the same settings from a TOML file or a run's
 config.json, each value checked as its option would be (``check_value``).
@@ -15,21 +15,21 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 
-from .backend import DEVICES, DTYPES
-from .checkpoints import MODEL_CLASSES
-from .likelihoods import LIKELIHOODS
+from ..backend import DEVICES, DTYPES
+from ..checkpoints import MODEL_CLASSES
+from ..likelihoods import LIKELIHOODS
 from .presets import PRESETS
 from .values import (activation_names, dataset_name, existing_dir, flag, int_list,
                      nonnegative_float, nonnegative_int, optional_activations, optional_int_list,
                      optional_path, positive_float, positive_int, unit_interval, width_list)
-from .iwae import OBJECTIVES
-from .threads import THREADS_HELP, thread_count
+from ..iwae import OBJECTIVES
+from ..fast.threads import THREADS_HELP, thread_count
 
 CHECKPOINT = "checkpoint.npz"
 
 
 def preset_name(value):
-    """A name of minivae/presets.py, or None (null in a run's config.json): no preset."""
+    """A name of minivae/run/presets.py, or None (null in a run's config.json): no preset."""
     if value in (None, ""):
         return None
     if value not in PRESETS:
@@ -60,7 +60,7 @@ class TrainConfig:
                             "(dynamic binarization) instead of grey levels in [0, 1]", parse=flag)
     # Model: the defaults are the PyTorch example's 784-400-20 VAE
     preset: str | None = option(None, "a published setup, parameter for parameter: "
-                                + ", ".join(PRESETS) + " (minivae/presets.py); other options "
+                                + ", ".join(PRESETS) + " (minivae/run/presets.py); other options "
                                 "still override it", parse=preset_name, metavar="NAME")
     model: str = option("vae", "vae, or ae for the deterministic autoencoder baseline",
                         choices=tuple(MODEL_CLASSES))

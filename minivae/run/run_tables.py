@@ -10,7 +10,7 @@ The columns of metrics.csv, all per image and in nats unless noted:
     seconds                             the epoch's training steps plus its test evaluation
 
 Both are replaced atomically, or appended and synced line by line
-(minivae/runs.py says in which order a run writes them and why).
+(minivae/run/runs.py says in which order a run writes them and why).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from .serialize import write_error, write_text
+from ..files.serialize import write_error, write_text
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
                   "test_kl", "psnr", "ssim", "mse", "seconds")

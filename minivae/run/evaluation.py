@@ -25,9 +25,9 @@ import math
 
 import numpy as np
 
-from .backend import Generator, get_array_module, to_numpy
-from .data import binarize
-from .iwae import log_prior_ratio, logsumexp_softmax
+from ..backend import Generator, get_array_module, to_numpy
+from ..data import binarize
+from ..iwae import log_prior_ratio, logsumexp_softmax
 from .metrics import mse, psnr_from_mse, ssim
 
 EVAL_SEED_OFFSET = 1_000_003   # evaluation noise is seeded apart from the training noise

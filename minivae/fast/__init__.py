@@ -1,0 +1,14 @@
+"""The speed-ups, standing apart from the VAE: the same maths, faster.
+
+A model is built with one choice, ``fast=True`` (the default) or
+``fast=False``; its optimizer takes the same choice from it.
+
+    forms.py         choose_ops: the faster forms of minivae/ops.py (FastOps,
+                     NumbaOps; CudaOps on the GPU), chosen once per model
+    cpu_kernels.py   Adam's update as one loop compiled by Numba (the "numba" extra)
+    cuda_kernels.py  fused CuPy kernels for the elementwise chains of a step
+    threads.py       how many CPU threads the matrix products use (--threads)
+    gpu.py           TF32 for float32 products; reading a GPU value without waiting
+"""
+
+from .forms import FastOps, NumbaOps, choose_ops  # noqa: F401

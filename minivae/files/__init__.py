@@ -1,0 +1,8 @@
+"""Reading and writing files safely: nothing half-written, nothing trusted before it is checked.
+
+    serialize.py   atomic writes, the .npz checkpoint format (no pickle), write errors
+                   that name the file
+    npyfile.py     .npy/.npz headers checked against the bytes and a size cap, before
+                   NumPy allocates anything
+    metadata.py    a checkpoint's metadata, field by field
+"""

@@ -1,0 +1,16 @@
+"""Running a model: the three commands and everything a run needs.
+
+The VAE itself is in the package root; this subpackage only drives it.
+
+    train.py, sample.py, evaluate.py   the commands (python -m minivae.train ...)
+    config.py, train_cli.py, values.py the settings, the command line built from them,
+                                       and the parsers of each value
+    presets.py                         the labs' models by name (--preset)
+    epoch.py                           one epoch: the steps, then the measurement
+    divergence.py                      the guard that stops an exploding loss
+    evaluation.py, metrics.py          test ELBO, importance-weighted log p(x), PSNR, SSIM
+    runs.py, rundir.py, run_tables.py  the run directory: checkpoint, marker and lock,
+                                       metrics.csv and reconstructions.csv
+    console.py                         what the commands print
+    plots/                             the figures and report.html
+"""

@@ -1,0 +1,94 @@
+"""Draw new images from a trained VAE: ``python -m minivae.sample RUN_DIR -n 64 --out grid.png``.
+
+A VAE's decoder turns any z from the prior N(0, I) into an image, so new
+images need no data at all: draw n codes, decode them, tile the means into
+one picture. CKPT is a run directory or its checkpoint.npz (or any file
+written by ``model.save``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..backend import Generator, to_numpy
+from .rundir import is_run_dir
+from .values import nonnegative_int, positive_int
+from .runs import add_checkpoint_args, open_checkpoint
+from ..fast.threads import BlasThreads, add_threads_option
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m minivae.sample", allow_abbrev=False,
+                                description="Decode images drawn from the prior of a trained VAE "
+                                            "and save them as one grid image.")
+    add_checkpoint_args(p)
+    add_threads_option(p)
+    p.add_argument("-n", type=positive_int, default=64, help="number of images (default: 64)")
+    p.add_argument("--out", default="grid.png", help="PNG file to write (default: grid.png)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the codes z (default: 0)")
+    return p
+
+
+def check_out(path: str, run_figures) -> str | None:
+    """Why ``--out path`` may not be written (None if it may).
+
+    The grid only ever replaces a PNG image, and never one of a run's own
+    figures (``run_figures``: their file names), so no run file and no file
+    of the user's other than an old picture can be lost.
+    """
+    if not path.lower().endswith(".png"):
+        return f"--out {path}: the grid is a PNG image; give a file name ending in .png"
+    if os.path.isdir(path):
+        return f"--out {path} is a directory; give a file name ending in .png"
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(path) in run_figures and is_run_dir(folder):
+        return (f"--out {path} would replace a figure of the run in {folder}; choose "
+                "another name (e.g. grid.png)")
+    if os.path.lexists(path):
+        try:
+            with open(path, "rb") as f:
+                is_png = f.read(len(PNG_MAGIC)) == PNG_MAGIC
+        except OSError as e:
+            return f"--out {path} exists and cannot be read ({e.strerror}); choose another name"
+        if not is_png:
+            return (f"--out {path} exists and is not a PNG image; it is not replaced. Choose "
+                    "another name, or move the file away first")
+    return None
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    opened = open_checkpoint(args)
+    if opened is None:
+        return 1
+    model, image_shape, _ = opened
+    BlasThreads(args.threads).start()                # matrix-product threads: threads.py
+    if model.kind != "vae":
+        print(f"error: {args.checkpoint} holds an autoencoder: it has no prior to sample from "
+              "(train with --model vae)", file=sys.stderr)
+        return 1
+    try:
+        from .plots import plot_samples                  # matplotlib, only here
+        from .plots.report import CAPTIONS               # the names of a run's figures
+    except ImportError as e:
+        print(f"error: drawing the grid needs matplotlib ({e}); pip install matplotlib",
+              file=sys.stderr)
+        return 1
+    refused = check_out(args.out, {f"{name}.png" for name in CAPTIONS})
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
+    model.rng = Generator(model.xp, args.seed)           # the codes depend on --seed only
+    images = to_numpy(model.sample(args.n))              # (n, D) decoder means in [0, 1]
+    try:
+        path = plot_samples(images, args.out, image_shape)
+    except OSError as e:                                 # a full disk, no permission...
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.n} samples to {path}")
+    return 0
+

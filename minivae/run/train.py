@@ -1,0 +1,235 @@
+"""Train a VAE: ``python -m minivae.train`` (``--help`` lists every option).
+
+The defaults reproduce the PyTorch example (pytorch/examples, vae/main.py):
+784-400-20, ReLU, Bernoulli likelihood, Adam 1e-3, batch 128, 10 epochs,
+seed 1, MNIST in [0, 1]. One epoch is
+
+    for x in batches:                          # x: (B, 784) on the device
+        loss, parts = model.loss_and_grads(x)  # negative ELBO, nats per image
+        opt.step(model.grads)
+
+then the test set is measured and everything is saved (epoch.py: one epoch
+and its measurement; runs.py: the run directory; evaluation.py: the
+measurements). Three things can stop a run early, and each leaves the last
+good checkpoint in place:
+
+* Ctrl-C: the current step finishes and the run exits (status 130) telling
+  you how to resume; a second Ctrl-C aborts at once.
+* a loss that is NaN or infinite, or finite but exploding (see
+  divergence.py): reported with its epoch and step, no
+  checkpoint is written (status 1).
+* being killed (even SIGKILL): every file is written atomically, so
+  ``--resume DIR`` continues from the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from types import SimpleNamespace
+
+from ..autoencoder import Autoencoder
+from ..backend import get_xp, resolve_device, to_numpy
+from .config import CHECKPOINT, TrainConfig
+from .console import epoch_line, final_line, flush_every_line, header_lines
+from ..data import BatchIterator, DataError, load_dataset, to_unit_float
+from .divergence import NonFiniteLoss, advice
+from .epoch import Interrupted, StopOnCtrlC, measure, train_epoch
+from .evaluation import binarize_test_set, pick_examples
+from ..iwae import burda_learning_rate
+from ..optim import SGD, Adam
+from .presets import check_fits
+from .run_tables import append_metrics, read_metrics, truncate_metrics, write_reconstructions
+from .runs import (RunError, check_same_run, create_run_dir, default_run_dir, load_checkpoint,
+                   lock_run_dir, restore, save_checkpoint, write_config)
+from ..files.serialize import CheckpointError, WriteError
+from ..fast.gpu import enable_tf32
+from ..fast.threads import BlasThreads, restore_original
+from .train_cli import parse_args
+from ..vae import VAE
+
+def main(argv=None) -> int:
+    """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
+    flush_every_line()                      # every line reaches a pipe or a log at once
+    cfg, resume_dir = parse_args(argv)      # bad options: argparse exits with status 2
+    try:
+        device = resolve_device(cfg.device)  # "auto" -> "cuda" or "cpu"
+        return run(cfg, resume_dir, device)
+    except KeyboardInterrupt:               # a second Ctrl-C, or one before training started
+        print("\nAborted.", file=sys.stderr)
+        return 130
+    except (DataError, CheckpointError, RunError, OSError) as e:   # OSError: e.g. unwritable --out
+        print(f"error: {e}", file=sys.stderr)
+        saved = cfg.out and os.path.exists(os.path.join(cfg.out, CHECKPOINT))
+        if isinstance(e, WriteError) and saved:
+            print(f"The last finished epoch is safe in {cfg.out}; once the file can be written, "
+                  f"continue with: python -m minivae.train --resume {cfg.out}", file=sys.stderr)
+        return 1
+    except RuntimeError as e:               # --device cuda without CuPy or a GPU
+        if cfg.device != "cuda":
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        restore_original()                  # the BLAS threads as they were before the run
+
+
+def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None):
+    """The model cfg describes, for images of ``image_shape`` ((H, W) or (H, W, C)).
+
+    Options that do not fit the data (a preset for other images, a kernel
+    larger than the feature maps...) raise RunError with the reason.
+    """
+    kwargs = dict(input_dim=input_dim, hidden_dims=cfg.hidden, latent_dim=cfg.latent_dim or None,
+                  decoder_hidden_dims=cfg.decoder_hidden,
+                  likelihood=cfg.likelihood, gaussian_std=cfg.gaussian_std,
+                  activation=cfg.activation, dtype=cfg.dtype,
+                  device=device, seed=cfg.seed)
+    kwargs.update(decoder_activation=cfg.decoder_activation, pixel_range=cfg.pixel_range)
+    try:
+        check_fits(cfg.preset, image_shape or (input_dim, 1))
+        if cfg.arch == "conv":
+            H, W, C = (*(image_shape or (input_dim, 1)), 1)[:3]   # the loaders' (H, W[, C])
+            kwargs.update(arch="conv", image_shape=(C, H, W), channels=cfg.channels,
+                          kernel_size=cfg.kernel_size, stride=cfg.stride, padding=cfg.padding)
+        if cfg.model == "ae":
+            return Autoencoder(**kwargs)
+        return VAE(beta=cfg.beta, k=cfg.k, objective=cfg.objective, **kwargs)
+    except ValueError as e:
+        raise RunError(f"the model options do not fit: {e}") from None
+
+
+def learning_rate(cfg: TrainConfig, epoch: int) -> float:
+    """The learning rate of ``epoch`` (1-based): constant, or the IWAE paper's stages."""
+    if cfg.lr_schedule == "burda":
+        return cfg.lr * burda_learning_rate(epoch) / burda_learning_rate(1)
+    return cfg.lr
+
+
+def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int:
+    if held is None:   # held: an ExitStack that keeps the run directory locked
+        with contextlib.ExitStack() as held:
+            return run(cfg, resume_dir, device, held)
+    say = (lambda *a: None) if cfg.quiet else print
+    if cfg.tf32 and device == "cuda":
+        enable_tf32()                       # before the first GEMM: see fast/gpu.py
+    elif cfg.tf32:
+        print("note: --tf32 has no effect on the CPU (--device auto found no GPU)", file=sys.stderr)
+    data = load_data(cfg, get_xp(device))
+    model = build_model(cfg, data.x_test.shape[1], device, data.image_shape)
+    opt = (Adam(model.params, lr=cfg.lr, eps=cfg.adam_eps) if cfg.optimizer == "adam"
+           else SGD(model.params, lr=cfg.lr, momentum=cfg.momentum))
+    run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches, held)
+    if done:   # reconstructions.csv of the checkpoint's model (a kill may have left it behind)
+        write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
+                              to_numpy(model.reconstruct(data.x_examples)))
+
+    threads = BlasThreads(cfg.threads).start()   # NumPy's matrix-product threads: threads.py
+    for line in header_lines(cfg, model, data, device, run_dir, resumed=done > 0):
+        say(line)
+    say(f"  CPU threads for matrix products: {threads.describe()}; --threads N fixes the count")
+    if done >= cfg.epochs:
+        say(f"{run_dir} has already finished {done} epochs; raise --epochs to train longer.")
+
+    epoch = done
+    try:
+        with StopOnCtrlC() as stop:
+            for epoch in range(done + 1, cfg.epochs + 1):
+                start = time.perf_counter()
+                opt.lr = learning_rate(cfg, epoch)
+                train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop, threads)
+                row = measure(model, data, cfg, epoch, train_stats, start)
+                append_metrics(run_dir, row)        # the row first, then the checkpoint: see runs.py
+                write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
+                                      to_numpy(model.reconstruct(data.x_examples)))
+                save_checkpoint(run_dir, model, opt, epoch, data.batches.state(), cfg,
+                                data.image_shape)
+                say(epoch_line(cfg, row, model.input_dim))
+                note = threads.news()               # auto changed the thread count
+                if note:
+                    say(note)
+    except Interrupted as e:
+        last = (f"the last checkpoint (epoch {epoch - 1}) is in {run_dir}; resume with: "
+                f"python -m minivae.train --resume {run_dir}") if epoch > 1 else \
+            "no epoch had finished, so there is no checkpoint yet; run the command again"
+        print(f"Interrupted at {e}; {last}", file=sys.stderr)
+        return 130
+    except NonFiniteLoss as e:
+        kept = (f"the last good checkpoint (epoch {epoch - 1}) in {run_dir} is kept unchanged"
+                if epoch > 1 else "no checkpoint was written")
+        print(f"error: {e}; training stopped and {kept}. {advice(resume_dir is not None)}",
+              file=sys.stderr)
+        return 1
+    finish(model, cfg, run_dir, data)
+    return 0
+
+
+def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
+    """The training batches and the test set, uploaded to the device once, (N, D) in [0, 1]."""
+    train_images, _ = load_dataset(cfg.dataset, "train", root=cfg.data_dir)
+    test_images, test_labels = load_dataset(cfg.dataset, "test", root=cfg.data_dir)
+    if train_images.shape[1:] != test_images.shape[1:]:
+        raise DataError(f"{cfg.dataset}: the train images are {train_images.shape[1:]} and the "
+                        f"test images {test_images.shape[1:]}; both splits need one image shape")
+    batches = BatchIterator(train_images, cfg.batch_size, seed=cfg.seed, binarize=cfg.binarize,
+                            dtype=cfg.dtype, xp=xp)
+    x_test = to_unit_float(test_images, xp, cfg.dtype)      # (N_test, D)
+    if cfg.binarize:   # one fixed binarization of the test set, so epochs compare fairly
+        x_test = binarize_test_set(x_test, cfg.seed)                 # (N_test, D) of 0/1
+    examples = pick_examples(test_labels, len(x_test))               # (n,) test rows to save
+    return SimpleNamespace(batches=batches, x_test=x_test, test_labels=test_labels,
+                           image_shape=train_images.shape[1:],      # (H, W) or (H, W, C)
+                           examples=examples, x_examples=x_test[xp.asarray(examples)])  # (n, D)
+
+
+def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
+    """(run directory, epochs already done): a new directory, or the state of a resumed run.
+
+    Either way the directory is locked until ``held`` (an ExitStack) closes.
+    """
+    if resume_dir is None:
+        cfg.out = cfg.out or default_run_dir(cfg)
+        lock = create_run_dir(cfg.out, cfg, held)
+    else:
+        load_checkpoint(resume_dir)             # a damaged or foreign file: refused, nothing written
+        lock = lock_run_dir(resume_dir, held)   # then lock, and read it again below
+    if lock.note:
+        print(lock.note, file=sys.stderr)
+    if resume_dir is None:
+        return cfg.out, 0
+    arrays, meta = load_checkpoint(resume_dir)
+    path = os.path.join(resume_dir, CHECKPOINT)
+    done = restore(model, opt, arrays, meta, path)   # refuses another architecture
+    check_same_run(meta, cfg, path)                  # and another run's other settings
+    try:
+        batches.set_state(meta["data"])
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: its data position does not fit this dataset ({e})") from None
+    truncate_metrics(resume_dir, done)       # drop a row a killed run wrote after its checkpoint
+    cfg.epochs = max(cfg.epochs, done)       # a lower --epochs trains no more, and undoes nothing
+    write_config(resume_dir, cfg)            # records a raised --epochs
+    return resume_dir, done
+
+
+def finish(model, cfg, run_dir, data) -> None:
+    """Draw the figures (unless --no-plots) and say where everything is."""
+    rows = read_metrics(run_dir)
+    if cfg.plots and rows:
+        try:
+            from .plots import make_all_figures             # imports matplotlib: only when wanted
+        except ImportError as e:
+            print(f"warning: figures skipped ({e}); install matplotlib or pass --no-plots",
+                  file=sys.stderr)
+        else:
+            make_all_figures(model, data.x_test, data.test_labels, rows, run_dir, data.image_shape,
+                             cfg.to_dict())
+    if rows:
+        print(final_line(cfg, rows[-1], model.input_dim))
+    print(f"Run directory {run_dir}: config.json, metrics.csv, {CHECKPOINT}, reconstructions.csv"
+          + (", figures and report.html" if cfg.plots and rows else ""))
+    if cfg.model == "vae":
+        print(f"  new images:     python -m minivae.sample {run_dir} -n 64 --out grid.png")
+        print(f"  log-likelihood: python -m minivae.evaluate {run_dir} --iw 100")
+
