@@ -16,7 +16,7 @@ import pytest
 import minivae
 from minivae.run.evaluation import evaluate_elbo
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 sys.path.insert(0, EXAMPLES)
 
 import _common  # noqa: E402

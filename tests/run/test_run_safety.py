@@ -24,7 +24,7 @@ from minivae.files.serialize import load_npz, save_npz
 
 from conftest import make_tiny
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from minivae.vae import VAE
 
 from conftest import make_tiny
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EPOCHS = 30
 
 

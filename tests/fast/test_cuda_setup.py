@@ -20,7 +20,7 @@ from minivae import backend
 from minivae.fast import gpu
 from minivae.backend import cuda_available, cuda_problem, resolve_device
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def fake_cupy(devices=1, kernel=lambda x: x + 1, device_error=None):
@@ -86,7 +86,7 @@ def test_without_cupy_the_reason_is_given(monkeypatch):
 @pytest.mark.skipif(cuda_available(), reason="a GPU is present: the cuda tests would run")
 def test_pytest_m_cuda_selects_the_gpu_tests_and_skips_them_with_the_reason():
     r = subprocess.run([sys.executable, "-m", "pytest", "-v", "-rs", "-p", "no:cacheprovider",
-                        "-m", "cuda", "tests/test_cuda_kernels.py", "tests/test_vae_gradients.py"],
+                        "-m", "cuda", "tests/fast/test_cuda_kernels.py", "tests/test_vae_gradients.py"],
                        cwd=ROOT, capture_output=True, text=True)
     lines = [line for line in r.stdout.splitlines() if "::" in line]
     reasons = [line for line in r.stdout.splitlines() if line.startswith("SKIPPED [")]
@@ -106,7 +106,7 @@ def test_cupy_tf32_from_the_environment_does_not_reach_a_test():
 
 
 def test_cupy_tf32_1_in_the_environment_changes_nothing():
-    node = "tests/test_cuda_setup.py::test_cupy_tf32_from_the_environment_does_not_reach_a_test"
+    node = "tests/fast/test_cuda_setup.py::test_cupy_tf32_from_the_environment_does_not_reach_a_test"
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
                        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "CUPY_TF32": "1"})
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout[-2000:]

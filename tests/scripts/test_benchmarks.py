@@ -17,7 +17,7 @@ import pytest
 import minivae
 from minivae.backend import cuda_available
 
-BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "benchmarks")
 sys.path.insert(0, BENCH)
 import common  # noqa: E402
 import loss_curve  # noqa: E402

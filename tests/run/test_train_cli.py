@@ -21,7 +21,7 @@ from minivae.run.runs import load_checkpoint
 
 from conftest import make_tiny
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture
