@@ -102,10 +102,11 @@ class NumbaOps(FastOps):
     name = "numba"
 
     def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
-        kernel = numba_adam_kernel()
         arrays = (p, g, m, v)
-        if (kernel is None or p.dtype not in (np.float32, np.float64)
-                or not all(x.flags.c_contiguous and x.dtype == p.dtype for x in arrays)):
+        fits = (p.dtype in (np.float32, np.float64)
+                and all(x.flags.c_contiguous and x.dtype == p.dtype for x in arrays))
+        kernel = numba_adam_kernel(p.dtype) if fits else None
+        if kernel is None:
             return super().adam_update(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                                        step=step, weight_decay=weight_decay)
         a, e = adam_constants(lr, beta1, beta2, eps, step)       # docs/math.md §7
@@ -118,14 +119,27 @@ class NumbaOps(FastOps):
 
 
 @functools.cache
-def numba_adam_kernel():
-    """cpu_kernels.adam_kernel, imported once; None (said once) if Numba does not load."""
+def numba_adam_kernel(dtype=np.float64):
+    """cpu_kernels.adam_kernel, imported and compiled for ``dtype`` once; None (said once)
+    if Numba does not load or cannot compile it.
+
+    Whatever fails here fails before any parameter is touched, and Adam then
+    runs in NumPy's form: a broken optional extra must never stop a run. So
+    every exception counts, not only ImportError: a Numba built for another
+    NumPy raises AttributeError (``module 'numpy' has no attribute 'long'``),
+    a damaged install SystemError, one without a writable cache RuntimeError
+    ("no locator available"), an unsupported CPU or LLVM a compile error.
+    """
+    dtype = np.dtype(dtype)
     try:
         from .cpu_kernels import adam_kernel   # imports Numba
-    except (ImportError, OSError, RuntimeError) as e:   # installed, but it does not load, or
-        # it finds no writable place for its cache ("no locator available")
-        warnings.warn(f"Numba is installed but does not load ({e}); Adam runs in NumPy's form. "
-                      f"Reinstall it (pip install --force-reinstall numba) or uninstall it.",
-                      RuntimeWarning, stacklevel=3)
+        # A first call on (1,) arrays compiles the loop for dtype (or loads it from
+        # Numba's cache) now, where a failure can still be caught, not at a step.
+        one = np.zeros(1, dtype)
+        adam_kernel(one, one.copy(), one.copy(), one.copy(), *[dtype.type(0)] * 5)
+    except Exception as e:                      # noqa: BLE001 (see above: any failure falls back)
+        warnings.warn(f"Numba is installed but does not load ({type(e).__name__}: {e}); Adam "
+                      "runs in NumPy's form. Reinstall it (pip install --force-reinstall numba) "
+                      "or uninstall it.", RuntimeWarning, stacklevel=3)
         return None
     return adam_kernel
