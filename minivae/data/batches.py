@@ -49,6 +49,8 @@ def to_unit_float(images, xp=None, dtype="float32"):
     a = to_device(images, xp)
     if a.ndim < 2 or a.shape[0] == 0:
         raise DataError(f"expected (N, ...) images with N >= 1, got shape {a.shape}")
+    if a.size == 0:   # (N, H, 0): no pixels, and the range check's min() of none would fail
+        raise DataError(f"images of shape {a.shape} hold no pixels; each image needs at least one")
     if a.ndim > 2:
         a = a.reshape(a.shape[0], -1)  # (N, H, W[, C]) -> (N, D)
     if a.dtype == np.uint8:

@@ -64,6 +64,9 @@ def check_images(images, source: str = "images") -> np.ndarray:
                         "array needs reshaping to its image size first")
     if images.shape[0] == 0:
         raise DataError(f"{source}: the array holds no images (N = 0)")
+    if 0 in images.shape[1:]:   # (N, H, 0): no pixels to train on, and min() of none fails
+        raise DataError(f"{source}: images of shape {images.shape} hold no pixels (a side is "
+                        "0); each image needs H, W >= 1")
     if images.dtype == np.uint8:
         return images
     if images.dtype == np.bool_:
