@@ -13,6 +13,7 @@ from .conv import Conv2d, ConvTranspose2d
 from .data import BatchIterator, load_dataset, load_fashion_mnist, load_mnist
 from .backend import cuda_available, get_xp, to_numpy
 from .gradcheck import GradcheckError, check_model, gradcheck
+from .iwae import IWAE
 from .layers import Dense, Flatten, LeakyReLU, ReLU, Sigmoid, Tanh, Unflatten
 from .likelihoods import MSE, Bernoulli, Gaussian
 from .run.metrics import mse, psnr, ssim
@@ -23,7 +24,7 @@ from .vae import VAE
 __version__ = "0.1.0"
 
 __all__ = [
-    "VAE", "Autoencoder", "load_model", "Adam", "SGD", "Dense", "Conv2d", "ConvTranspose2d",
+    "VAE", "IWAE", "Autoencoder", "load_model", "Adam", "SGD", "Dense", "Conv2d", "ConvTranspose2d",
     "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Bernoulli", "Gaussian", "MSE",
     "gradcheck", "check_model", "GradcheckError", "CheckpointError",

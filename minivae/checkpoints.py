@@ -1,15 +1,18 @@
 """Loading a saved model of any kind: the table from a file's "model" field to its class.
 
-    model = minivae.load_model("ckpt.npz")     # a VAE or an Autoencoder, whichever was saved
+    model = minivae.load_model("ckpt.npz")     # a VAE, an IWAE or an Autoencoder
 
-``VAE.load`` and ``Autoencoder.load`` read their own kind only; this is the
-one place that knows every kind.
+``VAE.load``, ``IWAE.load`` and ``Autoencoder.load`` read their own kind
+only; this is the one place that knows every kind. An IWAE's file says
+``"model": "vae"`` with its k and objective (as files written before IWAE
+was a class of its own do).
 """
 
 from __future__ import annotations
 
 from .autoencoder import Autoencoder
 from .files.serialize import CheckpointError, load_npz
+from .iwae import IWAE
 from .vae import VAE
 
 MODEL_CLASSES = {cls.kind: cls for cls in (VAE, Autoencoder)}
@@ -24,7 +27,10 @@ def model_from_arrays(arrays, meta, path="<arrays>", device="cpu", dtype=None):
     if not isinstance(kind, str) or kind not in MODEL_CLASSES:
         raise CheckpointError(f"{path}: its metadata names an unknown model kind {kind!r} "
                               f"(expected one of {sorted(MODEL_CLASSES)})")
-    return MODEL_CLASSES[kind].from_arrays(arrays, meta, path, device=device, dtype=dtype)
+    cls = MODEL_CLASSES[kind]
+    if cls is VAE and (config.get("k", 1), config.get("objective", "elbo")) != (1, "elbo"):
+        cls = IWAE                                   # k samples of z per example
+    return cls.from_arrays(arrays, meta, path, device=device, dtype=dtype)
 
 
 def load_model(path, device="cpu", dtype=None):

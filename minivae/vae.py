@@ -15,9 +15,8 @@ line citing the section of docs/math.md that derives it.
 from __future__ import annotations
 
 import math
-from types import MethodType
 
-from . import iwae
+from .files.serialize import CheckpointError
 from .layers import forward_through
 from .model import BaseModel
 
@@ -39,14 +38,14 @@ class VAE(BaseModel):
     seed : seeds initialisation and the noise eps.
     decoder_hidden_dims : decoder widths; default: hidden_dims reversed.
     gaussian_std : the fixed std of the Gaussian likelihood.
-    fast : fused GPU kernels for the elementwise work (minivae/fast/forms.py).
+    fast : the speed-ups of minivae/fast/ (fused GPU kernels; Adam's update in
+        one pass), chosen once here; the model's optimizer takes the same choice.
     **arch : arch="conv" (image_shape=(C, H, W), channels, kernel_size, stride,
         padding), per-layer activations, decoder_activation, pixel_range:
         minivae/architecture.py and model.BaseModel.
-    k : samples of z per example (Burda et al. 2015); eps is then (k, B, Z).
-    objective : "elbo" (the ELBO, averaged over the k samples) or "iwae" (the
-        importance-weighted bound L_k, docs/math.md §12). Any k > 1 or "iwae"
-        trains with the step of minivae/iwae.py, chosen here once.
+
+    k samples of z per example (Burda et al. 2015) are ``minivae.IWAE``
+    (iwae.py), a subclass that overrides ``loss_and_grads`` and ``loss``.
 
     ``params`` and ``grads`` map "<layer>.W" / "<layer>.b" to arrays, layers in
     forward order: enc0.., mu, logvar, dec0.., out.
@@ -57,26 +56,36 @@ class VAE(BaseModel):
 
     def __init__(self, input_dim=None, hidden_dims=(400,), latent_dim=20, likelihood="bernoulli",
                  activation="relu", beta=1.0, dtype="float32", device="cpu", seed=0,
-                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True, k=1, objective="elbo",
-                 **arch):
+                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True, **arch):
         if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k (samples of z per example) must be a positive integer, got {k!r}")
-        if objective not in iwae.OBJECTIVES:
-            raise ValueError(f"objective must be one of {iwae.OBJECTIVES}, got {objective!r}")
-        if objective == "iwae" and beta != 1:
-            raise ValueError(f"the iwae objective is a bound on log p(x) and has no KL weight; "
-                             f"use beta=1 (got {beta!r}) or objective='elbo'")
-        self.beta, self.k, self.objective = float(beta), k, objective
+        for name in ("k", "objective"):
+            if name in arch:
+                raise TypeError(f"VAE takes no {name}: k samples of z per example are "
+                                f"minivae.IWAE(k=..., objective='iwae' or 'elbo', ...)")
+        self.beta = float(beta)
         super().__init__(input_dim, hidden_dims, latent_dim, likelihood, activation,
                          dtype, device, seed, decoder_hidden_dims, gaussian_std, fast, **arch)
-        if k > 1 or objective == "iwae":       # k samples per example: minivae/iwae.py, §12
-            step, loss = iwae.STEPS[objective]
-            self.loss_and_grads, self.loss = MethodType(step, self), MethodType(loss, self)
 
     def config(self) -> dict:
-        return {**super().config(), "beta": self.beta, "k": self.k, "objective": self.objective}
+        return {**super().config(), "beta": self.beta}
+
+    @classmethod
+    def from_arrays(cls, arrays, meta, path="<arrays>", device="cpu", dtype=None):
+        """As BaseModel.from_arrays; a file of k samples per example is refused by name.
+
+        Files of a VAE say k=1, objective "elbo" (or nothing); anything else
+        is an IWAE's, which ``minivae.IWAE.load`` or ``minivae.load_model`` reads.
+        """
+        config = meta.get("config") if isinstance(meta, dict) else None
+        if cls is VAE and isinstance(config, dict):
+            k, objective = config.get("k", 1), config.get("objective", "elbo")
+            if (k, objective) != (1, "elbo"):
+                raise CheckpointError(f"{path} holds an IWAE (k={k!r}, objective {objective!r}): "
+                                      "read it with minivae.IWAE.load or minivae.load_model")
+            config = {n: v for n, v in config.items() if n not in ("k", "objective")}
+            meta = {**meta, "config": config}
+        return super().from_arrays(arrays, meta, path, device=device, dtype=dtype)
 
     # -- one training step --------------------------------------------------
 
@@ -93,7 +102,7 @@ class VAE(BaseModel):
             self.rng.normal((B, self.latent_dim), dtype=self.dtype)          # (B, Z)
 
         # Forward (docs/math.md §1-3): the same code as loss().
-        mu, logvar, std, out = self._forward(x, eps)            # (B, Z) x3, (B, D)
+        mu, logvar, z, std, out = self._forward(x, eps)         # (B, Z) x4, (B, D)
 
         # Loss (§1, §4-6): the batch mean of recon + beta * KL. Each example's
         # gradient carries the 1/B of the mean; recon's comes with its value.
@@ -107,22 +116,38 @@ class VAE(BaseModel):
             dout = layer.backward(dout)
         dmu, dlogvar = self.ops.reparameterize_backward(         # through z = mu + std * eps,
             dout, eps, std, mu, logvar, self.beta / B)          # plus beta/B dKL: (B, Z) each
-        dh = self.mu_head.backward(dmu) + self.logvar_head.backward(dlogvar)   # (B, Z) -> (B, H):
-        for layer in reversed(self.encoder[1:]):                # both heads read h, so they add
-            dh = layer.backward(dh)                             # (B, H) -> (B, H)
-        dx = self.encoder[0].backward(dh, need_dx=input_grad)   # (B, H) -> (B, D), or None
+        dx = self._encoder_backward(dmu, dlogvar, input_grad)   # (B, Z) x2 -> (B, D), or None
         if input_grad:   # x reaches the loss twice: through the encoder, and in recon (§8)
             self.input_grad = dx + self.likelihood.grad_x(out, x) / B   # (B, D)
         return loss, parts
 
     def _forward(self, x, eps):
-        """x (B, D), eps (B, Z) -> mu, logvar, std (B, Z), decoder output (B, D); layers cache."""
-        h = forward_through(self.encoder, x)                    # (B, D) -> (B, H)
+        """x (B, D), eps (B, Z) -> mu, logvar, z, std (B, Z), decoder output (B, D).
+
+        Every layer caches what its backward needs. With eps (K, B, Z)
+        (iwae.py): z and std (K, B, Z), the decoder output (K*B, D).
+        """
+        h = x
+        for layer in self.encoder:                              # (B, D) -> (B, H)
+            h = layer.forward(h)
         mu = self.mu_head.forward(h)                            # (B, H) -> (B, Z)
         logvar = self.logvar_head.forward(h)                    # (B, H) -> (B, Z), log sigma^2
         z, std = self.ops.reparameterize(mu, logvar, eps)       # (B, Z): z = mu + std * eps, §3
-        out = forward_through(self.decoder, z.reshape(-1, self.latent_dim))   # (B, Z) -> (B, D)
-        return mu, logvar, std, out   # eps (K, B, Z) (minivae/iwae.py): z (K, B, Z), out (K*B, D)
+        out = z.reshape(-1, self.latent_dim)                    # (B, Z); (K*B, Z) for K samples
+        for layer in self.decoder:                              # (B, Z) -> (B, D)
+            out = layer.forward(out)
+        return mu, logvar, z, std, out
+
+    def _encoder_backward(self, dmu, dlogvar, input_grad=False):
+        """From dloss/dmu and dloss/dlogvar (B, Z) to the heads' and encoder's dW, db.
+
+        Both heads read h, so their dh add. Returns dloss/dx through the
+        encoder, (B, D), or None unless ``input_grad``.
+        """
+        dh = self.mu_head.backward(dmu) + self.logvar_head.backward(dlogvar)   # (B, Z) -> (B, H)
+        for layer in reversed(self.encoder[1:]):
+            dh = layer.backward(dh)                             # (B, H) -> (B, H)
+        return self.encoder[0].backward(dh, need_dx=input_grad)   # (B, H) -> (B, D), or None
 
     # -- the loss alone -----------------------------------------------------
 
@@ -136,7 +161,7 @@ class VAE(BaseModel):
         x = self._as_input(x)                                   # (B, D)
         eps = self._as_input(eps, "eps", self.latent_dim) if eps is not None else \
             self.rng.normal((x.shape[0], self.latent_dim), dtype=self.dtype)  # (B, Z)
-        mu, logvar, _, out = self._forward(x, eps)
+        mu, logvar, _, _, out = self._forward(x, eps)
         recon = self.likelihood.nll(out, x)                     # (B, D) -> (B,)
         kl = self.ops.gaussian_kl(mu, logvar)                   # (B, Z) -> (B,)
         loss = recon + self.beta * kl                           # (B,)

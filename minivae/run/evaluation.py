@@ -28,6 +28,7 @@ import numpy as np
 from ..backend import Generator, get_array_module, to_numpy
 from ..data import binarize
 from ..iwae import log_prior_ratio, logsumexp_softmax
+from ..vae import VAE
 from .metrics import mse, psnr_from_mse, ssim
 
 EVAL_SEED_OFFSET = 1_000_003   # evaluation noise is seeded apart from the training noise
@@ -80,8 +81,9 @@ def per_example_loss(model, x, batch_size: int = 1000, rng: Generator | None = N
         xb = x[s]                                          # (B, D)
         B = xb.shape[0]
         eps = rng.normal((B, model.latent_dim), dtype=model.dtype) if model.kind == "vae" else None
-        # The class's loss: one sample, analytic KL, also for a k-sample model (iwae.py).
-        loss, parts = type(model).loss(model, xb, eps, reduce=False)   # (B,), {"recon", "kl"}: (B,)
+        # One sample and the analytic KL, also for an IWAE: the VAE's (or the AE's) own loss.
+        one_sample = VAE.loss if isinstance(model, VAE) else type(model).loss
+        loss, parts = one_sample(model, xb, eps, reduce=False)   # (B,), {"recon", "kl"}: (B,)
         batches.append((loss, parts["recon"], parts["kl"]))
     loss, recon, kl = (model.xp.concatenate(column) for column in zip(*batches))   # (N,) each
     return loss, {"recon": recon, "kl": kl}
@@ -152,7 +154,7 @@ def test_set_metrics(model, x, image_shape, batch_size: int = 1000, rng: Generat
     for s in _batches(x.shape[0], batch_size):
         xb = model._as_input(x[s])                         # (B, D)
         eps = rng.normal((xb.shape[0], model.latent_dim), dtype=model.dtype)   # as per_example_loss
-        mu, logvar, _, out = model._forward(xb, eps)       # as model.loss: (B, Z) x3, (B, D)
+        mu, logvar, _, _, out = model._forward(xb, eps)    # as model.loss: (B, Z) x4, (B, D)
         recon = model.likelihood.nll(out, xb)              # (B,)
         kl = model.ops.gaussian_kl(mu, logvar)             # (B,)
         terms.append((recon + model.beta * kl, recon, kl))
@@ -199,12 +201,11 @@ def _iw_batch(model, x, k, rng, k_chunk):
     x = xp.asarray(x, dtype=model.dtype)                   # (B, D)
     B, D = x.shape
     mu, logvar = model.encode(x)                           # (B, Z), (B, Z)
-    std = xp.exp(0.5 * logvar)                             # (B, Z)
     lse = lse2 = None                                      # running log-sums, (B,)
     for start in range(0, k, k_chunk):
         kc = min(k_chunk, k - start)
         eps = rng.normal((kc, B, model.latent_dim), dtype=model.dtype)   # (kc, B, Z)
-        z = mu + std * eps                                 # (kc, B, Z)
+        z, _ = model.ops.reparameterize(mu, logvar, eps)   # (kc, B, Z): z = mu + std eps
         x_rep = xp.broadcast_to(x, (kc, B, D)).reshape(kc * B, D)        # (kc*B, D)
         log_px_z = model.log_px_given_z(z.reshape(kc * B, -1), x_rep)   # (kc*B,)
         log_w = log_px_z.reshape(kc, B) + log_prior_ratio(z, eps, logvar)   # (kc, B)

@@ -22,7 +22,7 @@ keras_autoencoder   MNIST: 784-144-72-48 with ReLU, ReLU, tanh (the code), decod
 
 from __future__ import annotations
 
-from ..iwae import BURDA_PASSES
+from .schedule import BURDA_PASSES
 
 _LAB_RANGE = dict(model="ae", likelihood="mse", pixel_range="symmetric")
 

@@ -38,7 +38,7 @@ from ..data import BatchIterator, DataError, load_dataset, to_unit_float
 from .divergence import NonFiniteLoss, advice
 from .epoch import Interrupted, StopOnCtrlC, measure, train_epoch
 from .evaluation import binarize_test_set, pick_examples
-from ..iwae import burda_learning_rate
+from .schedule import learning_rate as scheduled_rate
 from ..optim import SGD, Adam
 from .presets import check_fits
 from .run_tables import append_metrics, read_metrics, truncate_metrics, write_reconstructions
@@ -48,6 +48,7 @@ from ..files.serialize import CheckpointError, WriteError
 from ..fast.gpu import enable_tf32
 from ..fast.threads import BlasThreads, restore_original
 from .train_cli import parse_args
+from ..iwae import IWAE
 from ..vae import VAE
 
 def main(argv=None) -> int:
@@ -96,16 +97,16 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None)
                           kernel_size=cfg.kernel_size, stride=cfg.stride, padding=cfg.padding)
         if cfg.model == "ae":
             return Autoencoder(**kwargs)
-        return VAE(beta=cfg.beta, k=cfg.k, objective=cfg.objective, **kwargs)
+        if cfg.k > 1 or cfg.objective == "iwae":             # k samples of z per example
+            return IWAE(beta=cfg.beta, k=cfg.k, objective=cfg.objective, **kwargs)
+        return VAE(beta=cfg.beta, **kwargs)
     except ValueError as e:
         raise RunError(f"the model options do not fit: {e}") from None
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
     """The learning rate of ``epoch`` (1-based): constant, or the IWAE paper's stages."""
-    if cfg.lr_schedule == "burda":
-        return cfg.lr * burda_learning_rate(epoch) / burda_learning_rate(1)
-    return cfg.lr
+    return scheduled_rate(cfg.lr_schedule, cfg.lr, epoch)
 
 
 def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int:

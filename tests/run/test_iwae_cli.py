@@ -8,7 +8,7 @@ import pytest
 from minivae import load_model
 from minivae.run import train
 from minivae.run.train_cli import parse_args
-from minivae.iwae import BURDA_PASSES, burda_learning_rate
+from minivae.run.schedule import BURDA_PASSES, burda_learning_rate
 from minivae.run.run_tables import IWAE_COLUMNS, METRIC_COLUMNS
 
 from conftest import make_tiny
