@@ -10,6 +10,8 @@ parameters are saved, keeping the last good checkpoint.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # A loss above this many nats per pixel (per image: times D) means the run has diverged,
@@ -30,9 +32,37 @@ def loss_limit(model) -> float:
     least ten times that.
     """
     per_pixel = MAX_NATS_PER_PIXEL
-    if model.likelihood == "gaussian":
-        per_pixel = max(per_pixel, 10 / (2 * model.gaussian_std ** 2))
+    if model.likelihood.name == "gaussian":   # model.likelihood is the object, not its name
+        per_pixel = max(per_pixel, gaussian_per_pixel(model.gaussian_std))
     return per_pixel * model.input_dim
+
+
+def gaussian_per_pixel(std: float) -> float:
+    """Ten times the largest reconstruction loss of one pixel in [0, 1] (or [-1, 1]):
+    (x - m)^2 / (2 s^2) reaches 1 / (2 s^2), and 4 / (2 s^2) on [-1, 1]."""
+    return 10 / (2 * std ** 2) if std ** 2 > 0 else math.inf
+
+
+def check_gaussian_std(std: float, dtype: str, input_dim: int) -> None:
+    """Refuse a Gaussian std too small for training in ``dtype``.
+
+    The loss of an image reaches D / (2 s^2) nats, the limit above ten times
+    that, and the gradients grow like the loss; Adam squares them (its v), so
+    the limit's square must still be a number in ``dtype``. Past that the
+    first steps give inf or NaN and the run is reported as diverged. For
+    s = 1e-200 even s^2 is 0 in float64, where log(2 pi s^2) has no value.
+    """
+    largest = math.sqrt(float(np.finfo(dtype).max))     # the largest loss whose square fits
+    if gaussian_per_pixel(std) * input_dim <= largest:
+        return
+    smallest = math.sqrt(10 / 2 * input_dim / largest)  # the std whose limit is `largest`
+    loss = input_dim / (2 * std ** 2) if std ** 2 > 0 else math.inf
+    other = " (or --dtype float64)" if np.dtype(dtype) == np.float32 else ""
+    # 1.2x, then 2 digits: rounding moves a number by under 5%, so the value shown passes.
+    raise ValueError(f"--gaussian-std {std:g} is too small for {dtype}: the loss reaches "
+                     f"D / (2 s^2) = {loss:.2g} nats per image (D = {input_dim} pixels), and "
+                     f"squared gradients of that size (Adam's v) overflow {dtype}; use "
+                     f"--gaussian-std {1.2 * smallest:.2g} or more{other}")
 
 
 def check_losses(values, epoch: int, n_steps: int, limit: float) -> None:

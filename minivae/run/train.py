@@ -35,7 +35,7 @@ from ..backend import get_xp, resolve_device, to_numpy
 from .config import CHECKPOINT, TrainConfig
 from .console import epoch_line, final_line, flush_every_line, header_lines
 from ..data import BatchIterator, DataError, load_dataset, to_unit_float
-from .divergence import NonFiniteLoss, advice
+from .divergence import NonFiniteLoss, advice, check_gaussian_std
 from .epoch import Interrupted, StopOnCtrlC, measure, train_epoch
 from .evaluation import binarize_test_set, pick_examples
 from .schedule import learning_rate as scheduled_rate
@@ -91,6 +91,8 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None)
     kwargs.update(decoder_activation=cfg.decoder_activation, pixel_range=cfg.pixel_range)
     try:
         check_fits(cfg.preset, image_shape or (input_dim, 1))
+        if cfg.likelihood == "gaussian":
+            check_gaussian_std(cfg.gaussian_std, cfg.dtype, input_dim)
         if cfg.arch == "conv":
             H, W, C = (*(image_shape or (input_dim, 1)), 1)[:3]   # the loaders' (H, W[, C])
             kwargs.update(arch="conv", image_shape=(C, H, W), channels=cfg.channels,
