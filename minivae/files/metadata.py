@@ -24,6 +24,7 @@ class CheckpointError(ValueError):
     """A file that is not a readable minivae file, or belongs to another model."""
 
 
+ADAM_V = "optim/v."   # Adam's second moments in a checkpoint: "optim/v.<param>"
 TRAINING_KEYS = ("epoch", "checkpoint_version", "optimizer", "data", "train_config",
                  "image_shape")
 
@@ -134,7 +135,7 @@ def _check_training(meta: dict, f: _Fields, config: dict) -> None:
 
 
 def _check_arrays(arrays: dict, config: dict, path) -> None:
-    """Numeric, finite param/ and optim/ arrays."""
+    """Numeric, finite param/ and optim/ arrays; Adam's v never negative."""
     for name, a in arrays.items():
         if not name.startswith(("param/", "optim/")):
             continue
@@ -146,6 +147,14 @@ def _check_arrays(arrays: dict, config: dict, path) -> None:
             raise CheckpointError(f"{path}: {name} ({what}) contains NaN or infinite values; "
                                   "the run diverged before this was saved. Start a new run "
                                   "(another --out), e.g. with a smaller --lr")
+        if name.startswith(ADAM_V) and (a < 0).any():
+            # v is a running mean of squared gradients; one below 0 would make sqrt(v)
+            # NaN at the first step, and a resume would then look like a diverged run.
+            raise CheckpointError(f"{path}: {name} (Adam's v, a mean of squared gradients) "
+                                  f"holds {int((a < 0).sum())} negative values (the lowest "
+                                  f"{float(a.min()):.3g}), which Adam never writes; the file was "
+                                  "damaged or edited. Resume from an intact copy, or start a "
+                                  "new run (another --out)")
 
 
 def validate_meta(meta, path, arrays=None, training=False) -> dict:
