@@ -1,5 +1,7 @@
-"""The test suite itself: it finds MNIST where the package does, and sums up its skips."""
+"""The test suite itself: it finds MNIST where the package does, sums up its skips, mirrors
+the package folder by folder, and keeps every PyTorch comparison in a file of its own."""
 
+import ast
 import os
 import shutil
 import subprocess
@@ -8,6 +10,11 @@ import textwrap
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TESTS)
+PACKAGE = os.path.join(REPO, "minivae")
+# backend/ belongs to the core a learner reads, so its tests stand with the model's, at the root
+TESTED_AT_THE_ROOT = {"backend": "test_backend.py"}
+# tests/scripts/ tests what stands beside the package: benchmarks/, examples/, the notebook
+BESIDE_THE_PACKAGE = {"scripts"}
 
 
 def _run(code, env, cwd):
@@ -52,3 +59,51 @@ def test_skips_are_summed_up_by_reason(tmp_path):
     assert "21 skipped" in res.stdout, res.stdout
     assert "  20 x needs a GPU" in res.stdout and "   1 x needs data" in res.stdout
     assert "SKIPPED [" not in res.stdout   # no line per skipped test
+
+
+def _folders(path):
+    return {n for n in os.listdir(path) if os.path.isdir(os.path.join(path, n))
+            and not n.startswith((".", "__"))}
+
+
+def test_tests_mirror_the_package():
+    """Each subpackage of minivae/ has its tests/<name>/, and each tests/ folder names one."""
+    subpackages = {n for n in _folders(PACKAGE)
+                   if os.path.isfile(os.path.join(PACKAGE, n, "__init__.py"))}
+    folders = _folders(TESTS)
+    untested = sorted(subpackages - set(TESTED_AT_THE_ROOT) - folders)
+    assert not untested, f"minivae/{untested[0]}/ has no tests/{untested[0]}/ folder for its tests"
+    stray = sorted(folders - subpackages - BESIDE_THE_PACKAGE)
+    assert not stray, (f"tests/{stray[0]}/ names no subpackage of minivae/: name it after the "
+                       f"subpackage it tests, or move its files to that subpackage's folder")
+    for name, test_file in TESTED_AT_THE_ROOT.items():
+        assert name in subpackages and os.path.isfile(os.path.join(TESTS, test_file)), test_file
+
+
+def _imports_torch_on_load(path):
+    """True when the module's top-level code imports torch, so that all of it skips without."""
+    def imports_torch(node):
+        if isinstance(node, ast.Import):
+            return any(a.name.split(".")[0] == "torch" for a in node.names)
+        if isinstance(node, ast.ImportFrom):
+            return (node.module or "").split(".")[0] == "torch"
+        return (not isinstance(node, (ast.FunctionDef, ast.ClassDef)) and any(
+            isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "importorskip"
+            and n.args and getattr(n.args[0], "value", None) == "torch" for n in ast.walk(node)))
+
+    with open(path) as f:
+        body = ast.parse(f.read()).body
+    top = [n for node in body
+           for n in [node, *(node.body if isinstance(node, (ast.Try, ast.If)) else [])]]
+    return any(imports_torch(node) for node in top)
+
+
+def test_gradient_checks_do_not_need_torch():
+    """A file that imports torch on load holds only PyTorch comparisons, and says so in its name."""
+    wholesale = sorted(os.path.relpath(os.path.join(root, name), REPO)
+                       for root, _, names in os.walk(TESTS) for name in names
+                       if name.startswith("test_") and name.endswith(".py")
+                       and "torch" not in name[:-3].split("_")
+                       and _imports_torch_on_load(os.path.join(root, name)))
+    assert not wholesale, (f"{wholesale} import torch on load, so all their tests skip without "
+                           f"it: move the PyTorch comparisons to a <name>_torch.py beside them")

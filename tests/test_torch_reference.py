@@ -8,7 +8,11 @@ import pytest
 
 from minivae import VAE, Autoencoder, to_numpy
 
-torch = pytest.importorskip("torch", reason="PyTorch not installed (the 'bench' extra)")
+try:
+    import torch
+except ImportError:
+    pytest.skip("torch is not installed: the comparisons with PyTorch need it "
+                '(pip install -e ".[bench]")', allow_module_level=True)
 F = torch.nn.functional
 ACT = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
        "leaky_relu": lambda h: F.leaky_relu(h, 0.01)}
