@@ -34,6 +34,8 @@ import argparse
 import os
 import time
 
+from ..files.metadata import shown
+
 CHECK_SECONDS = 1.0     # how often "auto" looks at the load (a /proc/stat read costs ~30 us)
 PROBE_SECONDS = 0.1     # the first look, before any work, while this process sleeps
 
@@ -47,7 +49,7 @@ def thread_count(value):
         return "auto"
     if text.isdigit() and int(text) >= 1:
         return int(text)
-    raise argparse.ArgumentTypeError(f"must be 'auto' or a positive integer, got {value!r}")
+    raise argparse.ArgumentTypeError(f"must be 'auto' or a positive integer, got {shown(value)}")
 
 
 def add_threads_option(parser) -> None:

@@ -35,7 +35,7 @@ class _Fields:
     def __init__(self, obj, where: str, path):
         self.path, self.where = path, where
         if not isinstance(obj, dict):
-            self.fail(where, f"must be a JSON object, got {_show(obj)}")
+            self.fail(where, f"must be a JSON object, got {shown(obj)}")
         self.obj = obj
 
     def fail(self, key, why):
@@ -57,13 +57,13 @@ class _Fields:
         if isinstance(value, bool) or not isinstance(value, int) or value < low or \
                 (high is not None and value > high):
             limits = f">= {low}" + (f" and <= {high}" if high is not None else "")
-            self.fail(self._name(key), f"must be an integer {limits}, got {_show(value)}")
+            self.fail(self._name(key), f"must be an integer {limits}, got {shown(value)}")
         return value
 
     def choice(self, key, choices):
         value = self.get(key)
         if not isinstance(value, str) or value not in choices:
-            self.fail(self._name(key), f"must be one of {choices}, got {_show(value)}")
+            self.fail(self._name(key), f"must be one of {choices}, got {shown(value)}")
         return value
 
     def number(self, key, low, strict=False):
@@ -72,13 +72,13 @@ class _Fields:
               and math.isfinite(value) and (value > low if strict else value >= low))
         if not ok:
             self.fail(self._name(key), f"must be a finite number {'>' if strict else '>='} "
-                                       f"{low}, got {_show(value)}")
+                                       f"{low}, got {shown(value)}")
         return float(value)
 
     def bool(self, key):
         value = self.get(key)
         if not isinstance(value, bool):
-            self.fail(self._name(key), f"must be true or false, got {_show(value)}")
+            self.fail(self._name(key), f"must be true or false, got {shown(value)}")
         return value
 
     def int_list(self, key, lengths=None):
@@ -86,13 +86,25 @@ class _Fields:
         if not isinstance(value, list) or (lengths and len(value) not in lengths) or \
                 not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
             what = f"a list of {' or '.join(map(str, lengths))} " if lengths else "a list of "
-            self.fail(self._name(key), f"must be {what}positive integers, got {_show(value)}")
+            self.fail(self._name(key), f"must be {what}positive integers, got {shown(value)}")
         return value
 
 
-def _show(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def cut(text: str, limit: int = 60) -> str:
+    """``text``, or its first ``limit`` - 3 characters and "..." if it is longer."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def shown(value, limit: int = 60) -> str:
+    """repr(value) cut to ``limit`` characters, for an error message.
+
+    A value read from a file may be megabytes long (a 200 MB string, a list
+    of 100,000 layer widths); the message shows enough to recognise it. A
+    long string or list is cut before repr, so no huge text is built.
+    """
+    if isinstance(value, (str, list, tuple)) and len(value) > limit:
+        value = value[:limit]
+    return cut(repr(value), limit)
 
 
 def _check_config(f: _Fields) -> dict:
@@ -102,10 +114,10 @@ def _check_config(f: _Fields) -> dict:
     parameters before anything is allocated (``params.param_budget``)."""
     kind = f.get("model")
     if not isinstance(kind, str):
-        f.fail("config.model", f"must be the name of a model kind, got {_show(kind)}")
+        f.fail("config.model", f"must be the name of a model kind, got {shown(kind)}")
     for key in f.obj:
         if not isinstance(key, str):
-            f.fail("config", f"has a setting named {_show(key)}")
+            f.fail("config", f"has a setting named {shown(key)}")
     return f.obj
 
 
@@ -116,12 +128,12 @@ def _check_training(meta: dict, f: _Fields, config: dict) -> None:
                                      "reads version 1; update minivae")
     opt = _Fields(f.get("optimizer"), "optimizer", f.path)
     if opt.get("name") not in ("Adam", "SGD"):
-        opt.fail("optimizer.name", f"must be 'Adam' or 'SGD', got {_show(opt.obj['name'])}")
+        opt.fail("optimizer.name", f"must be 'Adam' or 'SGD', got {shown(opt.obj['name'])}")
     opt.int("t", low=epoch)                         # at least one step per epoch
     data = _Fields(f.get("data"), "data", f.path)
     if data.int("epoch") != epoch:
         data.fail("data.epoch", f"must equal the checkpoint's epoch {epoch}, got "
-                                f"{_show(data.obj['epoch'])}")
+                                f"{shown(data.obj['epoch'])}")
     data.int("n", low=1)
     data.int("batch_size", low=1)
     data.int("seed")
@@ -131,7 +143,7 @@ def _check_training(meta: dict, f: _Fields, config: dict) -> None:
     shape = f.int_list("image_shape", lengths=(2, 3))
     if math.prod(shape) != config.get("input_dim"):
         f.fail("image_shape", f"{shape} holds {math.prod(shape)} pixels, but the model's "
-                              f"input_dim is {_show(config.get('input_dim'))}")
+                              f"input_dim is {shown(config.get('input_dim'))}")
 
 
 def _check_arrays(arrays: dict, config: dict, path) -> None:

@@ -24,6 +24,7 @@ from .values import (activation_names, dataset_name, existing_dir, flag, int_lis
                      optional_path, positive_float, positive_int, unit_interval, width_list)
 from ..iwae import OBJECTIVES
 from ..fast.threads import THREADS_HELP, thread_count
+from ..files.metadata import shown
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -33,7 +34,7 @@ def preset_name(value):
     if value in (None, ""):
         return None
     if value not in PRESETS:
-        raise argparse.ArgumentTypeError(f"invalid choice {value!r} (choose from "
+        raise argparse.ArgumentTypeError(f"invalid choice {shown(value)} (choose from "
                                          f"{', '.join(PRESETS)})")
     return value
 
@@ -170,7 +171,7 @@ def check_value(name, value):
         value = m["parse"](value)
     if m["choices"] is not None and value not in m["choices"]:
         raise argparse.ArgumentTypeError(
-            f"invalid choice {value!r} (choose from {', '.join(m['choices'])})")
+            f"invalid choice {shown(value)} (choose from {', '.join(m['choices'])})")
     return value
 
 
@@ -197,10 +198,10 @@ def read_config_file(path) -> dict:
     settings = {}
     for key, value in raw.items():
         if key not in FIELDS:
-            raise ValueError(f"config file {path}: unknown key {key!r} "
+            raise ValueError(f"config file {path}: unknown key {shown(key)} "
                              f"(known keys: {', '.join(FIELDS)})")
         try:
             settings[key] = check_value(key, value)
         except argparse.ArgumentTypeError as e:
-            raise ValueError(f"config file {path}: key {key!r}: {e}") from None
+            raise ValueError(f"config file {path}: key {shown(key)}: {e}") from None
     return settings

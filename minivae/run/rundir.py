@@ -55,8 +55,22 @@ def mark(run_dir) -> None:
                      b"This directory is a minivae training run (python -m minivae.train).\n")
 
 
+def dangling_link(path: str) -> str | None:
+    """The first part of ``path`` that is a symbolic link to nothing, or None."""
+    names = os.fspath(path).split(os.sep)
+    for i in range(1, len(names) + 1):
+        part = os.sep.join(names[:i]) or os.sep            # "/", "/tmp", "/tmp/run"...
+        if os.path.islink(part) and not os.path.exists(part):
+            return part
+    return None
+
+
 def check_new_run_dir(run_dir: str) -> None:
     """Refuse an --out that holds a run, a file, or a directory minivae did not make."""
+    link = dangling_link(run_dir)   # os.makedirs would only say "File exists"
+    if link is not None:
+        raise RunError(f"--out {run_dir}: {link} is a symbolic link to {os.readlink(link)}, "
+                       "which does not exist; create that directory, or choose another --out")
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise RunError(f"--out {run_dir} is a file, not a directory; choose another --out")
     if os.path.exists(os.path.join(run_dir, CHECKPOINT)):
@@ -131,9 +145,14 @@ class RunLock:
         if previous:                          # only a run that never released it leaves text
             self.note = (f"note: took over the lock of {self.run_dir} left by a run that is no "
                          f"longer running ({previous})")
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        except OSError as e:                  # a full disk: often the run's very first write
+            self.fd = fd
+            self.release()                    # no empty lock file left behind
+            raise write_error(e, self.path) from None
         self.fd = fd
         return self
 
@@ -160,6 +179,10 @@ class RunLock:
                         f"it (rm {self.path}) if no run is training here, then start again")
 
     def __exit__(self, *exc):
+        self.release()
+
+    def release(self):
+        """Delete the lock file, then let go of the OS lock (in that order: see __enter__)."""
         if self.fd is not None:
             try:
                 os.remove(self.path)          # while still locked: see __enter__

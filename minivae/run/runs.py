@@ -33,6 +33,7 @@ from ..checkpoints import model_from_arrays
 from .config import CHECKPOINT, FIELDS, TrainConfig, check_value
 from .rundir import RunError, RunLock, check_new_run_dir, mark  # noqa: F401  (RunError re-exported)
 from .run_tables import metric_columns
+from ..files.metadata import cut, shown   # values from a file, cut for a message
 from ..files.serialize import (CheckpointError, clean_temporary_files, load_npz, validate_meta,
                         write_error, write_text)
 
@@ -125,14 +126,14 @@ def check_train_config(settings: dict, path) -> None:
     """Refuse a checkpoint's train_config with an unknown key or a value training would reject."""
     for key, value in settings.items():
         if key not in FIELDS:
-            raise CheckpointError(f"{path}: metadata field 'train_config.{key}' is not a "
+            raise CheckpointError(f"{path}: metadata field 'train_config.{cut(str(key))}' is not a "
                                   "setting of minivae.train; the file was damaged or edited")
         try:
             if value is None and FIELDS[key].default is not None:
                 raise ValueError("must not be null")
             if key in ("data_dir", "out"):          # paths: they may have moved since
                 if value is not None and not isinstance(value, str):
-                    raise ValueError(f"must be a path, got {value!r}")
+                    raise ValueError(f"must be a path, got {shown(value)}")
             elif value is not None:
                 check_value(key, value)
         except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
@@ -141,9 +142,12 @@ def check_train_config(settings: dict, path) -> None:
 
 
 def _describe(c: dict) -> str:
-    dims = [c.get("input_dim"), *c.get("hidden_dims", []), c.get("latent_dim")]
-    return (f"{c.get('model')} {'-'.join(map(str, dims))} ({c.get('activation')}, "
-            f"{c.get('likelihood')}, {c.get('dtype')})")
+    """"vae 784-400-20 (relu, bernoulli, float32)"; cut short for a file's 100,000 layers."""
+    hidden = c.get("hidden_dims") or []
+    dims = [c.get("input_dim"), *hidden[:8], *(["..."] if len(hidden) > 8 else []),
+            c.get("latent_dim")]
+    return cut(f"{c.get('model')} {'-'.join(map(str, dims))} ({c.get('activation')}, "
+               f"{c.get('likelihood')}, {c.get('dtype')})", 120)
 
 
 def check_architecture(meta: dict, model, path) -> None:
@@ -151,7 +155,7 @@ def check_architecture(meta: dict, model, path) -> None:
     saved, wanted = meta["config"], model.config()
     keys = ("model", "input_dim", "hidden_dims", "decoder_hidden_dims", "latent_dim",
             "likelihood", "activation", "dtype", "gaussian_std")
-    diffs = [f"{k}: checkpoint {saved.get(k)!r}, config {wanted.get(k)!r}"
+    diffs = [f"{k}: checkpoint {shown(saved.get(k))}, config {shown(wanted.get(k))}"
              for k in keys if saved.get(k) != wanted.get(k)]
     if diffs:
         raise CheckpointError(
@@ -165,7 +169,7 @@ def check_same_run(meta: dict, cfg: TrainConfig, path) -> None:
     saved, now = meta.get("train_config", {}), cfg.to_dict()
     same = lambda k: (os.path.abspath(saved[k]) == os.path.abspath(now[k])   # noqa: E731
                       if k == "dataset" and saved[k] != now[k] else saved[k] == now[k])
-    diffs = [f"{k}: checkpoint {saved[k]!r}, config.json {now[k]!r}" for k in saved
+    diffs = [f"{k}: checkpoint {shown(saved[k])}, config.json {shown(now[k])}" for k in saved
              if not FIELDS[k].metadata["resumable"] and k != "out" and not same(k)]
     if diffs:
         raise CheckpointError(f"{path} and the config.json beside it come from different runs ("

@@ -24,6 +24,7 @@ from dataclasses import fields
 
 from .config import ARCHITECTURE, CHECKPOINT, FIELDS, TrainConfig, read_config_file
 from ..data.custom import SUFFIXES
+from ..files.metadata import cut
 from .presets import PRESETS
 
 
@@ -57,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show(value):
-    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
+    """A setting as the command line spells it: 512,256 for a list; cut short for a message
+    (a config file may hold a list of a million widths)."""
+    if isinstance(value, (tuple, list)):
+        return cut(",".join(map(str, value[:40])) + (",..." if len(value) > 40 else ""), 120)
+    return cut(str(value), 120)
 
 
 def parse_args(argv=None):
@@ -88,6 +93,9 @@ def parse_args(argv=None):
     if cfg.objective == "iwae" and cfg.beta != 1:
         parser.error(f"--objective iwae is a bound on log p(x) with no KL weight: use --beta 1 "
                      f"(got {cfg.beta:g}) or --objective elbo")
+    if cfg.arch == "dense" and not cfg.hidden:    # the models build no dense net without one
+        parser.error("--hidden '': a dense model needs at least one hidden layer, e.g. --hidden "
+                     "400 ('' means no Dense layer after the convolutions of --arch conv)")
     if cfg.tf32 and cfg.device == "cpu":
         parser.error("--tf32 needs --device cuda or auto: TF32 is a mode of GPU tensor cores")
     if cfg.dataset.endswith(SUFFIXES):

@@ -13,13 +13,15 @@ import os
 
 from ..data.catalog import DATASETS as _CATALOG
 from ..data.custom import SUFFIXES
+from ..files.metadata import shown   # a value cut for a message: it may be megabytes long
 
 DATASETS = tuple(_CATALOG)   # ("mnist", "fashion-mnist")
+MAX_PATH = 4096              # Linux's PATH_MAX: no longer path can be opened
 
 
 def _number(value, kind):
     wrong = argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
-                                       f"got {value!r}")
+                                       f"got {shown(value)}")
     if isinstance(value, bool) or (kind is int and isinstance(value, float)):
         raise wrong                   # TOML's true is not the number 1, and 2.5 epochs is not 2
     try:
@@ -31,28 +33,28 @@ def _number(value, kind):
 def positive_int(value):
     n = _number(value, int)
     if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {shown(value)}")
     return n
 
 
 def nonnegative_int(value):
     n = _number(value, int)
     if n < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value!r}")
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {shown(value)}")
     return n
 
 
 def positive_float(value):
     x = _number(value, float)
     if not (math.isfinite(x) and x > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {value!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {shown(value)}")
     return x
 
 
 def nonnegative_float(value):
     x = _number(value, float)
     if not (math.isfinite(x) and x >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {value!r}")
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {shown(value)}")
     return x
 
 
@@ -64,8 +66,8 @@ def int_list(value):
     except argparse.ArgumentTypeError:
         widths = ()
     if not widths:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers such as 400 or 512,256; got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as "
+                                         f"400 or 512,256; got {shown(value)}")
     return widths
 
 
@@ -78,7 +80,7 @@ def unit_interval(value):
     """A number in [0, 1), e.g. a momentum."""
     x = _number(value, float)
     if not (0 <= x < 1):
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {value!r}")
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {shown(value)}")
     return x
 
 
@@ -99,7 +101,7 @@ def activation_names(value):
     if bad or not names:
         raise argparse.ArgumentTypeError(
             f"expected activation names from {', '.join(allowed)}, one or comma-separated "
-            f"(one per layer, e.g. relu,relu,tanh); got {value!r}")
+            f"(one per layer, e.g. relu,relu,tanh); got {shown(value)}")
     return ",".join(names)
 
 
@@ -110,18 +112,28 @@ def optional_activations(value):
 def dataset_name(value):
     """A known dataset name, or the path of a .npy/.npz file."""
     value = str(value)
-    if value in DATASETS or value.endswith(SUFFIXES):
+    if value in DATASETS:
         return value
-    raise argparse.ArgumentTypeError(
-        f"expected one of {', '.join(DATASETS)} or a path ending in .npy or .npz; got {value!r}")
+    if value.endswith(SUFFIXES):
+        return _path(value)
+    raise argparse.ArgumentTypeError(f"expected one of {', '.join(DATASETS)} or a path ending "
+                                     f"in .npy or .npz; got {shown(value)}")
+
+
+def _path(path: str) -> str:
+    """``path``, if a file system could open it at all (messages then show it whole)."""
+    if len(path) > MAX_PATH:
+        raise argparse.ArgumentTypeError(f"a path of {len(path):,} characters is longer than "
+                                         f"any file system takes ({MAX_PATH:,}); got {shown(path)}")
+    return path
 
 
 def optional_path(value):
     if value in (None, ""):
         return None
     if not isinstance(value, (str, os.PathLike)):     # e.g. data_dir = 1 in a TOML file
-        raise argparse.ArgumentTypeError(f"expected a path, got {value!r}")
-    return os.fspath(value)
+        raise argparse.ArgumentTypeError(f"expected a path, got {shown(value)}")
+    return _path(os.fspath(value))
 
 
 def existing_dir(value):
@@ -133,7 +145,7 @@ def existing_dir(value):
 
 def flag(value):
     if not isinstance(value, bool):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected true or false, got {shown(value)}")
     return value
 
 
