@@ -1,9 +1,11 @@
-"""A model's layer lists, dense or convolutional, described in one place.
+"""The options that choose a model's layers, checked, and the layers of a conv model.
 
-``model.BaseModel._build`` asks :func:`plan` for the parametrised layers in
-forward order and then threads the activations between them. Both
-architectures give the same three parts, so the VAE and the Autoencoder run
-either with the same loss_and_grads:
+``model.BaseModel`` checks its options here (:func:`check_architecture`)
+and lists its layers itself, as ``layers.Spec`` entries in forward order
+(the dense layers in ``BaseModel._layer_specs``, the conv ones from
+:func:`conv_encoder` and :func:`conv_decoder` below). Both architectures
+give the same three parts, so the VAE and the Autoencoder run either with
+the same loss_and_grads:
 
     arch="dense"   encoder  Dense D->H1, act, Dense H1->H2, act, ...
                    heads    Dense H->Z (mu, logvar; or code)
@@ -30,7 +32,7 @@ import math
 import numpy as np
 
 from .conv import Conv2d, ConvTranspose2d, output_size
-from .layers import ACTIVATIONS, Dense
+from .layers import ACTIVATIONS, Dense, Flatten, Spec, Unflatten
 from .pixel_range import RANGES
 
 ARCHS = ("dense", "conv")
@@ -43,20 +45,21 @@ def positive_int(name, value):
     return int(value)
 
 
-def set_architecture(model, input_dim, latent_dim, arch, image_shape, channels, kernel_size,
-                     stride, padding, decoder_activation, pixel_range):
-    """Check the options that choose the layers and keep them on ``model``."""
+def check_architecture(input_dim, latent_dim, heads, arch, image_shape, channels, kernel_size,
+                       stride, padding, decoder_activation, pixel_range):
+    """The options that choose the layers, checked; returns them as the model keeps them:
+
+    (arch, pixel_range, decoder_activation, kernel_size, stride, padding, channels,
+     image_shape, input_dim, latent_dim, code_is_feature_map)
+    """
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
     if pixel_range not in RANGES:
         raise ValueError(f"pixel_range must be one of {RANGES}, got {pixel_range!r}")
-    model.arch, model.pixel_range, model.decoder_activation = arch, pixel_range, decoder_activation
-    model.kernel_size, model.stride = positive_int("kernel_size", kernel_size), \
-        positive_int("stride", stride)
+    kernel_size, stride = positive_int("kernel_size", kernel_size), positive_int("stride", stride)
     if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
         raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
-    model.padding = int(padding)
-    model.channels = tuple(positive_int("channels entry", c) for c in channels)
+    channels = tuple(positive_int("channels entry", c) for c in channels)
     if arch == "conv":
         if image_shape is None:              # a square grey image: 784 -> (1, 28, 28)
             side = math.isqrt(input_dim or 784)
@@ -71,21 +74,20 @@ def set_architecture(model, input_dim, latent_dim, arch, image_shape, channels, 
             raise ValueError(f"input_dim {input_dim} does not match image_shape "
                              f"{image_shape} ({math.prod(image_shape)} pixels)")
         input_dim = math.prod(image_shape)
-        if not model.channels:
+        if not channels:
             raise ValueError("arch='conv' needs at least one entry in channels")
     elif image_shape is not None:
         raise ValueError("image_shape is for arch='conv'; a dense model reads flat rows")
-    model.image_shape = image_shape
-    model.input_dim = positive_int("input_dim", 784 if input_dim is None else input_dim)
-    model.code_is_feature_map = latent_dim is None
+    input_dim = positive_int("input_dim", 784 if input_dim is None else input_dim)
+    code_is_feature_map = latent_dim is None
     if latent_dim is None:                   # the code is the last feature map (conv AE)
-        if arch != "conv" or model.heads != ("code",):
+        if arch != "conv" or heads != ("code",):
             raise ValueError("latent_dim=None (the code is the last conv feature map) is "
                              "only for a conv Autoencoder; give latent_dim")
-        latent_dim = math.prod(conv_sizes(image_shape, model.channels, model.kernel_size,
-                                          model.stride, model.padding)[-1])
-    model.latent_dim = positive_int("latent_dim", latent_dim)
-
+        latent_dim = math.prod(conv_sizes(image_shape, channels, kernel_size, stride,
+                                          int(padding))[-1])
+    return (arch, pixel_range, decoder_activation, kernel_size, stride, int(padding), channels,
+            image_shape, input_dim, positive_int("latent_dim", latent_dim), code_is_feature_map)
 
 
 def activation_list(spec, n: int, what: str, extra: str):
@@ -134,45 +136,52 @@ def output_padding(small: int, big: int, k: int, s: int, p: int) -> int:
     return op
 
 
-def plan(model):
-    """(encoder, heads, decoder) layer plans: lists of (name, class, args, kwargs).
+def conv_encoder(model, acts):
+    """The encoder of a conv model as Specs: Conv, act, ..., Flatten, then its Dense layers.
 
-    ``None`` in the encoder/decoder plan marks where an activation goes; the
-    strings "flatten", "unflatten", "flatten_image" mark reshaping layers.
+    ``acts`` yields the activation Spec of each hidden layer, in order.
+    Returns (specs, F), F = c_n h w the width of the flattened last feature map.
     """
-    D, Z = model.input_dim, model.latent_dim
-    feature_code = model.code_is_feature_map                # no heads: z is the feature map
-    heads_in = D
-    enc, dec = [], []
-    if model.arch == "conv":
-        k, s, p = model.kernel_size, model.stride, model.padding
-        shapes = conv_sizes(model.image_shape, model.channels, k, s, p)
-        for i, ((c_in, _, _), (c_out, _, _)) in enumerate(zip(shapes[:-1], shapes[1:])):
-            enc += [(f"conv{i}", Conv2d, (c_in, c_out, k), dict(stride=s, padding=p)), None]
-        enc.append(("flatten",))
-        heads_in = math.prod(shapes[-1])                                  # F = c_n h w
-    widths = (heads_in, *model.hidden_dims)
+    k, s, p = model.kernel_size, model.stride, model.padding
+    shapes = conv_sizes(model.image_shape, model.channels, k, s, p)   # (C, H, W) per layer
+    enc = []
+    for i, ((c_in, _, _), (c_out, _, _)) in enumerate(zip(shapes[:-1], shapes[1:])):
+        enc += [Spec(f"conv{i}", Conv2d, (c_in, c_out, k), dict(stride=s, padding=p)), next(acts)]
+    enc.append(Spec(None, Flatten))                                       # (B, c_n, h, w) -> (B, F)
+    widths = (math.prod(shapes[-1]), *model.hidden_dims)
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        enc += [(f"enc{i}", Dense, (a, b), {}), None]
-    heads = [(head, Dense, (widths[-1], Z), {}) for head in model.heads] if not feature_code else []
-    if model.arch == "dense":
-        dims = (Z, *model.decoder_hidden_dims)
+        enc += [Spec(f"enc{i}", Dense, (a, b)), next(acts)]
+    return enc, widths[0]
+
+
+def conv_decoder(model, acts):
+    """The decoder of a conv model as Specs: [Dense ... ->F, act,] Unflatten, ConvT, act, ..., Flatten.
+
+    Mirrors :func:`conv_encoder`; ``acts`` yields the activation Spec of each
+    hidden layer. The output activation is added by the model.
+    """
+    k, s, p = model.kernel_size, model.stride, model.padding
+    shapes = conv_sizes(model.image_shape, model.channels, k, s, p)
+    dec = []
+    if not model.code_is_feature_map:                                    # Z -> G.. -> F
+        dims = (model.latent_dim, *model.decoder_hidden_dims, math.prod(shapes[-1]))
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-            dec += [(f"dec{i}", Dense, (a, b), {}), None]
-        dec.append(("out", Dense, (dims[-1], D), {}))
-        return enc, heads, dec
-    if not feature_code:                                                  # Z -> G.. -> F
-        dims = (Z, *model.decoder_hidden_dims, heads_in)
-        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-            dec += [(f"dec{i}", Dense, (a, b), {}), None]
-    dec.append(("unflatten", shapes[-1]))
+            dec += [Spec(f"dec{i}", Dense, (a, b)), next(acts)]
+    dec.append(Spec(None, Unflatten, (shapes[-1],)))                      # (B, F) -> (B, c_n, h, w)
     for i in range(len(shapes) - 1, 0, -1):                               # c_n -> ... -> C
         (c_big, H, W), (c_small, h, w) = shapes[i - 1], shapes[i]
         op = output_padding(h, H, k, s, p), output_padding(w, W, k, s, p)   # (rows, cols)
         name = "out" if i == 1 else f"deconv{len(shapes) - 1 - i}"
-        dec.append((name, ConvTranspose2d, (c_small, c_big, k),
-                    dict(stride=s, padding=p, output_padding=op)))
+        dec.append(Spec(name, ConvTranspose2d, (c_small, c_big, k),
+                        dict(stride=s, padding=p, output_padding=op)))
         if i > 1:
-            dec.append(None)
-    dec.append(("flatten_image",))
-    return enc, heads, dec
+            dec.append(next(acts))
+    dec.append(Spec(None, Flatten, kwargs=dict(channels_last=True)))     # -> (B, H W C) rows
+    return dec
+
+
+def conv_activation_count(model):
+    """(encoder, decoder) hidden activations of a conv model: one after every hidden layer."""
+    n_dense_dec = 0 if model.code_is_feature_map else len(model.decoder_hidden_dims) + 1
+    return (len(model.channels) + len(model.hidden_dims),
+            n_dense_dec + len(model.channels) - 1)

@@ -141,6 +141,7 @@ class _ConvBase(Layer):
             store = ParamStore(self.shapes(name, in_channels, out_channels, self.k), xp, dtype)
         self._W, self._b = store.params[f"{name}.W"], store.params[f"{name}.b"]
         self._dW, self._db = store.grads[f"{name}.W"], store.grads[f"{name}.b"]
+        self.name = name
         # PyTorch's default: U(-a, a), a = 1/sqrt(fan_in), fan_in = W.shape[1] k^2
         # (C k^2 for Conv2d, O k^2 for ConvTranspose2d, as torch computes it).
         rng = rng if rng is not None else Generator(xp, seed)

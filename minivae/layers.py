@@ -20,6 +20,7 @@ that says so.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -80,6 +81,7 @@ class Dense(Layer):
             store = ParamStore(self.shapes(name, in_dim, out_dim), xp, dtype)
         self._W, self._b = store.params[f"{name}.W"], store.params[f"{name}.b"]   # (I, O), (O,)
         self._dW, self._db = store.grads[f"{name}.W"], store.grads[f"{name}.b"]   # (I, O), (O,)
+        self.name = name
         rng = rng if rng is not None else Generator(xp, 0)
         k = 1.0 / math.sqrt(in_dim)
         self._W[...] = rng.uniform(self._W.shape, -k, k, dtype=self._W.dtype)
@@ -162,6 +164,36 @@ def make_activation(name: str, xp=np) -> Layer:
     if name not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name](xp)
+
+
+# -- listing a model's layers ----------------------------------------------------
+
+class Spec(NamedTuple):
+    """One layer as a model lists it, before it is built.
+
+        Spec("enc0", Dense, (784, 400))    a layer with parameters "enc0.W", "enc0.b"
+        Spec(None, ReLU)                   a layer without parameters
+
+    A model lists every layer first, so that it can allocate one flat vector
+    for all the parameters (params.py) before any layer is built.
+    """
+
+    name: str | None
+    cls: type
+    args: tuple = ()
+    kwargs: dict | None = None
+
+    def build(self, xp=np, store=None, rng=None, dtype="float32") -> Layer:
+        """The layer itself; one with parameters takes its views from ``store``."""
+        if self.name is None:
+            return self.cls(*self.args, xp=xp, **(self.kwargs or {}))
+        return self.cls(*self.args, **(self.kwargs or {}), rng=rng, dtype=dtype, xp=xp,
+                        store=store, name=self.name)
+
+
+def activation_spec(name: str) -> Spec:
+    """The Spec of an activation layer; "none" is the Identity (no activation)."""
+    return Spec(None, Identity if name == "none" else ACTIVATIONS[name])
 
 
 # -- reshaping, for convolutional models (docs/math.md §11) ---------------------

@@ -47,11 +47,6 @@ class Likelihood:
         """-log p(x | out) per example, (B, D) -> (B,), nats."""
         return self.nll_and_grad(out, x, None)[0]
 
-    @classmethod
-    def from_options(cls, xp, gaussian_std=1.0):
-        """Build from a model's settings: only the Gaussian reads ``gaussian_std``."""
-        return cls(xp)
-
 
 class Bernoulli(Likelihood):
     """Each pixel is "ink" with probability sigmoid(l): -log p = sum_d softplus(l_d) - x_d l_d.
@@ -102,9 +97,6 @@ class Gaussian(Likelihood):
             raise ValueError(f"gaussian_std must be a positive number, got {std!r}")
         self.std = float(std)
 
-    @classmethod
-    def from_options(cls, xp, gaussian_std=1.0):
-        return cls(xp, std=gaussian_std)
 
     def nll_and_grad(self, mean, x, scale=1.0):
         """sum_d (x_d - m_d)^2 / (2 std^2) + const (B,) and scale * (m - x) / std^2 (B, D)."""

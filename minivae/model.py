@@ -17,12 +17,15 @@ import math
 
 import numpy as np
 
-from .architecture import NO_ACTIVATION, activation_list, plan, set_architecture
+from .architecture import (NO_ACTIVATION, activation_list, check_architecture,
+                           conv_activation_count, conv_decoder, conv_encoder)
 from .architecture import positive_int as _positive_int
 from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast.forms import choose_ops
-from .layers import Chain, Flatten, Identity, InputLayer, Unflatten, forward_through, make_activation
+from .layers import (Chain, Dense, Identity, InputLayer, Spec, activation_spec, forward_through,
+                     make_activation)
 from .params import ParamStore, param_budget
+from .summary import summary_text
 from .pixel_range import SymmetricRange
 from .files.serialize import CheckpointError, load_npz, save_npz
 
@@ -55,7 +58,10 @@ class BaseModel:
         unknown = sorted(set(arch) - set(ARCH_DEFAULTS))
         if unknown:
             raise TypeError(f"unknown model options {unknown}; known: {sorted(ARCH_DEFAULTS)}")
-        set_architecture(self, input_dim, latent_dim, **{**ARCH_DEFAULTS, **arch})
+        (self.arch, self.pixel_range, self.decoder_activation, self.kernel_size, self.stride,
+         self.padding, self.channels, self.image_shape, self.input_dim, self.latent_dim,
+         self.code_is_feature_map) = check_architecture(input_dim, latent_dim, self.heads,
+                                                        **{**ARCH_DEFAULTS, **arch})
         self.hidden_dims = tuple(_positive_int("hidden_dims entry", h) for h in hidden_dims)
         if decoder_hidden_dims is None:   # mirror the encoder: 784-512-256-Z-256-512-784
             decoder_hidden_dims = tuple(reversed(self.hidden_dims))
@@ -82,41 +88,73 @@ class BaseModel:
     # -- construction -------------------------------------------------------
 
     def _build(self):
-        """The layers, in forward order, from the plan in minivae/architecture.py.
+        """The layers, listed in forward order (``_layer_specs``), then built.
 
         Every layer's W and b are views of one flat vector (``self.params.flat``),
-        its dW and db of another (``self.grads.flat``). The default dense model is
-        enc0.., the heads, dec0.., out: Dense layers with an activation between.
+        its dW and db of another (``self.grads.flat``): all the shapes are known
+        from the list before the first layer is built.
         """
-        enc_plan, head_plan, dec_plan = plan(self)
-        built = [e for e in enc_plan + head_plan + dec_plan if e is not None and len(e) == 4]
-        shapes = {k: v for name, cls, args, _ in built for k, v in cls.shapes(name, *args).items()}
-        store = ParamStore(shapes, self.xp, self.dtype)
+        encoder, heads, decoder = self._layer_specs()
+        specs = [s for s in encoder + heads + decoder if s.name is not None]   # with parameters
+        shapes = {k: v for s in specs for k, v in s.cls.shapes(s.name, *s.args).items()}
+        store = ParamStore(shapes, self.xp, self.dtype, self.ops)   # the optimizer reads ops there
         self.params, self.grads = store.params, store.grads
-        layer = {name: cls(*args, **kw, rng=self.rng, dtype=self.dtype, xp=self.xp, store=store,
-                           name=name) for name, cls, args, kw in built}    # init in this order
-        n_enc, n_dec = enc_plan.count(None), dec_plan.count(None)
-        enc_acts, code_act = activation_list(self.activation, n_enc, "activation", "code")
+        built = {s.name: s.build(self.xp, store, self.rng, self.dtype) for s in specs}  # init order
+        layer = lambda s: built[s.name] if s.name is not None else s.build(self.xp)    # noqa: E731
+        self.encoder = [layer(s) for s in encoder]
+        self.decoder = [layer(s) for s in decoder]
+        if self.arch == "conv" or self.pixel_range != "unit":   # flat [0, 1] rows in
+            scale, shift = (2.0, -1.0) if self.pixel_range == "symmetric" else (1.0, 0.0)
+            self.encoder[0] = InputLayer(self.encoder[0], self.image_shape, scale, shift, self.xp)
+        heads = {s.name: layer(s) for s in heads}
+        for head in self.heads:
+            setattr(self, f"{head}_head", heads.get(head, Identity(self.xp)))
+        if self._code_activation not in (None, NO_ACTIVATION):   # the code is act(head(h))
+            self.code_head = Chain([self.code_head, make_activation(self._code_activation,
+                                                                    self.xp)], self.xp)
+
+    def _layer_specs(self):
+        """(encoder, heads, decoder): every layer of the model, in forward order, as Specs.
+
+        The dense model, written out (the conv one: architecture.conv_encoder/_decoder):
+            encoder  Spec("enc0", Dense, (D, H1)), Spec(None, ReLU), ...
+            heads    Spec("mu", Dense, (H, Z)), Spec("logvar", Dense, (H, Z))   (or "code")
+            decoder  Spec("dec0", Dense, (Z, G1)), Spec(None, ReLU), ..., Spec("out", Dense, (G, D))
+        """
+        conv = self.arch == "conv"
+        n_enc, n_dec = conv_activation_count(self) if conv else \
+            (len(self.hidden_dims), len(self.decoder_hidden_dims))
+        enc_acts, self._code_activation = activation_list(self.activation, n_enc, "activation",
+                                                          "code")
         dec_acts, out_act = activation_list(self._decoder_activation_spec(enc_acts, n_dec),
                                             n_dec, "decoder_activation", "output")
-        if code_act and self.heads != ("code",):
+        if self._code_activation and self.heads != ("code",):
             raise ValueError("only an Autoencoder's code takes an activation; a VAE's mu and "
                              "logvar heads stay linear")
-        self.encoder = self._realise(enc_plan, iter(enc_acts), layer)
-        self.decoder = self._realise(dec_plan, iter(dec_acts), layer)
+        enc_acts, dec_acts = (iter([activation_spec(a) for a in acts])
+                              for acts in (enc_acts, dec_acts))
+        if conv:
+            encoder, width = conv_encoder(self, enc_acts)          # ..., (B, F) or (B, H)
+            width = (width, *self.hidden_dims)[-1]
+            decoder = conv_decoder(self, dec_acts)
+        else:
+            encoder, widths = [], (self.input_dim, *self.hidden_dims)
+            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):   # D -> H1 -> ... -> H
+                encoder += [Spec(f"enc{i}", Dense, (a, b)), next(enc_acts)]
+            width, decoder = widths[-1], []
+            dims = (self.latent_dim, *self.decoder_hidden_dims)
+            for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):        # Z -> G1 -> ... -> G
+                decoder += [Spec(f"dec{i}", Dense, (a, b)), next(dec_acts)]
+            decoder.append(Spec("out", Dense, (dims[-1], self.input_dim)))   # G -> D
+        heads = [] if self.code_is_feature_map else \
+            [Spec(head, Dense, (width, self.latent_dim)) for head in self.heads]   # H -> Z
         out_act = out_act or self.likelihood.output_activation
         if out_act and self.likelihood.name == "bernoulli" and out_act != NO_ACTIVATION:
             raise ValueError("the bernoulli likelihood reads raw logits: the decoder takes no "
                              f"output activation (got {out_act!r}); use mse or gaussian")
         if out_act and out_act != NO_ACTIVATION:        # logits (Bernoulli) or, after it,
-            self.decoder.append(make_activation(out_act, self.xp))   # the mean (Gaussian, MSE)
-        if self.arch == "conv" or self.pixel_range != "unit":   # flat [0, 1] rows in
-            scale, shift = (2.0, -1.0) if self.pixel_range == "symmetric" else (1.0, 0.0)
-            self.encoder[0] = InputLayer(self.encoder[0], self.image_shape, scale, shift, self.xp)
-        for head in self.heads:
-            setattr(self, f"{head}_head", layer.get(head, Identity(self.xp)))
-        if code_act and code_act != NO_ACTIVATION:      # the code is act(head(h))
-            self.code_head = Chain([self.code_head, make_activation(code_act, self.xp)], self.xp)
+            decoder.append(activation_spec(out_act))    # the mean (Gaussian, MSE)
+        return encoder, heads, decoder
 
     def _decoder_activation_spec(self, enc_acts, n_dec):
         """decoder_activation, or by default the encoder's hidden activations mirrored."""
@@ -128,22 +166,6 @@ class BaseModel:
             return list(reversed(enc_acts))
         raise ValueError(f"the encoder has per-layer activations {enc_acts} and the decoder "
                          f"{n_dec} layers with one: give decoder_activation too")
-
-    def _realise(self, entries, acts, layer):
-        """The layer objects of one plan: None -> the next activation, markers -> reshapes."""
-        out = []
-        for e in entries:
-            if e is None:
-                name = next(acts)
-                out.append(Identity(self.xp) if name == NO_ACTIVATION
-                           else make_activation(name, self.xp))
-            elif e[0] in ("flatten", "flatten_image"):
-                out.append(Flatten(self.xp, channels_last=e[0] == "flatten_image"))
-            elif e[0] == "unflatten":
-                out.append(Unflatten(e[1], self.xp))
-            else:
-                out.append(layer[e[0]])
-        return out
 
     @property
     def num_params(self) -> int:
@@ -257,6 +279,13 @@ class BaseModel:
                 raise CheckpointError(f"{path}: {name} contains NaN or infinite values")
         for name, value in saved.items():
             self.params[name][...] = self.xp.asarray(value, dtype=self.dtype)
+
+    def summary(self) -> None:
+        """Print the layers in forward order, their output shapes and parameter counts."""
+        print(summary_text(self))
+
+    def __str__(self):
+        return summary_text(self)        # print(model): the table of summary()
 
     def __repr__(self):
         cfg = self.config()

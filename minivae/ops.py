@@ -30,6 +30,7 @@ class Ops:
     """The plain forms, for arrays of module ``xp``."""
 
     name = "plain"
+    description = "plain forms (minivae/ops.py)"
     likelihoods = LIKELIHOODS     # name -> likelihood class (a fast set may swap one)
 
     def __init__(self, xp):
@@ -39,7 +40,8 @@ class Ops:
         """The likelihood object p(x | decoder output) called ``name``, for this module."""
         if name not in self.likelihoods:
             raise ValueError(f"likelihood must be one of {sorted(self.likelihoods)}, got {name!r}")
-        return self.likelihoods[name].from_options(self.xp, gaussian_std)
+        cls = self.likelihoods[name]
+        return cls(self.xp, std=gaussian_std) if name == "gaussian" else cls(self.xp)
 
     def reparameterize(self, mu, logvar, eps):
         """(z, std): a sample of q(z|x) = N(mu, exp(logvar)) from eps ~ N(0, I). Each (B, Z)."""

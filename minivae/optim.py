@@ -8,8 +8,10 @@ A model's ``params`` and ``grads`` are views of two flat vectors
 (minivae/params.py), so an optimizer updates the whole vector (P,) at once:
 one update, on one array, whatever the number of layers. A plain dict of
 arrays (no flat vector) is updated array by array through the same code.
-The update's formula is in minivae/ops.py (docs/math.md §7); the optimizer
-takes its ``Ops`` once, when it is built (``fast``: minivae/fast/forms.py).
+The update's formula is in minivae/ops.py (docs/math.md §7). The optimizer
+of a model runs the forms the model was built with (``VAE(fast=...)``: plain,
+or minivae/fast/'s), read from ``model.params.ops``: one choice per model.
+For a plain dict of arrays, ``fast`` chooses (minivae/fast/forms.py).
 """
 
 from __future__ import annotations
@@ -31,14 +33,20 @@ class Optimizer:
 
     slots = ()
 
-    def __init__(self, params, lr, fast=True):
+    def __init__(self, params, lr, fast=None):
         if not (lr > 0 and math.isfinite(lr)):
             raise ValueError(f"learning rate must be a positive number, got {lr!r}")
         if not params:
             raise ValueError("no parameters to optimize")
         self.params, self.lr, self.t = params, float(lr), 0
         xp = get_array_module(next(iter(params.values())))
-        self.ops = choose_ops(xp, fast)       # the update's functions, chosen once
+        self.ops = getattr(params, "ops", None)        # the model's choice, made when it was built
+        if self.ops is None:                           # a plain dict: fast unless told otherwise
+            self.ops = choose_ops(xp, fast is not False)
+        elif fast is not None and fast != (self.ops.name != "plain"):
+            raise ValueError(f"these are a model's parameters, built with fast={not fast}: its "
+                             f"optimizer runs the model's forms ({self.ops.description}). Build "
+                             f"the model with fast={fast} instead")
         # Each slot mirrors params: a ParamDict over a zero flat vector, or a dict of zeros.
         self.state = {}
         for slot in self.slots:
@@ -88,7 +96,7 @@ class SGD(Optimizer):
 
     slots = ("buf",)
 
-    def __init__(self, params, lr=1e-2, momentum=0.0, weight_decay=0.0, fast=True):
+    def __init__(self, params, lr=1e-2, momentum=0.0, weight_decay=0.0, fast=None):
         super().__init__(params, lr, fast)
         self.momentum, self.weight_decay = float(momentum), float(weight_decay)
 
@@ -113,7 +121,7 @@ class Adam(Optimizer):
     slots = ("m", "v")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 fast=True):
+                 fast=None):
         super().__init__(params, lr, fast)
         b1, b2 = betas
         if not (0 <= b1 < 1 and 0 <= b2 < 1):

@@ -39,16 +39,17 @@ class ParamDict(dict):
     """name -> view of the vector ``self.flat`` (P,), in forward order; names cannot be rebound."""
 
     flat = None
+    ops = None   # the model's elementwise forms (ops.py or fast/), which its optimizer runs
     __setitem__ = __delitem__ = update = pop = popitem = setdefault = clear = _refuse("parameters")
 
-    def __init__(self, flat, shapes: dict):
+    def __init__(self, flat, shapes: dict, ops=None):
         views, offset = {}, 0
         for name, shape in shapes.items():
             n = math.prod(shape)
             views[name] = flat[offset:offset + n].reshape(shape)   # (n,) -> shape, a view
             offset += n
         dict.__init__(self, views)
-        self.flat = flat
+        self.flat, self.ops = flat, ops
 
 
 _BUDGET = contextvars.ContextVar("param_budget", default=None)
@@ -70,16 +71,20 @@ def param_budget(limit: int):
 
 
 class ParamStore:
-    """Two flat vectors, parameters and gradients, and their named views."""
+    """Two flat vectors, parameters and gradients, and their named views.
 
-    def __init__(self, shapes: dict, xp=np, dtype="float32"):
+    ``ops``: the model's choice of forms (plain or fast), carried by both
+    dicts so that ``Adam(model.params)`` runs the same choice.
+    """
+
+    def __init__(self, shapes: dict, xp=np, dtype="float32", ops=None):
         total = sum(math.prod(shape) for shape in shapes.values())            # P
         budget = _BUDGET.get()
         if budget is not None and total > budget:
             raise ValueError(f"these settings describe {total:,} parameters, but the file "
                              f"holds {budget:,}: its settings do not match its arrays")
-        self.params = ParamDict(xp.empty((total,), dtype=dtype), shapes)      # (P,) and views
-        self.grads = ParamDict(xp.zeros((total,), dtype=dtype), shapes)       # (P,) and views
+        self.params = ParamDict(xp.empty((total,), dtype=dtype), shapes, ops)   # (P,) and views
+        self.grads = ParamDict(xp.zeros((total,), dtype=dtype), shapes, ops)    # (P,) and views
 
 
 def view_attribute(name: str, what: str):

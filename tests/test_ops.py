@@ -206,7 +206,11 @@ def test_the_ops_are_chosen_once_when_a_model_or_optimizer_is_built():
     assert type(choose_ops(np)) is CPU_FAST and type(choose_ops(np, fast=False)) is Ops
     model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, fast=False)
     assert type(model.ops) is Ops and type(Adam(model.params, fast=False).ops) is Ops
-    assert type(Adam(model.params).ops) is CPU_FAST
+    assert Adam(model.params).ops is model.ops          # the optimizer takes the model's choice
+    with pytest.raises(ValueError, match="built with fast=False.*Build the model with fast=True"):
+        Adam(model.params, fast=True)                   # one choice per model, not two
+    assert type(Adam(VAE(input_dim=12, hidden_dims=(8,), latent_dim=3).params).ops) is CPU_FAST
+    assert type(Adam({"w": np.ones(3)}).ops) is CPU_FAST   # a plain dict: fast by default
     # Building a model changes nothing shared: a second, fast one does not affect the first.
     VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, fast=True)
     assert type(model.ops) is Ops

@@ -145,21 +145,12 @@ class Generator:
     """
 
     def __init__(self, xp, seed: int | None = 0):
-        self.xp = xp
-        self.seed = seed
-        self._rng = self._make(seed)
-        self._bind_normal()
-
-    def _bind_normal(self):
+        self.xp, self.seed = xp, seed
+        self._rng = np.random.default_rng(seed) if xp is np else xp.random.RandomState(seed)
         # normal(shape, dtype=np.float32): standard-normal noise of that shape and
         # dtype, on the device. Both libraries name it standard_normal(size, dtype);
         # bound here directly, so drawing eps costs no Python call of ours.
         self.normal = functools.partial(self._rng.standard_normal, dtype=np.float32)
-
-    def _make(self, seed):
-        if self.xp is np:
-            return np.random.default_rng(seed)
-        return self.xp.random.RandomState(seed)
 
     def uniform(self, shape, low=0.0, high=1.0, dtype=np.float32):
         """Uniform noise in [low, high) of ``shape`` and ``dtype``."""
@@ -189,8 +180,7 @@ class Generator:
         if self.xp is np and "bit_generator" in state:
             self._rng.bit_generator.state = state
         elif self.xp is not np:
-            self._rng = self._make(state.get("seed"))
-            self._bind_normal()
+            self.__init__(self.xp, state.get("seed"))     # CuPy's generator: reseeded
 
 
 def cupy_module():

@@ -107,6 +107,7 @@ class CudaOps(Ops):
     """ops.Ops with each elementwise chain in one fused kernel."""
 
     name = "cuda-fused"
+    description = "fused CUDA kernels (CuPy)"
     likelihoods = {**LIKELIHOODS, "bernoulli": FusedBernoulli}
 
     def reparameterize(self, mu, logvar, eps):

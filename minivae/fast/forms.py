@@ -59,6 +59,7 @@ class FastOps(Ops):
     """
 
     name = "fast"
+    description = "plain forms; Adam in place, in cache-sized chunks (NumPy)"
 
     def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0,
                     chunk=ADAM_CHUNK):
@@ -100,6 +101,7 @@ class NumbaOps(FastOps):
     """
 
     name = "numba"
+    description = "plain forms; Adam: compiled loop (Numba)"
 
     def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
         arrays = (p, g, m, v)

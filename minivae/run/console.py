@@ -51,7 +51,8 @@ def describe_model(cfg, model) -> str:
 
 
 def header_lines(cfg, model, data, device: str, run_dir: str, resumed: bool) -> list[str]:
-    """Three lines: the model, the data, where it runs and where it writes."""
+    """The model; the data; where it runs; which forms of the maths run (plain or fast,
+    minivae/fast/); where it writes."""
     optimizer = f"{cfg.optimizer} lr {cfg.lr:g}" + (
         f" momentum {cfg.momentum:g}" if cfg.optimizer == "sgd" else "")
     what = describe_model(cfg, model)
@@ -61,6 +62,7 @@ def header_lines(cfg, model, data, device: str, run_dir: str, resumed: bool) -> 
         f"  data:   {_short_name(cfg.dataset)}, {len(data.batches.data)} train / "
         f"{len(data.x_test)} test images, {len(data.batches)} steps of {cfg.batch_size}",
         f"  device: {device} {cfg.dtype}, {optimizer}, {cfg.epochs} epochs",
+        f"  forms:  {model.ops.description}",
         f"  output: {run_dir}",
     ]
 

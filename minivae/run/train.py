@@ -132,7 +132,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
     threads = BlasThreads(cfg.threads).start()   # NumPy's matrix-product threads: threads.py
     for line in header_lines(cfg, model, data, device, run_dir, resumed=done > 0):
         say(line)
-    say(f"  CPU threads for matrix products: {threads.describe()}; --threads N fixes the count")
+    say(f"  threads: {threads.describe()}; --threads N fixes it")
     if done >= cfg.epochs:
         say(f"{run_dir} has already finished {done} epochs; raise --epochs to train longer.")
 

@@ -114,12 +114,12 @@ def test_train_takes_threads_and_keeps_them_on_resume(tmp_path, capsys):
             "--device", "cpu", "--no-plots", "--out", str(out), "--epochs", "1"]
     assert train.main(args + ["--threads", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "CPU threads for matrix products: 1; --threads N fixes the count" in printed
+    assert "  threads: 1; --threads N fixes it" in printed
     assert '"threads": 1' in (out / "config.json").read_text()
     assert blas_counts() == threads._ORIGINAL                 # given back after the run
     # --threads may change on --resume: it changes the speed, not what is trained
     assert train.main(["--resume", str(out), "--epochs", "2", "--threads", "auto"]) == 0
-    assert "CPU threads for matrix products: auto, now " in capsys.readouterr().out
+    assert "  threads: auto, now " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("tool", ["evaluate", "sample"])
