@@ -6,7 +6,13 @@ needs; this file is only its entry point (``--help`` lists every option).
 
 import sys
 
-from .run.sample import main
+try:
+    from .run.sample import main
+except KeyboardInterrupt:          # Ctrl-C while the imports load (a second on a busy machine)
+    if __name__ != "__main__":
+        raise
+    print("\nAborted.", file=sys.stderr)
+    sys.exit(130)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,17 +5,14 @@
         opt.step(model.grads)
 
 ``train_epoch`` runs that loop, records every step's loss without waiting
-for the GPU, and stops between two steps on Ctrl-C (``StopOnCtrlC``) or on a
-loss that is NaN or exploding (divergence.py). ``measure`` then measures the
-test set (evaluation.py) and returns the epoch's row of metrics.csv.
+for the GPU, and stops between two steps on Ctrl-C or SIGTERM (signals.py)
+or on a loss that is NaN or exploding (divergence.py). ``measure`` then
+measures the test set (evaluation.py) and returns the epoch's row of metrics.csv.
 """
 
 from __future__ import annotations
 
 import math
-import signal
-import sys
-import threading
 import time
 
 import numpy as np
@@ -26,41 +23,11 @@ from ..fast.gpu import HostCopy
 from .config import TrainConfig
 from .divergence import NonFiniteLoss, check_losses, loss_limit
 from .evaluation import eval_generator, iw_log_likelihood, test_set_metrics
+from .signals import Interrupted
 from ..fast.threads import BlasThreads
 
 NOISE_STREAM = 1   # derived_seed(seed, epoch, 1) seeds an epoch's eps; (seed, epoch) its shuffling
 LOG_EVERY = 50   # steps between two readings of the running loss for the progress bar
-
-
-class Interrupted(Exception):
-    """Ctrl-C was pressed; raised between two steps."""
-
-
-class StopOnCtrlC:
-    """While active, Ctrl-C (SIGINT) sets ``self.requested`` instead of raising.
-
-    Stopping between two steps, rather than wherever KeyboardInterrupt happens
-    to land, means no checkpoint is ever written from half-updated parameters.
-    The first Ctrl-C restores Python's handler, so a second one aborts at once.
-    """
-
-    def __init__(self):
-        self.requested = False
-
-    def _handle(self, signum, frame):
-        self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("\nCtrl-C: stopping after this step (press it again to abort now)", file=sys.stderr)
-
-    def __enter__(self):
-        self._old = None
-        if threading.current_thread() is threading.main_thread():   # signals need the main thread
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
 
 
 def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start: float) -> dict:
@@ -114,7 +81,7 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop,
     with bar, np.errstate(over="ignore", invalid="ignore"):
         for i, x in enumerate(batches):                     # x: (B, D)
             if stop.requested:
-                raise Interrupted(f"epoch {epoch} step {i}/{n_steps}")
+                raise Interrupted(f"epoch {epoch} step {i}/{n_steps}", stop.signum)
             if threads is not None:
                 threads.tick()
             loss, parts = model.loss_and_grads(x)

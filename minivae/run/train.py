@@ -13,8 +13,9 @@ and its measurement; runs.py: the run directory; evaluation.py: the
 measurements). Three things can stop a run early, and each leaves the last
 good checkpoint in place:
 
-* Ctrl-C: the current step finishes and the run exits (status 130) telling
-  you how to resume; a second Ctrl-C aborts at once.
+* Ctrl-C, or SIGTERM (kill, timeout, a batch scheduler): the current step
+  finishes and the run exits (status 130, or 143 for SIGTERM) telling you
+  how to resume; a second one aborts at once (signals.py).
 * a loss that is NaN or infinite, or finite but exploding (see
   divergence.py): reported with its epoch and step, no
   checkpoint is written (status 1).
@@ -36,9 +37,10 @@ from .config import CHECKPOINT, TrainConfig
 from .console import epoch_line, final_line, flush_every_line, header_lines
 from ..data import BatchIterator, DataError, load_dataset, to_unit_float
 from .divergence import NonFiniteLoss, advice, check_gaussian_std
-from .epoch import Interrupted, StopOnCtrlC, measure, train_epoch
+from .epoch import measure, train_epoch
 from .evaluation import binarize_test_set, pick_examples
 from .schedule import learning_rate as scheduled_rate
+from .signals import Interrupted, StopOnSignal, TerminateAsInterrupt, aborted_status
 from ..optim import SGD, Adam
 from .presets import check_fits
 from .run_tables import append_metrics, read_metrics, truncate_metrics, write_reconstructions
@@ -54,13 +56,20 @@ from ..vae import VAE
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
     flush_every_line()                      # every line reaches a pipe or a log at once
+    with TerminateAsInterrupt():            # SIGTERM aborts like Ctrl-C, not silently
+        try:
+            return command(argv)
+        except KeyboardInterrupt as e:      # outside the steps, or a second one during them
+            print("\nAborted.", file=sys.stderr)
+            return aborted_status(e)        # 130 for Ctrl-C, 143 for SIGTERM
+
+
+def command(argv) -> int:
+    """The command itself: parse ``argv``, train, and turn the expected errors into one line."""
     cfg, resume_dir = parse_args(argv)      # bad options: argparse exits with status 2
     try:
         device = resolve_device(cfg.device)  # "auto" -> "cuda" or "cpu"
         return run(cfg, resume_dir, device)
-    except KeyboardInterrupt:               # a second Ctrl-C, or one before training started
-        print("\nAborted.", file=sys.stderr)
-        return 130
     except (DataError, CheckpointError, RunError, OSError) as e:   # OSError: e.g. unwritable --out
         print(f"error: {e}", file=sys.stderr)
         saved = cfg.out and os.path.exists(os.path.join(cfg.out, CHECKPOINT))
@@ -138,7 +147,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
 
     epoch = done
     try:
-        with StopOnCtrlC() as stop:
+        with StopOnSignal() as stop:          # Ctrl-C, SIGTERM: stop after the step
             for epoch in range(done + 1, cfg.epochs + 1):
                 start = time.perf_counter()
                 opt.lr = learning_rate(cfg, epoch)
@@ -157,8 +166,8 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
         last = (f"the last checkpoint (epoch {epoch - 1}) is in {run_dir}; resume with: "
                 f"python -m minivae.train --resume {run_dir}") if epoch > 1 else \
             "no epoch had finished, so there is no checkpoint yet; run the command again"
-        print(f"Interrupted at {e}; {last}", file=sys.stderr)
-        return 130
+        print(f"{e.headline()}; {last}", file=sys.stderr)
+        return e.status                     # 130 for Ctrl-C, 143 for SIGTERM
     except NonFiniteLoss as e:
         kept = (f"the last good checkpoint (epoch {epoch - 1}) in {run_dir} is kept unchanged"
                 if epoch > 1 else "no checkpoint was written")

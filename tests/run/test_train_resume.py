@@ -139,7 +139,7 @@ def test_ctrl_c_handler_sets_a_flag_then_aborts():
 
     original = signal.signal(signal.SIGINT, sentinel)
     try:
-        with train.StopOnCtrlC() as stop:
+        with train.StopOnSignal() as stop:
             os.kill(os.getpid(), signal.SIGINT)
             assert stop.requested                   # the first press only asks to stop
             with pytest.raises(KeyboardInterrupt):  # the second aborts at once
