@@ -13,7 +13,7 @@ import minivae
 
 PACKAGE = os.path.dirname(minivae.__file__)
 ROOT = os.path.dirname(PACKAGE)
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks", "reading"))
 
 
 def module_name(path):
@@ -84,6 +84,46 @@ def test_the_package_has_no_import_cycle():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+# What each part of the package may import (besides itself): the array backend is
+# the floor, and the VAE a learner reads never reaches up into the commands.
+ENTRY_POINTS = {"minivae", "minivae.train", "minivae.sample", "minivae.evaluate"}
+MAY_IMPORT = {
+    "backend": set(),                       # numpy or cupy, and nothing of the model
+    "files": {"backend"},                   # safe reading and writing
+    "data": {"backend", "files"},           # data sets and batches
+    "root": {"backend", "files", "fast"},   # the VAE a learner reads (+ its speed-ups)
+}
+
+
+def part_of(name, path):
+    """"backend", "files", "data", "fast", "run", ... for a subpackage's module; "root" else."""
+    parts = name.split(".")
+    if len(parts) > 2 or (len(parts) == 2 and path.endswith("__init__.py")):
+        return parts[1]
+    return "root"
+
+
+def test_no_import_runs_back_up_the_layers():
+    modules = package_modules()
+    wrong = []
+    for name, path in modules.items():
+        part = part_of(name, path)
+        if name in ENTRY_POINTS or part not in MAY_IMPORT:
+            continue
+        for dep in imports_of(name, path, modules):
+            dep_part = part_of(dep, modules[dep])
+            if dep_part != part and dep_part not in MAY_IMPORT[part]:
+                wrong.append(f"{name} ({part}) imports {dep} ({dep_part})")
+    assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
+
+
+def test_the_layering_check_sees_a_wrong_import():
+    assert part_of("minivae.backend", "minivae/backend/__init__.py") == "backend"
+    assert part_of("minivae.vae", "minivae/vae.py") == "root"
+    assert part_of("minivae.run.train", "minivae/run/train.py") == "run"
+    assert "run" not in MAY_IMPORT["root"] and not MAY_IMPORT["backend"]
+
+
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
@@ -137,3 +177,43 @@ def test_loss_and_grads_reads_in_about_forty_lines(path):
     tree = ast.parse(open(os.path.join(ROOT, path)).read())
     fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "loss_and_grads")
     assert fn.end_lineno - fn.lineno + 1 <= 45
+
+
+def readme_tree():
+    """The files the README's captioned tree names, as paths under minivae/ (in its order)."""
+    text = open(os.path.join(ROOT, "README.md")).read()
+    block = re.search(r"```text\nminivae/\n(.*?)```", text, re.S)
+    assert block, "README.md has no ```text block starting with minivae/"
+    named, folders = [], []
+    for line in block.group(1).splitlines():
+        depth = (len(line) - len(line.lstrip(" "))) // 2 - 1   # 2 spaces a level, under minivae/
+        entry = line.split()[0]
+        del folders[depth:]
+        if entry.endswith("/"):
+            folders.append(entry.rstrip("/"))
+        else:
+            named.append("/".join(folders + [entry]))
+    return named
+
+
+def test_the_readme_tree_names_every_file_of_the_package_once():
+    files = sorted(os.path.relpath(os.path.join(folder, f), PACKAGE).replace(os.sep, "/")
+                   for folder, _, fs in os.walk(PACKAGE) if "__pycache__" not in folder
+                   for f in fs if f.endswith((".py", ".js")))
+    named = readme_tree()
+    twice = sorted({f for f in named if named.count(f) > 1})
+    assert not twice, f"README.md's tree names these more than once: {twice}"
+    missing, stale = sorted(set(files) - set(named)), sorted(set(named) - set(files))
+    assert not missing, f"package files missing from README.md's tree (add a caption): {missing}"
+    assert not stale, f"README.md's tree names files that do not exist: {stale}"
+
+
+def test_the_readme_reading_order_is_the_order_one_step_enters_the_files():
+    from trace_step import default_step_trace
+    text = open(os.path.join(ROOT, "README.md")).read()
+    table = re.findall(r"^\| (\d) \| `minivae/([a-z_]+\.py)` \|", text, re.M)
+    order = []
+    for f, _ in default_step_trace():
+        if f not in order:
+            order.append(f)
+    assert [f for _, f in table] == order, f"the step enters {order}; README lists {table}"
