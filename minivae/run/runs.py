@@ -31,6 +31,7 @@ import time
 from ..backend import resolve_device
 from ..checkpoints import model_from_arrays
 from .config import CHECKPOINT, FIELDS, TrainConfig, check_value
+from .divergence import check_gaussian_std
 from .rundir import RunError, RunLock, check_new_run_dir, mark  # noqa: F401  (RunError re-exported)
 from .run_tables import metric_columns
 from ..files.metadata import cut, shown   # values from a file, cut for a message
@@ -214,6 +215,12 @@ def load_model(path, device="cpu"):
     """(model, image_shape, meta) from a run directory or a checkpoint file, or a clear error."""
     arrays, meta = load_checkpoint(path)
     model = model_from_arrays(arrays, meta, checkpoint_path(path), device=device)
+    if model.likelihood.name == "gaussian":    # a std whose loss is no number: refused here,
+        try:                                   # not as "math domain error" in the first loss
+            check_gaussian_std(model.gaussian_std, model.dtype.name, model.input_dim)
+        except ValueError as e:
+            raise CheckpointError(f"{checkpoint_path(path)}: metadata field 'config.gaussian_std'"
+                                  f": {e}; the file was damaged or edited") from None
     shape = meta.get("image_shape")
     if not shape:   # a file from model.save(): assume square grey images
         side = math.isqrt(model.input_dim)

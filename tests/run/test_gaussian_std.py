@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from minivae import VAE
-from minivae.run import train
+from minivae.files.serialize import load_npz, save_npz
+from minivae.run import evaluate, sample, train
 from minivae.run.divergence import MAX_NATS_PER_PIXEL, check_gaussian_std, loss_limit
 
 
@@ -74,3 +75,20 @@ def test_the_smallest_std_accepted_keeps_the_limit_squared_finite(dtype):
         else:
             with pytest.raises(ValueError, match="too small"):
                 check_gaussian_std(std, dtype, 784)
+
+
+@pytest.mark.parametrize("command", ["evaluate", "sample"])
+def test_a_checkpoint_with_a_std_too_small_is_refused_by_the_commands(tmp_path, blank, capsys,
+                                                                      command):
+    assert run(tmp_path, blank, "--likelihood", "gaussian", "--dtype", "float64") == 0
+    path = tmp_path / "run" / "checkpoint.npz"
+    arrays, meta = load_npz(path)
+    meta["config"]["gaussian_std"] = meta["train_config"]["gaussian_std"] = 1e-200
+    save_npz(path, arrays, meta)
+    capsys.readouterr()
+    main = evaluate.main if command == "evaluate" else sample.main
+    extra = [] if command == "evaluate" else ["-n", "2", "--out", str(tmp_path / "grid.png")]
+    assert main([str(tmp_path / "run"), "--device", "cpu", *extra]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "'config.gaussian_std'" in err and "too small for float64" in err
