@@ -33,7 +33,7 @@ import numpy as np
 
 from .conv import Conv2d, ConvTranspose2d, output_size
 from .layers import ACTIVATIONS, Dense, Flatten, Spec, Unflatten
-from .pixel_range import RANGES
+from .likelihoods import RANGES
 
 ARCHS = ("dense", "conv")
 NO_ACTIVATION = "none"

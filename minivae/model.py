@@ -26,7 +26,7 @@ from .layers import (Chain, Dense, Identity, InputLayer, Spec, activation_spec, 
                      make_activation)
 from .params import ParamStore, param_budget
 from .summary import summary_text
-from .pixel_range import SymmetricRange
+from .likelihoods import SymmetricRange
 from .files.serialize import CheckpointError, load_npz, save_npz
 
 
