@@ -95,8 +95,9 @@ class Gaussian(Likelihood):
         super().__init__(xp)
         if not (math.isfinite(std) and std > 0):
             raise ValueError(f"gaussian_std must be a positive number, got {std!r}")
+        if float(std) ** 2 == 0.0:       # 1 / std^2 would be infinite, log(std^2) undefined
+            raise ValueError(f"gaussian_std {std!r} is too small: its square rounds to 0")
         self.std = float(std)
-
 
     def nll_and_grad(self, mean, x, scale=1.0):
         """sum_d (x_d - m_d)^2 / (2 std^2) + const (B,) and scale * (m - x) / std^2 (B, D)."""

@@ -63,6 +63,9 @@ class BaseModel:
          self.code_is_feature_map) = check_architecture(input_dim, latent_dim, self.heads,
                                                         **{**ARCH_DEFAULTS, **arch})
         self.hidden_dims = tuple(_positive_int("hidden_dims entry", h) for h in hidden_dims)
+        if not self.hidden_dims and self.arch == "dense":   # the encoder would have no layer
+            raise ValueError("a dense model needs at least one hidden layer, e.g. "
+                             "hidden_dims=(400,); an empty encoder is for arch='conv'")
         if decoder_hidden_dims is None:   # mirror the encoder: 784-512-256-Z-256-512-784
             decoder_hidden_dims = tuple(reversed(self.hidden_dims))
         self.decoder_hidden_dims = tuple(_positive_int("decoder_hidden_dims entry", h)

@@ -83,6 +83,9 @@ class Optimizer:
                     raise ValueError(f"optimizer state has no {key} of shape {a.shape}")
                 if not get_array_module(d[key]).isfinite(d[key]).all():
                     raise ValueError(f"optimizer state {key} contains NaN or infinite values")
+                if slot == "v" and (d[key] < 0).any():   # a running mean of g^2 is never negative
+                    raise ValueError(f"optimizer state {key} holds negative values: it was "
+                                     "damaged or edited")
                 a[...] = get_array_module(a).asarray(d[key], dtype=a.dtype)
         self.t = int(d["t"])
 

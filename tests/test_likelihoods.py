@@ -114,3 +114,17 @@ def test_gaussian_nll_is_the_normal_log_density_and_half_the_sse():
     # With std = 1 the NLL is SSE / 2 plus a constant (D/2) log(2 pi).
     sse = ((x - mean) ** 2).sum(1)
     np.testing.assert_allclose(Gaussian(std=1.0).nll(mean, x) - 1.5 * math.log(2 * math.pi), sse / 2)
+
+
+def test_a_gaussian_std_whose_square_rounds_to_zero_is_refused():
+    with pytest.raises(ValueError, match="too small: its square rounds to 0"):
+        Gaussian(np, std=1e-200)
+    x = np.full((1, 4), 0.5)
+    assert np.isfinite(Gaussian(np, std=1e-150).nll(x, x)).all()   # std^2 = 1e-300 still works
+
+
+def test_a_dense_model_needs_a_hidden_layer():
+    import minivae
+    for cls in (minivae.VAE, minivae.Autoencoder):
+        with pytest.raises(ValueError, match="at least one hidden layer"):
+            cls(input_dim=8, hidden_dims=(), latent_dim=2)

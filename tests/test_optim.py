@@ -80,3 +80,13 @@ def test_bad_hyperparameters_and_state_are_clear_errors():
         Adam({"w": np.zeros(2)}).load_state_dict({"t": 1, "m.w": np.zeros(3), "v.w": np.zeros(2)})
     with pytest.raises(KeyError, match="no gradient"):
         Adam({"w": np.zeros(2)}).step({})
+
+
+def test_a_negative_adam_v_is_refused_when_loaded():
+    import numpy as np
+    params = {"w": np.ones(3)}
+    opt = Adam(params)
+    state = opt.state_dict()
+    state["v.w"] = np.array([0.0, -1e-3, 0.0])
+    with pytest.raises(ValueError, match="v.w holds negative values"):
+        Adam(params).load_state_dict(state)

@@ -6,7 +6,9 @@ The VAE itself is in the package root; this subpackage only drives it.
     config.py, train_cli.py, values.py the settings, the command line built from them,
                                        and the parsers of each value
     presets.py                         the labs' models by name (--preset)
+    schedule.py                        learning-rate schedules (--lr-schedule)
     epoch.py                           one epoch: the steps, then the measurement
+    signals.py                         Ctrl-C and SIGTERM: stop between steps, keep the checkpoint
     divergence.py                      the guard that stops an exploding loss
     evaluation.py, metrics.py          test ELBO, importance-weighted log p(x), PSNR, SSIM
     runs.py, rundir.py, run_tables.py  the run directory: checkpoint, marker and lock,
