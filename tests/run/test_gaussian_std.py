@@ -83,7 +83,7 @@ def test_a_checkpoint_with_a_std_too_small_is_refused_by_the_commands(tmp_path, 
     assert run(tmp_path, blank, "--likelihood", "gaussian", "--dtype", "float64") == 0
     path = tmp_path / "run" / "checkpoint.npz"
     arrays, meta = load_npz(path)
-    meta["config"]["gaussian_std"] = meta["train_config"]["gaussian_std"] = 1e-200
+    meta["config"]["gaussian_std"] = meta["train_config"]["gaussian_std"] = 1e-150
     save_npz(path, arrays, meta)
     capsys.readouterr()
     main = evaluate.main if command == "evaluate" else sample.main
