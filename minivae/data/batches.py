@@ -16,6 +16,12 @@ probability equal to its grey level, each time the image is seen. The model
 then trains on binary data, as a Bernoulli likelihood assumes, without
 overfitting one fixed binarization. A test set is binarized once instead,
 with :func:`binarize`, so that every evaluation sees the same 0/1 images.
+
+On the CPU the iterator also keeps NumPy's matrix products fast on a busy
+machine: between two batches it lets minivae/fast/threads.py choose how many
+threads OpenBLAS uses (``threads="auto"``, the default), as the commands'
+``--threads auto`` does. Without it, one other CPU-bound program can make
+the loop several times slower than on one thread.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import Generator, derived_seed, get_array_module, resolve_dtype, to_device
+from ..fast.threads import loop_threads, thread_count
 from .errors import DataError
 
 
@@ -110,6 +117,13 @@ class BatchIterator:
         dtype of the batches, "float32" or "float64".
     xp : module, optional
         Device to keep the data on; default: where ``data`` already is.
+    threads : "auto", int or None
+        CPU only: the BLAS threads of the loop over the batches
+        (minivae/fast/threads.py). "auto" uses one thread while other
+        programs keep the cores busy and all of them otherwise, looking at
+        the load once a second between two batches; N fixes the count (and
+        with it every number to the last bit); None leaves NumPy's BLAS as
+        it is. A command's ``--threads`` takes precedence over it.
 
     Each ``for x in it`` is one epoch of ``len(it)`` batches of shape (B, D).
     With ``shuffle=False`` (and no binarization) a batch is a view into the
@@ -117,7 +131,8 @@ class BatchIterator:
     """
 
     def __init__(self, data, batch_size: int, *, shuffle: bool = True, seed: int = 0,
-                 binarize: bool = False, drop_last: bool = False, dtype="float32", xp=None):
+                 binarize: bool = False, drop_last: bool = False, dtype="float32", xp=None,
+                 threads="auto"):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.xp = get_array_module(data) if xp is None else xp
@@ -126,6 +141,7 @@ class BatchIterator:
         self.batch_size = int(batch_size)
         self.shuffle, self.binarize, self.drop_last = shuffle, binarize, drop_last
         self.seed = int(seed)
+        self.threads = None if threads is None else thread_count(threads)
         self.epoch = 0  # epochs started so far
         self._in_epoch = False
         if drop_last and len(self.data) < self.batch_size:
@@ -151,9 +167,13 @@ class BatchIterator:
         rng = self._generator(self.epoch)
         self.epoch += 1
         self._in_epoch = True
+        on_cpu = self.threads is not None and xp is np
+        blas = loop_threads(self.threads) if on_cpu else None   # None: a command chooses
         try:
             order = rng.permutation(len(data)) if self.shuffle else None  # (N,)
             for i in range(len(self)):
+                if blas is not None:
+                    blas.tick()  # auto: a clock read; once a second, a look at the load
                 if order is None:
                     x = data[i * b:(i + 1) * b]  # a view: no copy at all
                 else:

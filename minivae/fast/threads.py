@@ -22,6 +22,12 @@ take 20 to 200 ms: an epoch can take several times as long as on one thread.
         threads.tick()                       # cheap: a clock read, and a
         ...                                  # /proc/stat read once a second
 
+A learner's own loop gets the same protection from the iterator it loops
+over: ``BatchIterator(images, 128)`` ticks :func:`loop_threads` ("auto" by
+default; ``threads=N`` fixes the count, ``threads=None`` leaves the BLAS
+alone) between two batches. A command's ``--threads``, or any BlasThreads
+you start yourself, takes precedence: the iterator then leaves the BLAS to it.
+
 The measurement (Linux): /proc/stat counts the busy time of every core, and
 os.times() this process's own; their difference over a window, divided by
 its length, is how many cores others kept busy. Elsewhere "auto" uses all
@@ -84,6 +90,8 @@ def _original_count(controllers) -> int:
 
 def restore_original() -> None:
     """Give every BLAS back the count it chose when it loaded (a command's last act)."""
+    global _CHOOSER
+    _CHOOSER = None                        # a learner's loop may choose again (loop_threads)
     for c in _blas_controllers() if _ORIGINAL else ():
         if c.filepath in _ORIGINAL:
             c.set_num_threads(_ORIGINAL[c.filepath])
@@ -154,8 +162,15 @@ class BlasThreads:
         self.history = []          # (time, threads) at each change: what auto chose
         self._told = 0             # len(history) when news() was last called
 
-    def start(self):
-        """Set the thread count now (NumPy must be imported); returns self."""
+    def start(self, _loop=False):
+        """Set the thread count now (NumPy must be imported); returns self.
+
+        From now on this object chooses for the process: a BatchIterator's
+        threads (loop_threads) stand aside until restore_original().
+        """
+        global _CHOOSER
+        if not _loop:
+            _CHOOSER = self
         self.controllers = _blas_controllers()
         self.most = max(1, min(_original_count(self.controllers), len(_our_cores())))
         if self.requested == "auto":
@@ -186,6 +201,13 @@ class BlasThreads:
         self._set(self.most if others is None
                   else threads_for_load(others, self.most, len(self.meter.cores)))
 
+    def resume(self) -> None:
+        """Set this object's count again if something else changed the BLAS's since."""
+        if self.current is not None and any(c.num_threads != self.current
+                                            for c in self.controllers):
+            n, self.current = self.current, None
+            self._set(n)
+
     def _set(self, n: int) -> None:
         if n != self.current:
             for c in self.controllers:
@@ -208,3 +230,28 @@ class BlasThreads:
             why = " (other programs are using the cores)" if self.current < self.most else ""
             return f"auto, now {self.current} of {self.most}{why}"
         return str(self.current)
+
+
+# -- a learner's own loop ------------------------------------------------------
+
+_CHOOSER = None   # the BlasThreads a command (or a script) started: it decides, not the loop
+_LOOP = {}        # requested count -> the process's BlasThreads for BatchIterator loops
+
+
+def loop_threads(requested="auto"):
+    """The BlasThreads a ``BatchIterator(threads=requested)`` ticks between batches, or None.
+
+    One per process and count, started at its first epoch, so auto's first
+    look at the load (PROBE_SECONDS) is paid once, not once per iterator.
+    None while a command's --threads or a BlasThreads started elsewhere holds
+    the BLAS: that choice stands.
+    """
+    if _CHOOSER is not None:
+        return None
+    requested = thread_count(requested)
+    threads = _LOOP.get(requested)
+    if threads is None:
+        threads = _LOOP[requested] = BlasThreads(requested).start(_loop=True)
+    else:
+        threads.resume()                 # another count may have been set since its last epoch
+    return threads
