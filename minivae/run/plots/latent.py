@@ -31,6 +31,9 @@ def _plane(means, what):
         return means, "z1", "z2", what
     if Z == 1:   # one coordinate: spread the points vertically by label, in the drawing
         return np.stack([means[:, 0], np.zeros(len(means))], axis=1), "z1", "", what
+    if len(means) < 3:   # one or two codes have no second principal direction to show
+        return means[:, :2], "z1", "z2", f"{what}, {Z}-D, first two dimensions ({len(means)} " \
+            "image(s): too few for principal components)"
     xy, _, var = pca(means, 2)  # (N, 2), _, (2,)
     share = 100 * var / means.var(axis=0, ddof=1).sum()  # (2,) percent of total variance
     return (xy, f"PC1 ({share[0]:.0f}% var)", f"PC2 ({share[1]:.0f}% var)",
