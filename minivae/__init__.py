@@ -10,6 +10,7 @@
 from .autoencoder import Autoencoder
 from .checkpoints import load_model
 from .conv import Conv2d, ConvTranspose2d
+from .cvae import CVAE
 from .data import BatchIterator, load_dataset, load_fashion_mnist, load_mnist
 from .backend import cuda_available, get_xp, to_numpy
 from .gradcheck import GradcheckError, check_model, gradcheck
@@ -24,7 +25,8 @@ from .vae import VAE
 __version__ = "0.1.0"
 
 __all__ = [
-    "VAE", "IWAE", "Autoencoder", "load_model", "Adam", "SGD", "Dense", "Conv2d", "ConvTranspose2d",
+    "VAE", "IWAE", "CVAE", "Autoencoder", "load_model", "Adam", "SGD", "Dense", "Conv2d",
+    "ConvTranspose2d",
     "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Bernoulli", "Gaussian", "MSE",
     "gradcheck", "check_model", "GradcheckError", "CheckpointError",

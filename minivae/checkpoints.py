@@ -1,8 +1,8 @@
 """Loading a saved model of any kind: the table from a file's "model" field to its class.
 
-    model = minivae.load_model("ckpt.npz")     # a VAE, an IWAE or an Autoencoder
+    model = minivae.load_model("ckpt.npz")     # a VAE, an IWAE, a CVAE or an Autoencoder
 
-``VAE.load``, ``IWAE.load`` and ``Autoencoder.load`` read their own kind
+``VAE.load``, ``IWAE.load``, ``CVAE.load`` and ``Autoencoder.load`` read their own kind
 only; this is the one place that knows every kind. An IWAE's file says
 ``"model": "vae"`` with its k and objective (as files written before IWAE
 was a class of its own do).
@@ -11,11 +11,12 @@ was a class of its own do).
 from __future__ import annotations
 
 from .autoencoder import Autoencoder
+from .cvae import CVAE
 from .files.serialize import CheckpointError, load_npz
 from .iwae import IWAE
 from .vae import VAE
 
-MODEL_CLASSES = {cls.kind: cls for cls in (VAE, Autoencoder)}
+MODEL_CLASSES = {cls.kind: cls for cls in (VAE, Autoencoder, CVAE)}
 
 
 def model_from_arrays(arrays, meta, path="<arrays>", device="cpu", dtype=None):

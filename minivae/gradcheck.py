@@ -108,19 +108,23 @@ def gradcheck(loss_fn, arrays: dict, analytic: dict, h: float = 1e-4, tol: float
     return result
 
 
-def check_model(model, x, eps=None, input_grad: bool = True, **kwargs) -> GradcheckResult:
+def check_model(model, x, eps=None, input_grad: bool = True, labels=None, beta=None,
+                **kwargs) -> GradcheckResult:
     """Gradient-check every parameter of a float64 model (and dloss/dx) at (x, eps).
 
     eps is fixed, so the loss is a deterministic function of the parameters.
+    labels: a CVAE's y (B,); beta: a KL weight other than the model's (a warm-up step).
     """
     if model.dtype != np.float64:
         raise TypeError("check_model needs a model built with dtype='float64'")
     x = model._as_input(x).copy()
     if eps is None and hasattr(model, "latent_dim"):
         eps = model.rng.normal((x.shape[0], model.latent_dim), dtype=np.float64)
-    model.loss_and_grads(x, eps, input_grad=input_grad)
+    data = (x,) if labels is None else (x, labels)             # a CVAE reads (x, y)
+    step = {} if beta is None else {"beta": beta}
+    model.loss_and_grads(*data, eps, input_grad=input_grad, **step)
     arrays = dict(model.params)
     analytic = {name: g.copy() for name, g in model.grads.items()}
     if input_grad:
         arrays["x"], analytic["x"] = x, model.input_grad.copy()
-    return gradcheck(lambda: model.loss(x, eps)[0], arrays, analytic, **kwargs)
+    return gradcheck(lambda: model.loss(*data, eps, **step)[0], arrays, analytic, **kwargs)

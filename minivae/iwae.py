@@ -75,6 +75,9 @@ class IWAE(VAE):
         if objective == "iwae" and kwargs.get("beta", 1.0) != 1:
             raise ValueError(f"the iwae objective is a bound on log p(x) and has no KL weight; "
                              f"use beta=1 (got {kwargs['beta']!r}) or objective='elbo'")
+        if kwargs.get("free_bits", 0):
+            raise ValueError("free_bits acts on the analytic KL of the one-sample ELBO; "
+                             "an IWAE (k samples of z per example) takes none")
         self.k, self.objective = k, objective
         super().__init__(*args, **kwargs)
 

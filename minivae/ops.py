@@ -7,6 +7,7 @@ one named temporary per line:
     reparameterize           z = mu + exp(logvar / 2) eps            docs/math.md §3
     reparameterize_backward  dL/dmu, dL/dlogvar, the KL term's included  §3, §4
     gaussian_kl              KL( q(z|x) || N(0, I) ) per example       §4
+    gaussian_kl_per_dim      the same, each latent dimension apart     §4, §14
     adam_update              one Adam step on (p, g, m, v)            §7
 
 ``Ops(xp)`` holds them for one array module (numpy or cupy). A model and an
@@ -64,6 +65,13 @@ class Ops:
         """KL( N(mu, exp(logvar)) || N(0, I) ) per example: (B, Z) -> (B,), >= 0."""
         per_dim = mu * mu + (self.xp.expm1(logvar) - logvar)   # (B, Z)  each term >= 0
         return 0.5 * per_dim.sum(axis=1)                        # (B, Z) -> (B,)
+
+    def gaussian_kl_per_dim(self, mu, logvar):
+        """The KL of each latent dimension apart: (B, Z) -> (B, Z), >= 0; sums to gaussian_kl.
+
+        Free bits (docs/math.md §14) and the collapse diagnostics of a run read it.
+        """
+        return 0.5 * (mu * mu + (self.xp.expm1(logvar) - logvar))   # (B, Z)
 
     def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
         """One Adam step, in place on p, m and v (all the same shape, e.g. (P,)); g is read only."""

@@ -74,10 +74,19 @@ def layer_rows(model) -> list:
             rows.append((part, describe(layer), shape(x), parameter_count(layer)))
         return x
 
-    h = run("encoder", model.encoder, model.xp.zeros((1, model.input_dim), dtype=model.dtype))
+    x = model.xp.zeros((1, model.input_dim), dtype=model.dtype)    # (1, D)
+    y1h = model.one_hot([0]) if hasattr(model, "num_classes") else None   # a CVAE's label (1, C)
+    if y1h is not None:
+        x = model.join_label(x, y1h)                                # (1, D + C)
+        joined = "[x, one-hot y]" if model.arch == "dense" else f"x, {model.num_classes} label planes"
+        rows.append(("encoder", f"input: {joined}", shape(x), 0))
+    h = run("encoder", model.encoder, x)
     heads = [getattr(model, f"{name}_head") for name in model.heads]
-    z = [run("heads", [head], h) for head in heads][0]             # (1, Z): mu, or the code
-    run("decoder", model.decoder, z.reshape(1, model.latent_dim))
+    z = [run("heads", [head], h) for head in heads][0].reshape(1, model.latent_dim)   # (1, Z)
+    if y1h is not None:
+        z = model.xp.concatenate([z, y1h], axis=1)                  # (1, Z + C)
+        rows.append(("decoder", "input: [z, one-hot y]", shape(z), 0))
+    run("decoder", model.decoder, z)
     return rows
 
 

@@ -32,7 +32,11 @@ class VAE(BaseModel):
     likelihood : "bernoulli" (logits, BCE), "gaussian" (fixed std) or "mse"
         (summed squared error): minivae/likelihoods.py.
     activation : "relu", "leaky_relu", "tanh" or "sigmoid" for hidden layers.
-    beta : weight of the KL term (beta-VAE; 1 gives the ELBO).
+    beta : weight of the KL term (beta-VAE; 1 gives the ELBO). A run's KL warm-up
+        passes a smaller one to each step (``loss_and_grads(..., beta=...)``).
+    free_bits : lambda, in nats: the KL of a latent dimension (its batch mean)
+        below lambda is not penalised, lambda is charged instead and its gradient
+        is 0 (Kingma et al. 2016; docs/math.md §14). 0 (default): the plain KL.
     dtype : "float32", or "float64" for gradient checks.
     device : "cpu" (NumPy), "cuda" (CuPy) or "auto".
     seed : seeds initialisation and the noise eps.
@@ -56,19 +60,21 @@ class VAE(BaseModel):
 
     def __init__(self, input_dim=None, hidden_dims=(400,), latent_dim=20, likelihood="bernoulli",
                  activation="relu", beta=1.0, dtype="float32", device="cpu", seed=0,
-                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True, **arch):
-        if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
-            raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+                 decoder_hidden_dims=None, gaussian_std=1.0, fast=True, free_bits=0.0, **arch):
+        for name, value in (("beta", beta), ("free_bits", free_bits)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         for name in ("k", "objective"):
             if name in arch:
                 raise TypeError(f"VAE takes no {name}: k samples of z per example are "
                                 f"minivae.IWAE(k=..., objective='iwae' or 'elbo', ...)")
-        self.beta = float(beta)
+        self.beta, self.free_bits = float(beta), float(free_bits)
         super().__init__(input_dim, hidden_dims, latent_dim, likelihood, activation,
                          dtype, device, seed, decoder_hidden_dims, gaussian_std, fast, **arch)
 
     def config(self) -> dict:
-        return {**super().config(), "beta": self.beta}
+        cfg = {**super().config(), "beta": self.beta}
+        return {**cfg, "free_bits": self.free_bits} if self.free_bits else cfg
 
     @classmethod
     def from_arrays(cls, arrays, meta, path="<arrays>", device="cpu", dtype=None):
@@ -89,12 +95,13 @@ class VAE(BaseModel):
 
     # -- one training step --------------------------------------------------
 
-    def loss_and_grads(self, x, eps=None, input_grad=False):
+    def loss_and_grads(self, x, eps=None, input_grad=False, beta=None):
         """Loss (0-d, nats per example), its parts, and every gradient.
 
         x: (B, D) in [0, 1]. eps: (B, Z) standard-normal noise, or None to draw
         it. Afterwards ``self.grads[name]`` holds dloss/dparams[name]; with
         ``input_grad=True``, ``self.input_grad`` holds dloss/dx, (B, D).
+        beta: the KL weight of this step (a run's warm-up), default ``self.beta``.
         """
         x = self._as_input(x)                                   # (B, D)
         B = x.shape[0]
@@ -106,16 +113,20 @@ class VAE(BaseModel):
 
         # Loss (§1, §4-6): the batch mean of recon + beta * KL. Each example's
         # gradient carries the 1/B of the mean; recon's comes with its value.
+        beta = self.beta if beta is None else beta              # the KL's weight in this step
         recon, dout = self.likelihood.nll_and_grad(out, x, 1.0 / B)   # (B,), (B, D)
         kl = self.ops.gaussian_kl(mu, logvar)                   # (B, Z) -> (B,)
-        loss = (recon + self.beta * kl).mean()                  # (B,) -> ()
-        parts = {"recon": recon.mean(), "kl": kl.mean()}
+        loss = (recon + beta * kl).mean()                       # (B,) -> ()
+        parts, c = {"recon": recon.mean(), "kl": kl.mean()}, beta / B   # c: dloss/dKL_b
+        if self.free_bits:   # §14: beta sum_j max(lambda, KL_j) instead; c 0 where KL_j < lambda
+            parts["kl_penalty"], c = self._free_bits(mu, logvar, beta)   # (), (Z,)
+            loss = parts["recon"] + parts["kl_penalty"]         # ()
 
         # Backward (§8): the chain rule, from the loss back to the parameters.
         for layer in reversed(self.decoder):                    # (B, D) -> (B, Z)
             dout = layer.backward(dout)
         dmu, dlogvar = self.ops.reparameterize_backward(         # through z = mu + std * eps,
-            dout, eps, std, mu, logvar, self.beta / B)          # plus beta/B dKL: (B, Z) each
+            dout, eps, std, mu, logvar, c)                      # plus c dKL: (B, Z) each
         dx = self._encoder_backward(dmu, dlogvar, input_grad)   # (B, Z) x2 -> (B, D), or None
         if input_grad:   # x reaches the loss twice: through the encoder, and in recon (§8)
             self.input_grad = dx + self.likelihood.grad_x(out, x) / B   # (B, D)
@@ -138,6 +149,19 @@ class VAE(BaseModel):
             out = layer.forward(out)
         return mu, logvar, z, std, out
 
+    def _free_bits(self, mu, logvar, beta):
+        """Free bits (Kingma et al. 2016, docs/math.md §14): (penalty (), c (Z,)).
+
+        KL_j, the batch mean of dimension j's KL, is charged as max(lambda, KL_j):
+        penalty = beta sum_j max(lambda, KL_j). Where KL_j > lambda its gradient
+        is the KL's, c_j = beta / B per example; below, the constant lambda is
+        charged and c_j = 0, so nothing pushes that dimension towards the prior.
+        """
+        kl_j = self.ops.gaussian_kl_per_dim(mu, logvar).mean(axis=0)   # (B, Z) -> (Z,)
+        penalty = beta * self.xp.maximum(kl_j, self.free_bits).sum()   # ()
+        c = (kl_j > self.free_bits).astype(self.dtype) * (beta / mu.shape[0])   # (Z,)
+        return penalty, c
+
     def _encoder_backward(self, dmu, dlogvar, input_grad=False):
         """From dloss/dmu and dloss/dlogvar (B, Z) to the heads' and encoder's dW, db.
 
@@ -151,23 +175,33 @@ class VAE(BaseModel):
 
     # -- the loss alone -----------------------------------------------------
 
-    def loss(self, x, eps=None, reduce=True):
+    def loss(self, x, eps=None, reduce=True, beta=None):
         """The loss and its parts, without gradients: the numbers of loss_and_grads.
 
         x: (B, D) in [0, 1]. eps: (B, Z) standard-normal noise, or None to draw it.
         reduce=True: batch means, (loss, {"recon": ..., "kl": ...}), each 0-d.
-        reduce=False: one value per example, (loss (B,), {"recon": (B,), "kl": (B,)}).
+        reduce=False: one value per example, (loss (B,), {"recon": (B,), "kl": (B,)}):
+        recon + beta KL, also with free bits (a penalty of the batch, not of an example).
         """
         x = self._as_input(x)                                   # (B, D)
         eps = self._as_input(eps, "eps", self.latent_dim) if eps is not None else \
             self.rng.normal((x.shape[0], self.latent_dim), dtype=self.dtype)  # (B, Z)
         mu, logvar, _, _, out = self._forward(x, eps)
+        return self._loss_terms(mu, logvar, out, x, reduce, beta)
+
+    def _loss_terms(self, mu, logvar, out, x, reduce, beta):
+        """loss()'s numbers from the forward's mu, logvar (B, Z) and output (B, D)."""
+        beta = self.beta if beta is None else beta
         recon = self.likelihood.nll(out, x)                     # (B, D) -> (B,)
         kl = self.ops.gaussian_kl(mu, logvar)                   # (B, Z) -> (B,)
-        loss = recon + self.beta * kl                           # (B,)
+        loss = recon + beta * kl                                # (B,)
         if not reduce:
             return loss, {"recon": recon, "kl": kl}
-        return loss.mean(), {"recon": recon.mean(), "kl": kl.mean()}
+        parts = {"recon": recon.mean(), "kl": kl.mean()}
+        if self.free_bits:                                      # §14, as in loss_and_grads
+            parts["kl_penalty"] = self._free_bits(mu, logvar, beta)[0]
+            return parts["recon"] + parts["kl_penalty"], parts
+        return loss.mean(), parts
 
     # -- using a trained model ----------------------------------------------
 

@@ -172,7 +172,8 @@ def test_math_md_names_the_code_and_every_name_exists():
     assert not missing, f"docs/math.md names code that does not exist: {missing}"
 
 
-@pytest.mark.parametrize("path", ["minivae/vae.py", "minivae/autoencoder.py"])
+@pytest.mark.parametrize("path", ["minivae/vae.py", "minivae/autoencoder.py",
+                                  "minivae/cvae.py"])
 def test_loss_and_grads_reads_in_about_forty_lines(path):
     tree = ast.parse(open(os.path.join(ROOT, path)).read())
     fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "loss_and_grads")

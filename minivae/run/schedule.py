@@ -1,4 +1,5 @@
-"""Learning-rate schedules of a run (``--lr-schedule``): constant, or the IWAE paper's.
+"""Schedules of a run: the learning rate (``--lr-schedule``: constant, or the IWAE paper's)
+and the KL warm-up (``--kl-warmup``: beta from 0 to its value).
 
 Burda, Grosse & Salakhutdinov (2015), Sec. 5: stage i = 0..7 is 3^i passes
 over the training set at learning rate 1e-3 * 10^(-i/7), 3280 passes in all.
@@ -33,3 +34,17 @@ def learning_rate(schedule: str, lr: float, epoch: int) -> float:
     if schedule == "burda":
         return lr * burda_learning_rate(epoch) / burda_learning_rate(1)
     return lr
+
+
+def kl_weight(beta: float, warmup_epochs: int, epoch: int, step: int, steps_per_epoch: int) -> float:
+    """The KL's weight at ``step`` (0-based) of ``epoch`` (1-based) under a linear warm-up.
+
+    Bowman et al. 2016; Sønderby et al. 2016 (docs/math.md §14): beta rises from 0
+    at the first step to ``beta`` after ``warmup_epochs`` epochs, by the same
+    amount every step, beta_t = beta min(1, t / (W n)), t the global step. A
+    function of the step alone, so a resumed run gets the same weights.
+    """
+    if warmup_epochs <= 0:
+        return beta
+    t = (epoch - 1) * steps_per_epoch + step
+    return beta * min(1.0, t / (warmup_epochs * steps_per_epoch))
