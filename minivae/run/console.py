@@ -10,12 +10,18 @@ log stays one epoch per line. The words follow the model:
 
     epoch   1 | train  163.67 (recon 148.15, KL 15.52) | test  126.89 | PSNR 17.60 SSIM 0.736 | 2.8 s
     epoch   1 | train MSE 0.0373 | test MSE 0.0241 | PSNR 16.50 SSIM 0.653 | 2.3 s
+
+A model trained on [-1, 1] (pixel_range "symmetric", the labs' range) has its
+losses on that scale; every MSE printed beside them is too, and says so
+("(both on [-1, 1])"), while metrics.csv's ``mse`` stays on [0, 1] images.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+
+from .metrics import mse_scale
 
 # The reconstruction loss by likelihood, as a learner calls it.
 LOSS_NAMES = {"bernoulli": "BCE", "gaussian": "NLL", "mse": "MSE"}
@@ -89,9 +95,11 @@ def epoch_line(cfg, row: dict, input_dim: int) -> str:
                 f"{row['test_loss']:7.2f} | {quality} | {time}")
     name = LOSS_NAMES[cfg.likelihood]
     train = per_pixel(row["train_loss"], input_dim)
-    test = f"test MSE {row['mse']:.4f}"
+    factor, scale = mse_scale(cfg.pixel_range)          # the training loss's scale, named
+    test = f"test MSE {row['mse'] * factor:.4f}" + (f" (both{scale})" if scale else "")
     if cfg.likelihood != "mse":   # the training loss is not the MSE: show both
-        test = f"test {name} {per_pixel(row['test_loss'], input_dim):.4f}, MSE {row['mse']:.4f}"
+        test = (f"test {name} {per_pixel(row['test_loss'], input_dim):.4f}, "
+                f"MSE {row['mse'] * factor:.4f}{scale}")
     return f"epoch {row['epoch']:3d} | train {name} {train:.4f} | {test} | {quality} | {time}"
 
 
@@ -102,5 +110,8 @@ def final_line(cfg, last: dict, input_dim: int) -> str:
         return (f"Done after epoch {last['epoch']}: test loss {last['test_loss']:.3f} nats/image "
                 f"(train {last['train_loss']:.3f}), {quality}.")
     name = LOSS_NAMES[cfg.likelihood]
-    return (f"Done after epoch {last['epoch']}: test MSE {last['mse']:.4f} per pixel "
-            f"(train {name} {per_pixel(last['train_loss'], input_dim):.4f}), {quality}.")
+    factor, scale = mse_scale(cfg.pixel_range)
+    train = f"{per_pixel(last['train_loss'], input_dim):.4f}"
+    train = train if cfg.likelihood == "mse" else f"{name} {train}"   # "NLL 0.5849"
+    return (f"Done after epoch {last['epoch']}: test MSE {last['mse'] * factor:.4f} per pixel"
+            f"{scale} (train {train}), {quality}.")

@@ -24,6 +24,7 @@ import time
 from ..backend import to_numpy
 from .values import dataset_name, nonnegative_int, positive_int
 from ..data import DataError, load_dataset, to_unit_float
+from .metrics import mse_scale
 from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo, require_vae)
 from .runs import add_checkpoint_args, open_checkpoint
@@ -82,15 +83,18 @@ def main(argv=None) -> int:
           f"images of {dataset}")
     elbo = evaluate_elbo(model, x, rng=eval_generator(model, seed))
     quality = reconstruction_metrics(model, x, image_shape)
+    factor, scale = mse_scale(model.pixel_range)        # the MSE on the loss's scale
+    mse_text = f"MSE {quality['mse'] * factor:.5f} per pixel{scale}" + (
+        f" ({quality['mse']:.5f} on [0, 1])" if scale else "")
     if model.kind == "vae":
         print(f"  test loss   {elbo['loss']:.3f} nats/image (recon {elbo['recon']:.3f}, "
               f"KL {elbo['kl']:.3f}; one sample of z per image)")
-        print(f"  reconstructions from the posterior mean: MSE {quality['mse']:.5f}, "
+        print(f"  reconstructions from the posterior mean: {mse_text}, "
               f"PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.4f}")
     else:   # a deterministic autoencoder: no sampling, no KL, no posterior
         print(f"  test loss   {elbo['loss']:.3f} per image ({model.likelihood.name} "
-              f"reconstruction term)")
-        print(f"  reconstructions: MSE {quality['mse']:.5f} per pixel, "
+              f"reconstruction term{scale})")
+        print(f"  reconstructions: {mse_text}, "
               f"PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.4f}")
     if args.iw:
         threads.tick()                                # the load may have changed meanwhile

@@ -46,6 +46,18 @@ def mse(x, y):
     return xp.mean((x - y) ** 2, axis=axes)  # (N, ...) -> (N,)
 
 
+def mse_scale(pixel_range: str = "unit") -> tuple[float, str]:
+    """(factor, words): an MSE of [0, 1] images on the scale a model with ``pixel_range`` trains on.
+
+    Every MSE here compares images in [0, 1] (metrics.csv's ``mse``). A model
+    with pixel_range "symmetric" trains on x' = 2x - 1, whose squared errors
+    are 2^2 = 4 times larger: its training loss, and the MSE a PyTorch lab on
+    [-1, 1] prints, are on that scale. Printed beside such a loss, an MSE is
+    multiplied by the factor and carries the words, e.g. " on [-1, 1]".
+    """
+    return (4.0, " on [-1, 1]") if pixel_range == "symmetric" else (1.0, "")
+
+
 def psnr(x, y, data_range=1.0):
     """Peak signal-to-noise ratio of each image pair, in decibels.
 

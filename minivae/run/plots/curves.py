@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from ..metrics import mse_scale
 from ._common import new_figure, save_figure
 
 
@@ -47,7 +48,8 @@ def objective_name(objective="elbo", k=1) -> str:
     return "negative ELBO" + (f" (averaged over k={k} samples)" if k > 1 else "")
 
 
-def loss_curves_figure(metrics_rows, autoencoder=None, objective="elbo", k=1):
+def loss_curves_figure(metrics_rows, autoencoder=None, objective="elbo", k=1,
+                       pixel_range="unit"):
     """The loss per epoch, train and test.
 
     For a VAE, three panels: the objective it trained on (``objective``, ``k``:
@@ -57,7 +59,9 @@ def loss_curves_figure(metrics_rows, autoencoder=None, objective="elbo", k=1):
     -L_k and a fourth panel, the effective sample size of its importance
     weights, between 1 and k. For a deterministic autoencoder, ``autoencoder``
     is ``(loss name, pixels per image)``: two panels, its loss per pixel and
-    the test MSE per pixel, with no KL (it has none).
+    the test MSE per pixel, with no KL (it has none). With ``pixel_range``
+    "symmetric" that MSE is drawn on [-1, 1], the scale of the loss beside it
+    (metrics.mse_scale).
     """
     iwae = any("train_ess" in row or "test_ess" in row for row in metrics_rows)
     if autoencoder is None:
@@ -67,8 +71,10 @@ def loss_curves_figure(metrics_rows, autoencoder=None, objective="elbo", k=1):
         rows = metrics_rows
     else:
         name, pixels = autoencoder
-        panels = [("loss", f"{name} per pixel"), ("mse", "test MSE per pixel")]
-        rows = _per_pixel(metrics_rows, pixels)
+        factor, scale = mse_scale(pixel_range)
+        panels = [("loss", f"{name} per pixel{scale}"), ("mse", f"test MSE per pixel{scale}")]
+        rows = [{**r, "mse": float(r["mse"]) * factor} if r.get("mse") is not None else r
+                for r in _per_pixel(metrics_rows, pixels)]
     fig = new_figure(4 * len(panels), 3.9)
     axes = fig.subplots(1, len(panels))
     drawn = False
@@ -116,9 +122,11 @@ def quality_figure(metrics_rows):
     return fig
 
 
-def plot_loss_curves(metrics_rows, path, autoencoder=None, objective="elbo", k=1) -> str:
+def plot_loss_curves(metrics_rows, path, autoencoder=None, objective="elbo", k=1,
+                     pixel_range="unit") -> str:
     """Save :func:`loss_curves_figure` as a PNG at ``path``; return the path."""
-    return save_figure(loss_curves_figure(metrics_rows, autoencoder, objective, k), path)
+    return save_figure(loss_curves_figure(metrics_rows, autoencoder, objective, k, pixel_range),
+                       path)
 
 
 def plot_quality(metrics_rows, path) -> str:

@@ -108,7 +108,7 @@ def write_report(run_dir, config, metrics_rows, figures, device: str = "cpu",
         config = dataclasses.asdict(config)
     config = dict(config or {})
     captions = {**CAPTIONS, **({} if is_vae else AE_CAPTIONS), **(captions or {})}
-    header, cells = metrics_table(metrics_rows, is_vae)
+    header, cells = metrics_table(metrics_rows, is_vae, config.get("pixel_range", "unit"))
     parts = ['<div class="summary"><h2>Summary</h2>',
              _table(None, summary_rows(metrics_rows, config, device, is_vae), "kv"), "</div>",
              "<h2>Settings</h2>", _table(None, settings_rows(config, is_vae), "kv"),
@@ -182,7 +182,7 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
     objective, k = settings.get("objective", "elbo"), settings.get("k", 1)
     if metrics_rows:
         done["loss_curves"] = plot_loss_curves(metrics_rows, path("loss_curves"), autoencoder,
-                                               objective, k)
+                                               objective, k, settings.get("pixel_range", "unit"))
         if objective == "iwae" or k > 1:
             captions["loss_curves"] = (
                 f"Loss per epoch. Training objective: {objective_name(objective, k)} "

@@ -14,6 +14,8 @@ import platform
 
 import numpy as np
 
+from ..metrics import mse_scale
+
 # (key, label, format) of each metrics.csv column shown in the table.
 METRIC_FORMATS = {
     "epoch": ("epoch", "{:d}"), "train_loss": ("train loss", "{:.3f}"),
@@ -35,13 +37,20 @@ def _fmt(key, value) -> str:
         return html.escape(str(value))
 
 
-def metrics_table(rows, is_vae: bool = True) -> tuple[list, list]:
-    """(header, rows of text) for the metrics per epoch; an autoencoder has no KL columns."""
+def metrics_table(rows, is_vae: bool = True, pixel_range: str = "unit") -> tuple[list, list]:
+    """(header, rows of text) for the metrics per epoch; an autoencoder has no KL columns.
+
+    metrics.csv's values as they are; with pixel_range "symmetric" the headers say
+    that the losses are on [-1, 1] and the MSE on [0, 1].
+    """
     keys = [k for k in dict.fromkeys(k for row in rows for k in row)
             if is_vae or k not in AE_HIDDEN]
     header = [METRIC_FORMATS.get(k, (k,))[0] for k in keys]
+    scale = mse_scale(pixel_range)[1]
     if not is_vae:   # its loss is the reconstruction loss alone, summed over pixels
-        header = [h.replace("loss", "loss (sum over pixels)") for h in header]
+        header = [h.replace("loss", f"loss (sum over pixels{scale})") for h in header]
+    if scale:
+        header = [h.replace("MSE per pixel", "MSE per pixel on [0, 1]") for h in header]
     return header, [[_fmt(k, row.get(k)) for k in keys] for row in rows]
 
 
@@ -93,7 +102,8 @@ def summary_rows(rows, config: dict, device: str, is_vae: bool) -> list[tuple[st
             out.append(("final test loss", f"{float(last['test_loss']):.3f} nats per image "
                         "(negative ELBO, one sample of z)"))
         else:
-            out.append(("final test MSE", f"{float(last['mse']):.5f} per pixel"))
+            factor, scale = mse_scale(config.get("pixel_range", "unit"))   # the loss's scale
+            out.append(("final test MSE", f"{float(last['mse']) * factor:.5f} per pixel{scale}"))
         out += [("PSNR / SSIM", f"{float(last['psnr']):.2f} dB / {float(last['ssim']):.4f}"),
                 ("epochs", str(int(last["epoch"]))),
                 ("duration", _duration(sum(float(r.get("seconds", 0)) for r in rows)))]
