@@ -106,6 +106,9 @@ def epoch_line(cfg, row: dict, input_dim: int) -> str:
 def final_line(cfg, last: dict, input_dim: int) -> str:
     """The summary after the last epoch."""
     quality = f"PSNR {last['psnr']:.2f} dB, SSIM {last['ssim']:.4f}"
+    if cfg.model == "vae" and cfg.likelihood == "mse":   # a squared error, not nats
+        return (f"Done after epoch {last['epoch']}: test squared error + KL "
+                f"{last['test_loss']:.3f} (train {last['train_loss']:.3f}), {quality}.")
     if cfg.model == "vae":
         return (f"Done after epoch {last['epoch']}: test loss {last['test_loss']:.3f} nats/image "
                 f"(train {last['train_loss']:.3f}), {quality}.")

@@ -18,6 +18,7 @@ CKPT is a run directory or its checkpoint.npz.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
@@ -80,29 +81,68 @@ def main(argv=None) -> int:
 
     epoch = meta.get("epoch", "?")
     print(f"{args.checkpoint}: {type(model).__name__} after epoch {epoch}, {len(x)} test "
-          f"images of {dataset}")
+          f"image{'s' * (len(x) != 1)} of {dataset}")
     elbo = evaluate_elbo(model, x, rng=eval_generator(model, seed))
     quality = reconstruction_metrics(model, x, image_shape)
     factor, scale = mse_scale(model.pixel_range)        # the MSE on the loss's scale
     mse_text = f"MSE {quality['mse'] * factor:.5f} per pixel{scale}" + (
         f" ({quality['mse']:.5f} on [0, 1])" if scale else "")
-    if model.kind == "vae":
-        print(f"  test loss   {elbo['loss']:.3f} nats/image (recon {elbo['recon']:.3f}, "
-              f"KL {elbo['kl']:.3f}; one sample of z per image)")
-        print(f"  reconstructions from the posterior mean: {mse_text}, "
-              f"PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.4f}")
-    else:   # a deterministic autoencoder: no sampling, no KL, no posterior
+    mse = model.likelihood.name == "mse"     # a squared error, not a log-likelihood in nats
+    if model.kind != "vae":   # a deterministic autoencoder: no sampling, no KL, no posterior
         print(f"  test loss   {elbo['loss']:.3f} per image ({model.likelihood.name} "
               f"reconstruction term{scale})")
         print(f"  reconstructions: {mse_text}, "
+              f"PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.4f}")
+    else:
+        if mse:
+            c = mse_constant(model.input_dim)
+            print(f"  test loss   {elbo['loss']:.3f} per image (squared error {elbo['recon']:.3f}"
+                  f"{scale} + KL {elbo['kl']:.3f}; one sample of z per image)")
+            print(f"    a negative ELBO of {elbo['loss'] + c:.3f} nats/image with p(x|z) = "
+                  f"N(mean, 1/2): 0.5 D log(pi) = {c:.2f} more")
+        else:
+            print(f"  test loss   {elbo['loss']:.3f} nats/image (recon {elbo['recon']:.3f}, "
+                  f"KL {elbo['kl']:.3f}; one sample of z per image)")
+        print(f"  reconstructions from the posterior mean: {mse_text}, "
               f"PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.4f}")
     if args.iw:
         threads.tick()                                # the load may have changed meanwhile
         start = time.perf_counter()
         log_px = iw_log_likelihood(model, x, args.iw, rng=eval_generator(model, seed + 1),
                                    batch_size=args.batch_size)       # (N,)
-        nll = -float(to_numpy(log_px).mean())
-        print(f"  -log p(x) ~ {nll:.3f} nats/image (importance-weighted, K = {args.iw}; "
-              f"{time.perf_counter() - start:.1f} s)")
+        seconds = time.perf_counter() - start
+        nll = -to_numpy(log_px).astype("float64")                   # (N,) nats per image
+        if mse:   # log p(x|z) was minus the squared error: add the Gaussian's constant back
+            nll = nll + mse_constant(model.input_dim)
+        for line in iw_lines(model, x, nll, args.iw, seconds, scale):
+            print(line)
     return 0
+
+
+def mse_constant(input_dim: int) -> float:
+    """0.5 D log(pi): what the mse likelihood leaves out of -log N(x; mean, 1/2) (docs/math.md §6)."""
+    return 0.5 * input_dim * math.log(math.pi)
+
+
+def iw_lines(model, x, nll, k: int, seconds: float, scale: str = "") -> list[str]:
+    """The -log p(x) estimate with its standard error over the images, and what it is not.
+
+    nll: (N,) NumPy, nats per image, the likelihood's constant included.
+    """
+    n = len(nll)
+    se = f", std err {nll.std(ddof=1) / math.sqrt(n):.3f}" if n > 1 else ""
+    lines = [f"  -log p(x) ~ {nll.mean():.3f} nats/image{se} (importance-weighted, K = {k}; "
+             f"{n} image{'s' * (n != 1)}, {seconds:.1f} s)"]
+    if model.likelihood.name == "mse":
+        lines.append(f"    (p(x|z) = N(mean, 1/2): its constant 0.5 D log(pi) = "
+                     f"{mse_constant(model.input_dim):.2f} included)")
+    if scale:
+        lines.append(f"    (a density of the pixels{scale}, 2x - 1, as the model trains on them)")
+    grey = bool(model.xp.any((x > 0) & (x < 1)))
+    if model.likelihood.name == "bernoulli" and grey:
+        lines += ["    a Bernoulli density of grey levels in [0, 1], not the probability of "
+                  "discrete images;",
+                  "    binarized-MNIST figures (86.76 nats in Burda et al. 2015) need a run "
+                  "with --binarize"]
+    return lines
 

@@ -49,7 +49,7 @@ def objective_name(objective="elbo", k=1) -> str:
 
 
 def loss_curves_figure(metrics_rows, autoencoder=None, objective="elbo", k=1,
-                       pixel_range="unit"):
+                       pixel_range="unit", likelihood=None):
     """The loss per epoch, train and test.
 
     For a VAE, three panels: the objective it trained on (``objective``, ``k``:
@@ -61,7 +61,8 @@ def loss_curves_figure(metrics_rows, autoencoder=None, objective="elbo", k=1,
     is ``(loss name, pixels per image)``: two panels, its loss per pixel and
     the test MSE per pixel, with no KL (it has none). With ``pixel_range``
     "symmetric" that MSE is drawn on [-1, 1], the scale of the loss beside it
-    (metrics.mse_scale).
+    (metrics.mse_scale). A VAE with the mse ``likelihood`` is labelled as a
+    squared error plus KL per image, not in nats.
     """
     iwae = any("train_ess" in row or "test_ess" in row for row in metrics_rows)
     if autoencoder is None:
@@ -100,7 +101,10 @@ def loss_curves_figure(metrics_rows, autoencoder=None, objective="elbo", k=1,
     if drawn:   # one legend for all panels, above them: never over a curve
         handles, labels = axes[0 if not iwae else 1].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncols=2, fontsize=9)
-    axes[0].set_ylabel("nats per image" if autoencoder is None else "per pixel")
+    unit = "per pixel" if autoencoder is not None else "nats per image"
+    if autoencoder is None and likelihood == "mse":   # a squared error plus the KL, not nats
+        unit = "per image (squared error + KL)"
+    axes[0].set_ylabel(unit)
     return fig
 
 
@@ -123,10 +127,10 @@ def quality_figure(metrics_rows):
 
 
 def plot_loss_curves(metrics_rows, path, autoencoder=None, objective="elbo", k=1,
-                     pixel_range="unit") -> str:
+                     pixel_range="unit", likelihood=None) -> str:
     """Save :func:`loss_curves_figure` as a PNG at ``path``; return the path."""
-    return save_figure(loss_curves_figure(metrics_rows, autoencoder, objective, k, pixel_range),
-                       path)
+    return save_figure(loss_curves_figure(metrics_rows, autoencoder, objective, k, pixel_range,
+                                          likelihood), path)
 
 
 def plot_quality(metrics_rows, path) -> str:

@@ -182,7 +182,14 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
     objective, k = settings.get("objective", "elbo"), settings.get("k", 1)
     if metrics_rows:
         done["loss_curves"] = plot_loss_curves(metrics_rows, path("loss_curves"), autoencoder,
-                                               objective, k, settings.get("pixel_range", "unit"))
+                                               objective, k, settings.get("pixel_range", "unit"),
+                                               likelihood)
+        if is_vae and likelihood == "mse":
+            captions["loss_curves"] = (
+                "Loss per epoch, train and test, per image: the squared error summed over the "
+                "pixels (middle) plus beta times the KL term (right, in nats). It is the "
+                "negative ELBO of a Gaussian p(x|z) with variance 1/2 less that Gaussian's "
+                "constant 0.5 D log(pi).")
         if objective == "iwae" or k > 1:
             captions["loss_curves"] = (
                 f"Loss per epoch. Training objective: {objective_name(objective, k)} "
