@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: thread counts, data, the GEMM floor.
+"""What the benchmark scripts of every folder share: thread counts, data, the GEMM floor.
 
 Thread counts must be fixed before NumPy is imported (OpenBLAS reads
 OPENBLAS_NUM_THREADS when it loads), so each script calls
@@ -41,12 +41,20 @@ def threads_from_argv(argv=None, default=None):
         from threadpoolctl import threadpool_limits
         threadpool_limits(n, user_api="blas")
     if "jax" not in sys.modules:             # JAX reads its thread count when it loads
-        from peers import jax_flags
         if jax_flags(n):
             os.environ["XLA_FLAGS"] = jax_flags(n)
         else:
             os.environ.pop("XLA_FLAGS", None)
     return n
+
+
+def jax_flags(n):
+    """XLA_FLAGS for n CPU threads: one thread turns Eigen's pool off.
+
+    XLA has no flag for another count: for n >= 2 it keeps its default, a
+    pool of one thread per core (2 on the machine of benchmarks/README.md).
+    """
+    return "--xla_cpu_multi_thread_eigen=false" if n == 1 else ""
 
 
 def one_core_for_one_thread(n):

@@ -23,9 +23,9 @@ from minivae import backend
 from minivae.fast import gpu
 from minivae.backend import cuda_available, cuda_problem, get_xp
 
-# benchmarks/ is importable from the tests (cuda_floors holds the GPU's raw kernels)
+# benchmarks/speed/ is importable from the tests (cuda_floors holds the GPU's raw kernels)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "benchmarks"))
+                                "benchmarks", "speed"))
 
 NO_GPU = "needs CuPy and an NVIDIA GPU"
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]

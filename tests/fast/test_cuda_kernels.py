@@ -28,7 +28,7 @@ from minivae.run.train_cli import build_parser, parse_args
 
 from conftest import make_tiny
 
-import cuda_floors  # benchmarks/ (on sys.path through conftest): its bounded busy kernel
+import cuda_floors  # benchmarks/speed/ (on sys.path through conftest): its bounded busy kernel
 
 KERNEL_FILE = os.path.join(os.path.dirname(gpu.__file__), "cuda_kernels.py")
 TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=2e-6, atol=2e-6)}

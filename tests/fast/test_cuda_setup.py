@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import cuda_floors  # benchmarks/, on sys.path through conftest
+import cuda_floors  # benchmarks/speed/, on sys.path through conftest
 from minivae import backend
 from minivae.fast import gpu
 from minivae.backend import cuda_available, cuda_problem, resolve_device

@@ -11,7 +11,7 @@ CuPy's own compiler options:
                         (every input an array: CuPy declares a scalar input as
                         a const T parameter instead of a const T& element, the
                         same type for the body)
-    RawKernel           benchmarks/cuda_floors.py's RAW_SOURCES, as written
+    RawKernel           benchmarks/speed/cuda_floors.py's RAW_SOURCES, as written
 
 A kernel body that would fail on the GPU fails here; the last tests check
 that a broken body does. Needs cupy-cuda13x and nvidia-cuda-nvrtc (.ci/run
@@ -53,7 +53,7 @@ from cupy.cuda import nvrtc  # noqa: E402
 
 from minivae.fast import cuda_kernels  # noqa: E402
 
-import cuda_floors  # noqa: E402  (benchmarks/, on sys.path through conftest)
+import cuda_floors  # noqa: E402  (benchmarks/speed/, on sys.path through conftest)
 
 ARG_NDARRAY, ARG_INDEXER = 1, 2               # CuPy's _ArgKind values (cupy/_core/_kernel.pxd)
 ELEMENTWISE = {f"cuda_kernels.{name}": (*spec, f"minivae_{name}")
@@ -123,7 +123,7 @@ def test_every_kernel_in_the_repository_is_compiled_here():
     """A kernel defined anywhere else would escape these tests: there is none."""
     allowed = {os.path.join("minivae", "fast", "cuda_kernels.py"),      # SPECS
                os.path.join("minivae", "backend", "__init__.py"),       # PROBE_KERNEL
-               os.path.join("benchmarks", "cuda_floors.py")}            # RAW_SOURCES
+               os.path.join("benchmarks", "speed", "cuda_floors.py")}   # RAW_SOURCES
     found = set()
     for folder in ("minivae", "benchmarks", "examples", "tests"):
         for dirpath, _, files in os.walk(os.path.join(ROOT, folder)):

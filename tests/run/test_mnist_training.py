@@ -1,8 +1,8 @@
 """A short training run on real MNIST: the loss falls as the reference says.
 
 The PyTorch example (784-400-20, Adam 1e-3, batch 128), run with seeds 1-10
-by benchmarks/reference_torch.py, ends epoch 1 at train 162.4-165.4 and test
-126.0-128.0 nats per image (benchmarks/reference_curve.csv). minivae's
+by benchmarks/reference/reference_torch.py, ends epoch 1 at train 162.4-165.4 and test
+126.0-128.0 nats per image (benchmarks/reference/reference_curve.csv). minivae's
 initialisation follows PyTorch's distribution but draws other random
 numbers, so it is one more seed; we allow a little more than that range
 (train 162-167, test 124.5-130). The run is seeded, so the test is

@@ -1,9 +1,10 @@
 """The benchmark scripts run, fail when they should, and count what they claim.
 
 The timings themselves are not tested (they depend on the machine); what is:
-the GEMM floor does exactly the step's products, speed.py runs end to end and
-writes its JSON, --device cuda without a GPU says so, and loss_curve.py
-passes a curve inside the band and fails one outside it.
+every script starts from the repository root and benchmarks/README.md names
+every file, the GEMM floor does exactly the step's products, speed.py runs
+end to end and writes its JSON, --device cuda without a GPU says so, and
+loss_curve.py passes a curve inside the band and fails one outside it.
 """
 
 import json
@@ -18,14 +19,42 @@ import minivae
 from minivae.backend import cuda_available
 
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "benchmarks")
-sys.path.insert(0, BENCH)
-import common  # noqa: E402
-import loss_curve  # noqa: E402
+sys.path[:0] = [BENCH, os.path.join(BENCH, "reference")]
+import common  # noqa: E402  (benchmarks/common.py)
+import loss_curve  # noqa: E402  (benchmarks/reference/loss_curve.py)
 
 
 def run(script, *args, env=None):
+    """Run benchmarks/<script> (e.g. "speed/speed.py") as a command, from anywhere."""
     return subprocess.run([sys.executable, os.path.join(BENCH, script), *args],
                           capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+SCRIPTS = sorted(os.path.relpath(os.path.join(folder, f), BENCH)
+                 for folder, _, files in os.walk(BENCH) for f in files
+                 if f.endswith(".py") and "__main__" in open(os.path.join(folder, f)).read())
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_starts_from_the_repository_root(script):
+    """`python benchmarks/<kind>/<script>.py` finds its neighbours and benchmarks/common.py."""
+    if script.startswith("reference" + os.sep) and script != os.path.join("reference", "loss_curve.py"):
+        pytest.importorskip("torch", reason="PyTorch not installed (the 'bench' extra)")
+    args = [] if script.endswith("trace_step.py") else ["--help"]     # trace_step takes no options
+    r = subprocess.run([sys.executable, os.path.join("benchmarks", script), *args],
+                       capture_output=True, text=True, cwd=os.path.dirname(BENCH))
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_readme_names_every_file_of_benchmarks():
+    """benchmarks/README.md's index: each script and data file, by its path under benchmarks/."""
+    readme = open(os.path.join(BENCH, "README.md")).read()
+    missing = [os.path.relpath(os.path.join(folder, f), BENCH)
+               for folder, _, files in os.walk(BENCH) for f in files
+               if f.endswith((".py", ".sh", ".csv", ".png")) and "__pycache__" not in folder
+               and os.path.relpath(folder, BENCH).split(os.sep)[:2] != ["paper", "iwae"]]
+    missing = [f for f in missing if f"`{f}`" not in readme]
+    assert not missing, f"benchmarks/README.md does not name {missing}"
 
 
 def test_gemm_floor_does_the_products_of_one_step():
@@ -52,7 +81,7 @@ def test_epoch_batch_sizes():
 def test_speed_runs_end_to_end_and_writes_json(tmp_path):
     pytest.importorskip("torch", reason="PyTorch not installed (the 'bench' extra)")
     out = tmp_path / "speed.json"
-    r = run("speed.py", "--threads", "1", "--steps", "3", "--epochs-each", "1",
+    r = run("speed/speed.py", "--threads", "1", "--steps", "3", "--epochs-each", "1",
             "--memory-steps", "0", "--json", str(out), env={"MINIVAE_DATA_DIR": ""})
     assert r.returncode == 0, r.stderr
     assert "GEMM floor" in r.stdout and "minivae (NumPy)" in r.stdout
@@ -62,7 +91,7 @@ def test_speed_runs_end_to_end_and_writes_json(tmp_path):
 
 
 def test_speed_memory_child_reports_peak_and_increase():
-    r = run("speed.py", "--memory-of", "minivae", "--threads", "1", "--memory-steps", "2",
+    r = run("speed/speed.py", "--memory-of", "minivae", "--threads", "1", "--memory-steps", "2",
             env={"MINIVAE_DATA_DIR": ""})
     assert r.returncode == 0, r.stderr
     mem = json.loads(r.stdout.strip().splitlines()[-1])
@@ -73,13 +102,13 @@ def test_speed_memory_child_reports_peak_and_increase():
 @pytest.mark.skipif(cuda_available(), reason="a GPU is present")
 def test_speed_on_cuda_without_a_gpu_says_so():
     pytest.importorskip("torch", reason="PyTorch not installed (the 'bench' extra)")
-    r = run("speed.py", "--device", "cuda", "--steps", "2", env={"MINIVAE_DATA_DIR": ""})
+    r = run("speed/speed.py", "--device", "cuda", "--steps", "2", env={"MINIVAE_DATA_DIR": ""})
     assert r.returncode != 0
     assert "no CUDA device" in r.stderr
 
 
 def test_profile_step_runs():
-    r = run("profile_step.py", "--threads", "1", "--steps", "2", "--rounds", "1", "--warmup", "2",
+    r = run("speed/profile_step.py", "--threads", "1", "--steps", "2", "--rounds", "1", "--warmup", "2",
             env={"MINIVAE_DATA_DIR": ""})
     assert r.returncode == 0, r.stderr
     assert "Adam step" in r.stdout and "GEMMs alone" in r.stdout
@@ -115,12 +144,12 @@ def test_loss_curve_exit_status(monkeypatch, tmp_path, offset, status):
 
 @pytest.mark.skipif(not os.environ.get("MINIVAE_DATA_DIR"), reason="needs MINIVAE_DATA_DIR (MNIST)")
 def test_iwae_benchmark_runs_both_implementations_and_reports(tmp_path):
-    """benchmarks/iwae.py end to end on a sliver of MNIST: results, the checks, the figure."""
+    """benchmarks/paper/iwae.py end to end on a sliver of MNIST: results, the checks, the figure."""
     pytest.importorskip("torch", reason="PyTorch not installed (the 'bench' extra)")
     tiny = ["--passes", "1", "--train-images", "200", "--nll-images", "4", "--nll-k", "40",
             "--test-images", "100", "--out-dir", str(tmp_path)]
     for impl in ("minivae", "torch"):
-        r = run("iwae.py", "--impl", impl, *tiny, env={"PYTHONPATH": minivae_root()})
+        r = run("paper/iwae.py", "--impl", impl, *tiny, env={"PYTHONPATH": minivae_root()})
         assert r.returncode == 0, r.stderr
         runs = json.load(open(tmp_path / f"{impl}.json"))["runs"]
         assert [x["name"] for x in runs] == ["VAE k=1", "VAE k=5", "IWAE k=5"]

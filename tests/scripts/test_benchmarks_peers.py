@@ -15,20 +15,21 @@ import pytest
 import minivae
 
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "benchmarks")
-sys.path.insert(0, BENCH)
-import common  # noqa: E402
-import peers  # noqa: E402
+sys.path[:0] = [BENCH, os.path.join(BENCH, "speed")]
+import common  # noqa: E402  (benchmarks/common.py)
+import peers  # noqa: E402  (benchmarks/speed/peers.py)
 
 
 def run(script, *args):
+    """Run benchmarks/<script> (e.g. "speed/busy.py") as a command, on synthetic data."""
     env = {**os.environ, "MINIVAE_DATA_DIR": ""}
     return subprocess.run([sys.executable, os.path.join(BENCH, script), *args],
                           capture_output=True, text=True, env=env, timeout=300)
 
 
 def test_jax_flags_pin_one_thread():
-    assert peers.jax_flags(1) == "--xla_cpu_multi_thread_eigen=false"
-    assert peers.jax_flags(2) == ""                    # XLA's default: a thread per core
+    assert common.jax_flags(1) == "--xla_cpu_multi_thread_eigen=false"
+    assert common.jax_flags(2) == ""                    # XLA's default: a thread per core
 
 
 @pytest.mark.skipif(not peers.jax_available(), reason="JAX not installed (the 'jax' extra)")
@@ -58,14 +59,14 @@ def test_iw_floor_does_the_forward_products_of_the_estimate():
 
 
 def test_eval_speed_runs_end_to_end():
-    r = run("eval_speed.py", "--threads", "1", "--rounds", "1", "--iw", "3", "--iw-images", "20")
+    r = run("speed/eval_speed.py", "--threads", "1", "--rounds", "1", "--iw", "3", "--iw-images", "20")
     assert r.returncode == 0, r.stderr
     assert "per-epoch measurement:" in r.stdout and "of the epoch" in r.stdout
     assert "--iw 3: 20 images" in r.stdout and "GEMM floor" in r.stdout
 
 
 def test_busy_runs_both_phases_and_states_its_claims():
-    r = run("busy.py", "--steps", "3", "--rounds", "1")
+    r = run("speed/busy.py", "--steps", "3", "--rounds", "1")
     assert r.returncode in (0, 1), r.stderr                        # 1: a claim not met
     for text in ("quiet: others kept", "busy: others kept", "claim: busy, default <= 1 thread",
                  "claim: quiet, default <= fastest fixed setting", "auto chose"):
@@ -74,7 +75,7 @@ def test_busy_runs_both_phases_and_states_its_claims():
 
 def test_scaling_runs_end_to_end():
     pytest.importorskip("torch", reason="PyTorch not installed (the 'bench' extra)")
-    r = run("scaling.py", "--threads", "1", "--batch-sizes", "32", "--widths", "400;16,16",
+    r = run("speed/scaling.py", "--threads", "1", "--batch-sizes", "32", "--widths", "400;16,16",
             "--images", "64", "--rounds", "1")
     assert r.returncode == 0, r.stderr
     lines = [line.split() for line in r.stdout.splitlines() if line[:5].strip().isdigit()]

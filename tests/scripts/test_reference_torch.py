@@ -1,4 +1,4 @@
-"""Fast checks of the PyTorch reference in benchmarks/reference_torch.py (needs torch)."""
+"""Fast checks of the PyTorch reference in benchmarks/reference/reference_torch.py (needs torch)."""
 
 import csv
 import gzip
@@ -12,7 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-_PATH = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks", "reference_torch.py")
+_PATH = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks", "reference", "reference_torch.py")
 _spec = importlib.util.spec_from_file_location("reference_torch", _PATH)
 ref = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ref)

@@ -7,7 +7,7 @@ each epoch with a seeded torch.Generator and cut into batches by index. It
 reads the IDX files itself and does not import minivae, so the two
 implementations share nothing but the math.
 
-    python benchmarks/reference_torch.py --data-dir ../shared/data/mnist --threads 2
+    python benchmarks/reference/reference_torch.py --data-dir ../shared/data/mnist --threads 2
 
 Model (B batch, D=784 input, H=400 hidden, Z=20 latent):
     encoder  x (B, D) -> relu(fc1) (B, H) -> fc21: mu (B, Z), fc22: logvar (B, Z)

@@ -1,7 +1,7 @@
 """This minivae against an older copy of it, side by side in one process: the same step, ms per step.
 
     git worktree add ../minivae-old <commit>           # the version to compare with
-    python benchmarks/compare_versions.py --old ../minivae-old --threads 1
+    python benchmarks/speed/compare_versions.py --old ../minivae-old --threads 1
 
 The older package is copied under the name ``minivae_old`` into a temporary
 folder, so both import in one process; they then alternate blocks of
@@ -18,8 +18,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import threads_from_argv  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # common.py
+from common import ROOT, threads_from_argv  # noqa: E402
 
 
 def main(argv=None):
@@ -31,10 +31,12 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=100, help="steps per block")
     args = p.parse_args(argv)
     import numpy as np
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     tmp = tempfile.mkdtemp()
-    shutil.copytree(os.path.join(args.old, "minivae"), os.path.join(tmp, "minivae_old"))
-    sys.path[:0] = [tmp, here]
+    # Without __pycache__: Numba's cache there names the module minivae.backend.cpu_kernels,
+    # which would then load the new package's code under the old one's name.
+    shutil.copytree(os.path.join(args.old, "minivae"), os.path.join(tmp, "minivae_old"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path[:0] = [tmp, ROOT]
     import minivae
     import minivae_old
     x = np.random.default_rng(0).random((7000, 784), dtype=np.float32)   # (N, D)

@@ -1,7 +1,7 @@
 """What measuring a model costs: the per-epoch test measurement, and `evaluate --iw K`.
 
-    python benchmarks/eval_speed.py --threads 1 --data-dir ../shared/data/mnist
-    python benchmarks/eval_speed.py --threads 2 --iw 100,1000 --iw-images 200
+    python benchmarks/speed/eval_speed.py --threads 1 --data-dir ../shared/data/mnist
+    python benchmarks/speed/eval_speed.py --threads 2 --iw 100,1000 --iw-images 200
 
 Two figures, each against what it is compared with, alternating rounds in
 one process, medians:
@@ -24,7 +24,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # common.py
 from common import (GemmFloor, dense_shapes, load_train_images, median,  # noqa: E402
                     threads_from_argv)
 

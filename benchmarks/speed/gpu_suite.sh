@@ -6,13 +6,13 @@
 #      whether minivae can run on the GPU (if not, the suite stops there, saying why)
 #   1. tests   the whole test suite (its "cuda" cases run: the fused kernels,
 #              the float64 gradient checks on the GPU, no waiting inside a step)
-#   2. speed   benchmarks/speed.py --device cuda at batch 128 and 1024, TF32 off
-#   3. curve   benchmarks/loss_curve.py --device cuda, 10 epochs, TF32 off
+#   2. speed   benchmarks/speed/speed.py --device cuda at batch 128 and 1024, TF32 off
+#   3. curve   benchmarks/reference/loss_curve.py --device cuda, 10 epochs, TF32 off
 #   4. speed and curve again with TF32 on (last: what is cut first when time runs short)
 #
 # then a summary table. Usage, from the repository root:
 #
-#   MINIVAE_DATA_DIR=/path/to/mnist bash benchmarks/gpu_suite.sh [tests] [speed] [curve]
+#   MINIVAE_DATA_DIR=/path/to/mnist bash benchmarks/speed/gpu_suite.sh [tests] [speed] [curve]
 #
 # (no part named: all three). Without MINIVAE_DATA_DIR the tests that need
 # real MNIST skip, speed.py times synthetic data of MNIST's shape, and the
@@ -23,7 +23,7 @@
 # kept under SUITE_SECONDS (default 470, under 8 minutes): each part gets what
 # is left, up to its own cap, and is stopped (and reported) when that runs out.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 RESULTS=${OUT:-$ROOT/runs/gpu-suite}
 mkdir -p "$RESULTS"
@@ -103,14 +103,14 @@ for tf32 in "" --tf32; do
       tests)
         if [ -z "$tf32" ]; then run tests 300 $PY -m pytest -q -p no:cacheprovider --durations=15; fi ;;
       speed)
-        run "speed$tag" 80 $PY benchmarks/speed.py --device cuda --batch-size 128,1024 $tf32 \
+        run "speed$tag" 80 $PY benchmarks/speed/speed.py --device cuda --batch-size 128,1024 $tf32 \
           --json "$RESULTS/speed$tag.json" ;;
       curve)
         if [ -z "$DATA" ]; then
           say "== curve$tag: skipped (set MINIVAE_DATA_DIR to real MNIST)"
           STATUS[curve$tag]="skipped (no MNIST)"; TOOK[curve$tag]=0
         else
-          run "curve$tag" 60 $PY benchmarks/loss_curve.py --device cuda $tf32 --data-dir "$DATA" \
+          run "curve$tag" 60 $PY benchmarks/reference/loss_curve.py --device cuda $tf32 --data-dir "$DATA" \
             --csv "$RESULTS/curve$tag.csv" --png "$RESULTS/curve$tag.png"
         fi ;;
     esac

@@ -1,6 +1,6 @@
 """Which of minivae's functions one training step enters: a reader's path through the code.
 
-    python benchmarks/trace_step.py            # the default model, one loss_and_grads call
+    python benchmarks/reading/trace_step.py            # the default model, one loss_and_grads call
 
 Runs one ``model.loss_and_grads(x)`` on the default VAE (784-400-20,
 Bernoulli, batch 128) under ``sys.settrace`` and lists every function of the

@@ -1,7 +1,7 @@
 """Where the time of one minivae training step goes, part by part (CPU).
 
-    python benchmarks/profile_step.py --threads 2 --data-dir ../shared/data/mnist
-    python benchmarks/profile_step.py --threads 1 --cprofile     # also the top functions
+    python benchmarks/speed/profile_step.py --threads 2 --data-dir ../shared/data/mnist
+    python benchmarks/speed/profile_step.py --threads 1 --cprofile     # also the top functions
 
 The default model (784-400-20, batch 128, float32) takes one step as the
 training loop does (gather a batch, loss_and_grads, Adam), then each part of
@@ -30,7 +30,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # common.py
 from common import (GemmFloor, dense_shapes, epoch_batch_sizes, load_train_images,  # noqa: E402
                     median, threads_from_argv)
 
@@ -85,7 +85,9 @@ def main(argv=None):
     shadow = minivae.VAE(seed=2)                             # Adam alone runs on a copy
     shadow.loss_and_grads(batches[0])
     shadow_opt = minivae.Adam(shadow.params, lr=1e-3)
-    plain_opt = minivae.Adam(shadow.params, lr=1e-3, fast=False)      # the plain form of Adam
+    plain = minivae.VAE(seed=2, fast=False)                  # a model's optimizer runs its forms:
+    plain.loss_and_grads(batches[0])                         # the plain Adam needs a plain model
+    plain_opt = minivae.Adam(plain.params, lr=1e-3)
     numpy_opt = minivae.Adam(shadow.params, lr=1e-3)
     numpy_opt.ops = FastOps(np)                                       # Adam in NumPy's chunks
 
@@ -108,7 +110,7 @@ def main(argv=None):
         "  eps draw": loop(lambda i: model.rng.normal((B, model.latent_dim))),
         "Adam step": loop(lambda i: shadow_opt.step(shadow.grads)),
         "  ... NumPy form": loop(lambda i: numpy_opt.step(shadow.grads)),
-        "  ... plain form": loop(lambda i: plain_opt.step(shadow.grads)),
+        "  ... plain form": loop(lambda i: plain_opt.step(plain.grads)),
         "batch gather": loop(lambda i: np.take(x_all, order[i * B:(i + 1) * B], axis=0)),
     }
     times = {k: [] for k in parts}

@@ -1,15 +1,15 @@
 """minivae's loss curve on real MNIST against the PyTorch reference band.
 
-    python benchmarks/loss_curve.py --data-dir ../shared/data/mnist
-    python benchmarks/loss_curve.py --seeds 1,2,3 --threads 1 --png curve.png
-    python benchmarks/loss_curve.py --device cuda [--tf32] --png gpu_curve.png
+    python benchmarks/reference/loss_curve.py --data-dir ../shared/data/mnist
+    python benchmarks/reference/loss_curve.py --seeds 1,2,3 --threads 1 --png curve.png
+    python benchmarks/reference/loss_curve.py --device cuda [--tf32] --png gpu_curve.png
 
 Trains minivae with the PyTorch example's configuration (784-400-20 VAE,
 ReLU, Bernoulli likelihood on [0, 1] pixels, Adam lr 1e-3, batch 128, 10
 epochs, float32), through the public API only (VAE, Adam, BatchIterator,
 load_mnist), and compares each epoch's train and test loss, in nats per
-image, with benchmarks/reference_curve.csv: the same model trained by
-benchmarks/reference_torch.py with 10 seeds.
+image, with benchmarks/reference/reference_curve.csv: the same model trained by
+benchmarks/reference/reference_torch.py with 10 seeds.
 
     train loss  mean over the epoch's batches of the batch loss, weighted by
                 batch size: the loss the parameters had while they trained
@@ -50,8 +50,10 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import HERE, threads_from_argv  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # common.py
+from common import threads_from_argv  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))   # benchmarks/reference/
 
 K, FLOOR = 1.0, 0.25
 

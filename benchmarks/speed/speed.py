@@ -1,8 +1,8 @@
 """minivae against the PyTorch reference: epoch time, the GEMM floor, peak memory.
 
-    python benchmarks/speed.py --threads 2 --data-dir ../shared/data/mnist
-    python benchmarks/speed.py --threads 2 --steps 100            # a quick partial epoch
-    python benchmarks/speed.py --device cuda --data-dir ../shared/data/mnist [--tf32]
+    python benchmarks/speed/speed.py --threads 2 --data-dir ../shared/data/mnist
+    python benchmarks/speed/speed.py --threads 2 --steps 100            # a quick partial epoch
+    python benchmarks/speed/speed.py --device cuda --data-dir ../shared/data/mnist [--tf32]
 
 Both sides train the same model (784-400-20 VAE, ReLU, Bernoulli/BCE + KL,
 Adam 1e-3, float32) at the same batch size, with the same number of threads
@@ -25,7 +25,7 @@ figures are medians over the rounds.
                  CUDA: the allocator's peak, CuPy's memory pool total_bytes()
                  against torch.cuda.max_memory_reserved(): device memory held.
 
-With --device cuda there is more (benchmarks/cuda_floors.py explains each):
+With --device cuda there is more (benchmarks/speed/cuda_floors.py explains each):
 minivae twice, with its fused kernels (minivae.fast.cuda_kernels) and
 without them; each side's GPU time per step with the host's time taken out;
 the GEMMs' GPU time alone; kernels per step, counted by CUPTI; and the
@@ -33,7 +33,7 @@ launch floors, kernels per step x steps x the cost of one launch. --tf32
 lets both libraries run float32 GEMMs on TF32 tensor cores.
 
 minivae runs through its public API (VAE, Adam, BatchIterator); PyTorch
-through benchmarks/reference_torch.py. The table comes last; --json saves it.
+through benchmarks/reference/reference_torch.py. The table comes last; --json saves it.
 """
 
 import argparse
@@ -45,7 +45,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]     # speed/ (its neighbours), benchmarks/ (common.py)
 from common import (GemmFloor, cpu_name, dense_shapes, epoch_batch_sizes,  # noqa: E402
                     load_train_images, median, numpy_forms, one_core_for_one_thread, reset_peak_rss,
                     status_kb, threads_from_argv, turn_numba_off)

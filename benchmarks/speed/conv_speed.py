@@ -1,7 +1,7 @@
 """The conv VAE: minivae against an independent PyTorch conv VAE, side by side, CPU.
 
-    python benchmarks/conv_speed.py --threads 2 --steps 60      # partial epochs, ~2 min
-    python benchmarks/conv_speed.py --threads 2                 # full epochs (469 steps)
+    python benchmarks/speed/conv_speed.py --threads 2 --steps 60      # partial epochs, ~2 min
+    python benchmarks/speed/conv_speed.py --threads 2                 # full epochs (469 steps)
 
 Both sides train the same architecture, written twice: minivae's
 ``VAE(arch="conv")`` default for 1x28x28 (Conv 1->32->64, kernel 4, stride 2,
@@ -30,7 +30,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]     # speed/ (its neighbours), benchmarks/ (common.py)
 from common import (cpu_name, epoch_batch_sizes, load_train_images, median,  # noqa: E402
                     reset_peak_rss, status_kb, threads_from_argv)
 from speed import cpu_timer, time_rounds  # noqa: E402

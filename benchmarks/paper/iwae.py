@@ -1,8 +1,8 @@
 """Burda, Grosse & Salakhutdinov (2015), Table 1, at a budget a 2-core CPU affords.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/iwae.py --impl minivae --passes 4   # 3 models
-    OPENBLAS_NUM_THREADS=1 python benchmarks/iwae.py --impl torch --passes 4     # the same in PyTorch
-    python benchmarks/iwae.py --report                   # table + figure from both result files
+    OPENBLAS_NUM_THREADS=1 python benchmarks/paper/iwae.py --impl minivae --passes 4   # 3 models
+    OPENBLAS_NUM_THREADS=1 python benchmarks/paper/iwae.py --impl torch --passes 4     # the same in PyTorch
+    python benchmarks/paper/iwae.py --report                   # table + figure from both result files
 
 Three models on dynamically binarized MNIST, the paper's one-stochastic-layer
 architecture (784-200-200-50 tanh, Bernoulli), Adam (beta2 0.999, eps 1e-4),
@@ -29,7 +29,10 @@ import os
 import sys
 import time
 
-from common import HERE, threads_from_argv
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # common.py
+from common import threads_from_argv  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))   # benchmarks/paper/
 
 RUNS = (("VAE k=1", 1, "elbo"), ("VAE k=5", 5, "elbo"), ("IWAE k=5", 5, "iwae"))
 PAPER = {"VAE k=1": 86.76, "VAE k=5": 86.47, "IWAE k=5": 85.54}   # Burda et al. Table 1, test NLL
@@ -73,11 +76,11 @@ def load(args):
 
 def train_minivae(name, k, objective, train, test, args):
     import numpy as np
-    from minivae import VAE, Adam
+    from minivae import IWAE, Adam
     from minivae.data import BatchIterator
     from minivae.run.evaluation import active_units, evaluate_elbo, iw_log_likelihood
-    from minivae.iwae import burda_learning_rate
-    model = VAE(784, (200, 200), 50, "bernoulli", "tanh", seed=args.seed, k=k, objective=objective)
+    from minivae.run.schedule import burda_learning_rate
+    model = IWAE(784, (200, 200), 50, "bernoulli", "tanh", seed=args.seed, k=k, objective=objective)
     opt = Adam(model.params, lr=1e-3, betas=(0.9, 0.999), eps=1e-4)
     batches = BatchIterator(train, 20, seed=args.seed, binarize=True)
     curve, start = [], time.perf_counter()
@@ -111,7 +114,7 @@ def train_torch(name, k, objective, train, test, args):
     import numpy as np
     import torch
     from torch import nn
-    from minivae.iwae import burda_learning_rate
+    from minivae.run.schedule import burda_learning_rate
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     enc = nn.Sequential(nn.Linear(784, 200), nn.Tanh(), nn.Linear(200, 200), nn.Tanh())
@@ -187,12 +190,12 @@ def train_torch(name, k, objective, train, test, args):
 def time_full_schedule(args):
     """ms per step of each model on this CPU, and the hours 3280 passes of 3000 steps would take."""
     import numpy as np
-    from minivae import VAE, Adam
-    from minivae.iwae import BURDA_PASSES
+    from minivae import IWAE, Adam
+    from minivae.run.schedule import BURDA_PASSES
     x = (np.random.default_rng(0).random((20, 784)) < 0.13).astype(np.float32)   # (20, 784)
     lines = [f"{args.time_steps} steps of batch 20, {args.threads} thread(s):"]
     for name, k, objective in RUNS + (("IWAE k=50", 50, "iwae"),):
-        model = VAE(784, (200, 200), 50, "bernoulli", "tanh", k=k, objective=objective)
+        model = IWAE(784, (200, 200), 50, "bernoulli", "tanh", k=k, objective=objective)
         opt = Adam(model.params, eps=1e-4)
         for i in range(args.time_steps + 10):          # 10 warm-up steps
             if i == 10:

@@ -1,7 +1,7 @@
 """minivae's epoch on a quiet machine and on a busy one: the default threads against fixed ones.
 
-    python benchmarks/busy.py --data-dir ../shared/data/mnist
-    python benchmarks/busy.py --steps 150 --rounds 3          # shorter partial epochs
+    python benchmarks/speed/busy.py --data-dir ../shared/data/mnist
+    python benchmarks/speed/busy.py --steps 150 --rounds 3          # shorter partial epochs
 
 Three copies of the default training (784-400-20, batch 128, the same
 data), in one process, differ only in their BLAS threads (minivae/fast/threads.py):
@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # common.py
 from common import epoch_batch_sizes, load_train_images, median  # noqa: E402
 
 TOLERANCE = 1.05

@@ -1,10 +1,10 @@
 """How minivae's epoch grows with the work: batch size and model width, against three yardsticks.
 
-    python benchmarks/scaling.py --threads 2 --data-dir ../shared/data/mnist
-    python benchmarks/scaling.py --threads 1 --batch-sizes 32,128,1024 --widths 400
+    python benchmarks/speed/scaling.py --threads 2 --data-dir ../shared/data/mnist
+    python benchmarks/speed/scaling.py --threads 1 --batch-sizes 32,128,1024 --widths 400
 
 For every batch size (at width 400) and every width (at batch 128), one
-process times minivae, PyTorch eager (benchmarks/reference_torch.py's
+process times minivae, PyTorch eager (benchmarks/reference/reference_torch.py's
 model), JAX (jax.jit, if installed) and the GEMM floor (the step's products
 alone, benchmarks/common.GemmFloor) on the same --images training images,
 in rotating order, --rounds times, and reports the median as seconds per
@@ -19,7 +19,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]     # speed/ (its neighbours), benchmarks/ (common.py)
 from common import (GemmFloor, dense_shapes, epoch_batch_sizes, load_train_images,  # noqa: E402
                     median, one_core_for_one_thread, threads_from_argv)
 from peers import JaxSide, MinivaeSide, TorchSide, describe_jax, jax_available  # noqa: E402

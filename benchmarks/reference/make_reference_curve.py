@@ -1,12 +1,12 @@
 """Regenerate the reference learning curve of the PyTorch example VAE.
 
-Trains benchmarks/reference_torch.py once per seed on real MNIST and writes
-    benchmarks/reference_runs.csv    one row per (seed, epoch)
-    benchmarks/reference_curve.csv   one row per epoch: mean, min and max over the seeds
+Trains benchmarks/reference/reference_torch.py once per seed on real MNIST and writes
+    benchmarks/reference/reference_runs.csv    one row per (seed, epoch)
+    benchmarks/reference/reference_curve.csv   one row per epoch: mean, min and max over the seeds
 Both files start with '#' lines that record the command, the torch version and
 the date; read them with e.g. pandas.read_csv(path, comment="#").
 
-    python benchmarks/make_reference_curve.py --data-dir ../shared/data/mnist --threads 2
+    python benchmarks/reference/make_reference_curve.py --data-dir ../shared/data/mnist --threads 2
 """
 
 import argparse
@@ -70,11 +70,11 @@ def main(argv=None):
     for seed in seeds:   # the example's settings: batch 128, Adam lr 1e-3
         rows += ref.run(x_train, x_test, seed=seed, epochs=args.epochs, batch_size=128, lr=1e-3)
 
-    command = "python benchmarks/make_reference_curve.py " + " ".join(
+    command = "python benchmarks/reference/make_reference_curve.py " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     header = [
         "Reference: pytorch/examples vae/main.py (784-400-20, ReLU, sigmoid, BCE sum + KL,",
-        "Adam 1e-3, batch 128) reimplemented in benchmarks/reference_torch.py; MNIST in [0, 1].",
+        "Adam 1e-3, batch 128) reimplemented in benchmarks/reference/reference_torch.py; MNIST in [0, 1].",
         "Losses in nats per image; test = single-sample negative ELBO (z sampled, as the example);",
         "seconds = training time of the epoch (test pass excluded), noisy on a shared CPU.",
         f"regenerate: {command}",

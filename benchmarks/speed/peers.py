@@ -7,7 +7,7 @@ on a fixed batch.
 
     MinivaeSide   the public API, as a user writes it: BatchIterator,
                   loss_and_grads, Adam.step
-    TorchSide     benchmarks/reference_torch.py (the PyTorch example) for
+    TorchSide     benchmarks/reference/reference_torch.py (the PyTorch example) for
                   H = 400; the same module with other widths otherwise
     JaxSide       the whole step (forward, value_and_grad, Adam) compiled
                   by jax.jit, which fuses the elementwise work into the
@@ -15,7 +15,7 @@ on a fixed batch.
                   It is fed minivae's own BatchIterator, so it sees the
                   same batches in the same order.
 
-JAX's thread count is fixed when it loads, by XLA_FLAGS: ``jax_flags(n)``
+JAX's thread count is fixed when it loads, by XLA_FLAGS: ``common.jax_flags(n)``
 gives the flags for n threads (common.threads_from_argv sets them); on one
 thread JaxSide also turns off JAX's asynchronous dispatch, so that its step
 and Python's batch gathering share one core, as minivae's and PyTorch's do.
@@ -23,6 +23,10 @@ and Python's batch gathering share one core, as minivae's and PyTorch's do.
 
 import math
 import os
+import sys
+
+# benchmarks/reference/: reference_torch.py, the PyTorch example that TorchSide trains
+REFERENCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reference")
 
 
 def jax_available():
@@ -31,15 +35,6 @@ def jax_available():
     except ImportError:
         return False
     return True
-
-
-def jax_flags(n):
-    """XLA_FLAGS for n CPU threads: one thread turns Eigen's pool off.
-
-    XLA has no flag for another count: for n >= 2 it keeps its default, a
-    pool of one thread per core (2 on the machine of benchmarks/README.md).
-    """
-    return "--xla_cpu_multi_thread_eigen=false" if n == 1 else ""
 
 
 class MinivaeSide:
@@ -109,10 +104,12 @@ def torch_vae(hidden):
 
 
 class TorchSide:
-    """benchmarks/reference_torch.py: the PyTorch example's model and training step."""
+    """benchmarks/reference/reference_torch.py: the PyTorch example's model and training step."""
 
     def __init__(self, x, batch_size, device="cpu", hidden=(400,)):
         import torch
+        if REFERENCE not in sys.path:
+            sys.path.insert(0, REFERENCE)
         import reference_torch as ref
         self.ref, self.torch = ref, torch
         torch.manual_seed(1)
