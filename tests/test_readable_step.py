@@ -90,7 +90,7 @@ ENTRY_POINTS = {"minivae", "minivae.train", "minivae.sample", "minivae.evaluate"
 MAY_IMPORT = {
     "backend": set(),                       # numpy or cupy, and nothing of the model
     "files": {"backend"},                   # safe reading and writing
-    "data": {"backend", "files"},           # data sets and batches
+    "data": {"backend", "files", "fast"},   # data sets and batches (+ the BLAS threads)
     "root": {"backend", "files", "fast"},   # the VAE a learner reads (+ its speed-ups)
 }
 

@@ -3,7 +3,7 @@
 Nothing here changes the maths. Each fast form has the signature of the
 plain form in ``ops.Ops`` it replaces, tests/test_ops.py checks that the
 two agree, and benchmarks/README.md records what each one saves (measured
-with benchmarks/profile_step.py). A form stays only where it pays for
+with benchmarks/speed/profile_step.py). A form stays only where it pays for
 itself: more than 3% of a training step.
 
     choose_ops(xp, fast=True)   the Ops a model or optimizer is built with:
@@ -31,7 +31,7 @@ from ..ops import Ops, adam_constants
 # of the update then reread a chunk (p, g, m, v and one scratch array, 1.3 MB
 # in float32) from the L2 cache instead of rereading the whole 2.6 MB vectors
 # from L3 or memory each time (chunks of 32k to 128k all time within 6% of 64k
-# on the machine of benchmarks/README.md; 16k is 23% slower).
+# on the machine of benchmarks/CHANGELOG.md, 2026-11-21; 16k is 23% slower).
 ADAM_CHUNK = 65536
 
 
