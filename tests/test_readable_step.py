@@ -139,6 +139,17 @@ def test_one_training_step_is_a_short_read():
     assert ("vae.py", "VAE.loss_and_grads") in calls
 
 
+def test_building_the_default_model_stays_a_short_read():
+    """Today 35 functions (25 without comprehensions and lambdas) in 9 files; not more."""
+    from trace_step import default_build_trace, named
+    calls = default_build_trace()
+    files = {f for f, _ in calls}
+    listing = "\n".join(f"  {f}: {name}" for f, name in calls)
+    assert len(named(calls)) <= 25 and len(calls) <= 35 and len(files) <= 9, \
+        f"building VAE() enters {len(calls)} functions in {len(files)} files:\n{listing}"
+    assert ("vae.py", "VAE.__init__") in calls and ("model.py", "BaseModel._layer_specs") in calls
+
+
 def math_references():
     text = open(os.path.join(ROOT, "docs", "math.md")).read()
     return sorted(set(re.findall(r"`([a-z_]+(?:\.[A-Za-z_]+)+)`", text)))

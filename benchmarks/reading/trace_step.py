@@ -1,6 +1,7 @@
 """Which of minivae's functions one training step enters: a reader's path through the code.
 
     python benchmarks/reading/trace_step.py            # the default model, one loss_and_grads call
+    python benchmarks/reading/trace_step.py --build    # building the default model, VAE()
 
 Runs one ``model.loss_and_grads(x)`` on the default VAE (784-400-20,
 Bernoulli, batch 128) under ``sys.settrace`` and lists every function of the
@@ -51,13 +52,26 @@ def default_step_trace():
     return trace_calls(model.loss_and_grads, x)
 
 
-def main() -> int:
-    calls = default_step_trace()
+def default_build_trace():
+    """The functions and files that building the default model, ``minivae.VAE()``, enters."""
+    minivae.VAE()                                                    # warm: imports, first calls
+    return trace_calls(minivae.VAE)
+
+
+def named(calls):
+    """The calls that are functions a reader opens: without comprehensions and lambdas."""
+    return [(f, name) for f, name in calls if "<" not in name.rsplit(".", 1)[-1]]
+
+
+def main(argv=None) -> int:
+    build = "--build" in (sys.argv[1:] if argv is None else argv)
+    calls = default_build_trace() if build else default_step_trace()
     files = sorted({f for f, _ in calls})
     for f, name in calls:
         print(f"  {f:24s} {name}")
-    print(f"one loss_and_grads call enters {len(calls)} functions in {len(files)} files: "
-          f"{', '.join(files)}")
+    what = "building the default VAE()" if build else "one loss_and_grads call"
+    print(f"{what} enters {len(calls)} functions in {len(files)} files "
+          f"({len(named(calls))} without comprehensions and lambdas): {', '.join(files)}")
     return 0
 
 
