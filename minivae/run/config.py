@@ -21,7 +21,8 @@ from ..likelihoods import LIKELIHOODS
 from .presets import PRESETS
 from .values import (activation_names, dataset_name, existing_dir, flag, int_list,
                      nonnegative_float, nonnegative_int, optional_activations, optional_int_list,
-                     optional_path, positive_float, positive_int, unit_interval, width_list)
+                     optional_label_list, optional_path, positive_float, positive_int,
+                     unit_interval, width_list)
 from ..iwae import OBJECTIVES
 from ..fast.threads import THREADS_HELP, thread_count
 from ..files.metadata import shown
@@ -59,6 +60,11 @@ class TrainConfig:
                                   metavar="DIR")
     binarize: bool = option(False, "train on pixels resampled to 0/1 each epoch "
                             "(dynamic binarization) instead of grey levels in [0, 1]", parse=flag)
+    train_labels: tuple | None = option(None, "train only on the training images of these "
+                                        "labels, e.g. 0,1,2,3,4: the normal class of anomaly "
+                                        "detection; the test set keeps every image, and "
+                                        "evaluate --per-image scores the others as anomalies",
+                                        parse=optional_label_list, metavar="L[,L...]")
     # Model: the defaults are the PyTorch example's 784-400-20 VAE
     preset: str | None = option(None, "a published setup, parameter for parameter: "
                                 + ", ".join(PRESETS) + " (minivae/run/presets.py); other options "

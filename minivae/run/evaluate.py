@@ -10,7 +10,14 @@ Prints, in nats per test image:
   true NLL that tightens as K grows; the gap to the test loss is how loose the
   ELBO is. Their Table 1 reports 86.76 nats for a VAE on binarized MNIST with
   K = 5000 (models trained with --binarize compare with that; grey-level
-  MNIST with a Bernoulli likelihood gives other numbers).
+  MNIST with a Bernoulli likelihood gives other numbers). It comes with its
+  standard error over the images; an mse model's includes the constant its
+  loss leaves out, 0.5 D log(pi);
+* with ``--per-image FILE.csv``: each test image's loss, its terms and its
+  reconstruction's MSE, and, when some test labels never occurred in
+  training (``train --train-labels``), the ROC-AUC of those images as
+  anomalies (anomaly.py); ``--predictions FILE.csv`` writes every test image
+  and its reconstruction in the labs' format.
 
 CKPT is a run directory or its checkpoint.npz.
 """
@@ -22,9 +29,13 @@ import math
 import sys
 import time
 
+import numpy as np
+
 from ..backend import to_numpy
 from .values import dataset_name, nonnegative_int, positive_int
 from ..data import DataError, load_dataset, to_unit_float
+from .anomaly import (PER_IMAGE_COLUMNS, per_image_scores, reconstructions, roc_auc,
+                      unseen_labels, write_per_image, write_predictions)
 from .metrics import mse_scale
 from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo, require_vae)
@@ -46,6 +57,12 @@ def build_parser():
     p.add_argument("--batch-size", type=positive_int, default=100,
                    help="images per batch for --iw (default: 100; memory grows with it)")
     p.add_argument("--seed", type=nonnegative_int, help="seed of the noise (default: the run's)")
+    p.add_argument("--per-image", metavar="FILE.csv",
+                   help="write each test image's scores (" + ", ".join(PER_IMAGE_COLUMNS)
+                   + "), and the ROC-AUC of the images whose labels training never saw")
+    p.add_argument("--predictions", metavar="FILE.csv",
+                   help="write the labs' prediction.csv: row_id, then each test image's pixels "
+                        "orig_px0.. and its reconstruction recon_px0.., in [0, 1]")
     return p
 
 
@@ -65,7 +82,8 @@ def main(argv=None) -> int:
     run = meta.get("train_config", {})
     dataset = args.dataset or run.get("dataset", "mnist")
     try:
-        images, _ = load_dataset(dataset, "test", root=args.data_dir or run.get("data_dir"))
+        images, test_labels = load_dataset(dataset, "test",
+                                           root=args.data_dir or run.get("data_dir"))
     except (DataError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -105,6 +123,18 @@ def main(argv=None) -> int:
                   f"KL {elbo['kl']:.3f}; one sample of z per image)")
         print(f"  reconstructions from the posterior mean: {mse_text}, "
               f"PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.4f}")
+    try:
+        if args.per_image:
+            for line in per_image(model, x, test_labels, run, args.per_image,
+                                  eval_generator(model, seed)):
+                print(line)
+        if args.predictions:
+            write_predictions(args.predictions, to_numpy(x), reconstructions(model, x))
+            print(f"  predictions: {args.predictions}, {len(x)} rows (row_id, orig_px0.., "
+                  "recon_px0..)")
+    except (DataError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     if args.iw:
         threads.tick()                                # the load may have changed meanwhile
         start = time.perf_counter()
@@ -117,6 +147,34 @@ def main(argv=None) -> int:
         for line in iw_lines(model, x, nll, args.iw, seconds, scale):
             print(line)
     return 0
+
+
+def per_image(model, x, test_labels, run: dict, path, rng) -> list[str]:
+    """Write ``path`` (anomaly.write_per_image); return the lines to print, with the ROC-AUC
+    of each score when some test labels never occurred in training (anomaly.py)."""
+    scores = per_image_scores(model, x, rng)
+    train_labels = None
+    if test_labels is not None:   # the labels the model was trained on, as train.py chose them
+        _, train_labels = load_dataset(run.get("dataset", "mnist"), "train",
+                                       root=run.get("data_dir"))
+        keep = run.get("train_labels")
+        if keep is not None and train_labels is not None:
+            train_labels = train_labels[np.isin(train_labels, keep)]
+    found = unseen_labels(train_labels, test_labels)
+    unseen, names = found if found is not None else (None, [])
+    write_per_image(path, scores, test_labels, unseen)
+    lines = [f"  per image: {path}, {len(x)} rows ({', '.join(PER_IMAGE_COLUMNS)})"]
+    if found is None:
+        why = ("the test set has no labels" if test_labels is None else
+               "every test label occurs in training (train with --train-labels to leave some out)")
+        return lines + [f"  no anomalies marked, so no ROC-AUC: {why}"]
+    shown = ", ".join(map(str, names[:10])) + (", ..." if len(names) > 10 else "")
+    loss = "the loss" if model.kind != "ae" else f"the {model.likelihood.name} loss"
+    return lines + [
+        f"  anomalies: the {int(unseen.sum())} test images of label{'s' * (len(names) > 1)} "
+        f"{shown}, which training never saw ({int((~unseen).sum())} others)",
+        f"    ROC-AUC {roc_auc(scores['loss'], unseen):.4f} scored by {loss}, "
+        f"{roc_auc(scores['mse'], unseen):.4f} by the reconstruction's MSE"]
 
 
 def mse_constant(input_dim: int) -> float:

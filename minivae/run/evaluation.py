@@ -247,11 +247,12 @@ def pick_examples(labels, n: int, count: int = 10) -> np.ndarray:
     """Indices of ``count`` of ``n`` images to show.
 
     With labels: the first image of each class, in class order (the smallest
-    ``count`` labels). Without labels, or with only one class: the first ``count``.
+    ``count`` labels); with fewer classes than ``count`` (faces and non-faces),
+    then the next images in order until there are ``count``. Without labels:
+    the first ``count``.
     """
     if labels is None:
         return np.arange(min(count, n))
-    _, first = np.unique(np.asarray(labels), return_index=True)   # sorted by label
-    if len(first) < 2:
-        return np.arange(min(count, n))
-    return first[:count]
+    _, first = np.unique(np.asarray(labels)[:n], return_index=True)   # sorted by label
+    rest = np.setdiff1d(np.arange(n), first)[:max(0, count - len(first))]   # in order
+    return np.concatenate([first[:count], rest]).astype(np.int64)

@@ -31,6 +31,7 @@ import sys
 import time
 from types import SimpleNamespace
 
+from .anomaly import keep_labels
 from ..autoencoder import Autoencoder
 from ..backend import get_xp, resolve_device, to_numpy
 from .config import CHECKPOINT, TrainConfig
@@ -180,11 +181,14 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
 
 def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
     """The training batches and the test set, uploaded to the device once, (N, D) in [0, 1]."""
-    train_images, _ = load_dataset(cfg.dataset, "train", root=cfg.data_dir)
+    train_images, train_labels = load_dataset(cfg.dataset, "train", root=cfg.data_dir)
     test_images, test_labels = load_dataset(cfg.dataset, "test", root=cfg.data_dir)
     if train_images.shape[1:] != test_images.shape[1:]:
         raise DataError(f"{cfg.dataset}: the train images are {train_images.shape[1:]} and the "
                         f"test images {test_images.shape[1:]}; both splits need one image shape")
+    if cfg.train_labels is not None:    # the normal class only (anomaly.py); the test set keeps all
+        train_images, train_labels = keep_labels(train_images, train_labels, cfg.train_labels,
+                                                 cfg.dataset)
     batches = BatchIterator(train_images, cfg.batch_size, seed=cfg.seed, binarize=cfg.binarize,
                             dtype=cfg.dtype, xp=xp)
     x_test = to_unit_float(test_images, xp, cfg.dtype)      # (N_test, D)

@@ -76,6 +76,21 @@ def optional_int_list(value):
     return None if value in (None, "") else int_list(value)
 
 
+def optional_label_list(value):
+    """ "0,1,2" or [0, 1, 2] -> (0, 1, 2): class labels (integers >= 0); None or "" stay None."""
+    if value in (None, ""):
+        return None
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    try:
+        labels = tuple(nonnegative_int(str(v).strip()) for v in items)
+    except argparse.ArgumentTypeError:
+        labels = ()
+    if not labels:
+        raise argparse.ArgumentTypeError(f"expected comma-separated labels (integers >= 0) such "
+                                         f"as 0,1,2,3,4; got {shown(value)}")
+    return labels
+
+
 def unit_interval(value):
     """A number in [0, 1), e.g. a momentum."""
     x = _number(value, float)

@@ -170,9 +170,13 @@ def test_latent_activity_is_the_variance_of_each_dimension_in_float64():
 
 def test_pick_examples():
     labels = np.array([3, 3, 1, 0, 1, 2, 0])
-    # The first image of each class, in class order: classes 0, 1, 2, 3.
-    np.testing.assert_array_equal(pick_examples(labels, 7), [3, 2, 5, 0])
+    # The first image of each class, in class order: classes 0, 1, 2, 3; then the next
+    # images in order until there are ten (or none are left): two classes still give ten rows.
+    np.testing.assert_array_equal(pick_examples(labels, 7, count=4), [3, 2, 5, 0])
+    np.testing.assert_array_equal(pick_examples(labels, 7), [3, 2, 5, 0, 1, 4, 6])
     np.testing.assert_array_equal(pick_examples(labels, 7, count=2), [3, 2])
+    np.testing.assert_array_equal(pick_examples(np.arange(20) % 2, 20),
+                                  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     np.testing.assert_array_equal(pick_examples(None, 7, count=3), [0, 1, 2])
     np.testing.assert_array_equal(pick_examples(np.zeros(7), 7, count=3), [0, 1, 2])   # one class
 

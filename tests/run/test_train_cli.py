@@ -146,7 +146,8 @@ def test_run_directory_files(tiny, tmp_path, capsys):
     with open(out / "reconstructions.csv", newline="") as f:
         recon = list(csv.reader(f))
     assert recon[0][:5] == ["row_id", "orig_px0", "recon_px0", "orig_px1", "recon_px1"]
-    assert len(recon[0]) == 1 + 2 * 64 and len(recon) == 1 + 4   # one image per label (4 here)
+    # ten images: one per label (4 here) first, then the next test images in order
+    assert len(recon[0]) == 1 + 2 * 64 and len(recon) == 1 + 10
 
     cfg, _ = parse_args(["--config", str(out / "config.json")])   # config.json reruns the run
     assert cfg.hidden == (32,) and cfg.epochs == 2 and cfg.out is None   # a new directory

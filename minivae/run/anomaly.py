@@ -1,0 +1,141 @@
+"""Anomaly detection from the commands: train on normal images, score a mixed test set.
+
+The labs detect anomalies by how badly a model explains an image: it is
+trained on normal images only, so an image unlike them reconstructs worse
+and costs a higher loss. Two commands do the whole workflow:
+
+    python -m minivae.train --train-labels 0,1,2,3,4 --out runs/digits       # normal: 0-4
+    python -m minivae.evaluate runs/digits --per-image scores.csv              # every test image
+
+``--train-labels`` keeps the training images of those labels (:func:`keep_labels`);
+the test set keeps all of them. ``evaluate --per-image`` writes each test
+image's scores (:func:`per_image_scores`), and when some test labels never
+occurred in training (:func:`unseen_labels`) it calls those images the
+anomalies and prints the ROC-AUC of each score (:func:`roc_auc`): the
+probability that a random anomaly scores higher than a random normal image
+(0.5 is chance, 1 a perfect detector). ``evaluate --predictions FILE`` writes
+the labs' prediction.csv: every test image and its reconstruction.
+
+Shapes: N test images, B batch, D pixels.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..data import DataError
+from ..files.serialize import write_text
+from .evaluation import per_example_loss
+
+PER_IMAGE_COLUMNS = ("row_id", "label", "unseen", "loss", "recon", "kl", "mse")
+
+
+def keep_labels(images, labels, keep, source: str):
+    """(images, labels) of the training images whose label is in ``keep``: the normal class.
+
+    Refused, naming the labels there are, when the data set has no labels or
+    none of its images carry one of ``keep``.
+    """
+    if labels is None:
+        raise DataError(f"--train-labels: {source} has no labels to choose images by (a .npz "
+                        "needs y_train and y_test, or y)")
+    rows = np.isin(labels, np.asarray(keep))                  # (N,) bool
+    if not rows.any():
+        there = ", ".join(map(str, np.unique(labels)[:20]))
+        raise DataError(f"--train-labels {','.join(map(str, keep))}: no training image of "
+                        f"{source} has one of these labels (it has {there})")
+    return images[rows], labels[rows]
+
+
+def unseen_labels(train_labels, test_labels):
+    """(unseen (N,) bool, their labels) for the test images whose label training never had.
+
+    None when there is nothing to tell apart: no labels, or every test image's
+    label (or none) among the training labels.
+    """
+    if train_labels is None or test_labels is None:
+        return None
+    unseen = ~np.isin(test_labels, np.unique(train_labels))   # (N,) bool
+    if unseen.all() or not unseen.any():
+        return None
+    return unseen, [int(v) for v in np.unique(np.asarray(test_labels)[unseen])]
+
+
+def per_image_scores(model, x, rng, labels=None, batch_size: int = 1000) -> dict:
+    """Each test image's loss, its two terms, and the MSE of its reconstruction.
+
+    x: (N, D) in [0, 1] on the model's device. Returns NumPy (N,) arrays:
+    loss = recon + beta * kl (one z ~ q(z|x), as evaluate's test loss; an
+    autoencoder's is its reconstruction term and kl is 0), and mse, the mean
+    over the pixels of (reconstruction - x)^2 on [0, 1], the reconstruction
+    from the posterior mean (a VAE) or the code (an autoencoder).
+    """
+    cvae = getattr(model, "kind", None) == "cvae"
+    loss, parts = per_example_loss(model, x, batch_size, rng,
+                                   **({"labels": labels} if cvae else {}))   # (N,) each
+    mse = []
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start:start + batch_size]                                   # (B, D)
+        given = (labels[start:start + batch_size],) if cvae else ()
+        diff = model.reconstruct(xb, *given) - xb                          # (B, D)
+        mse.append((diff * diff).mean(axis=1))                             # (B,)
+    out = {"loss": loss, "recon": parts["recon"], "kl": parts["kl"],
+           "mse": model.xp.concatenate(mse)}
+    return {k: to_numpy(v).astype(np.float64) for k, v in out.items()}
+
+
+def roc_auc(scores, positive) -> float:
+    """Area under the ROC curve: P(a positive's score > a negative's), ties counting one half.
+
+    Rank-based (the Mann-Whitney U statistic): all N scores ranked together,
+    tied scores sharing their average rank; with P positives and M negatives,
+    U = (sum of the positives' ranks) - P (P + 1) / 2 and AUC = U / (P M).
+    scores: (N,); positive: (N,) bool.
+    """
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    p, m = int(positive.sum()), int((~positive).sum())
+    if p == 0 or m == 0:
+        raise ValueError("roc_auc needs at least one positive and one negative")
+    _, group, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    mean_rank = np.cumsum(counts) - (counts - 1) / 2          # (distinct,) 1-based, ties averaged
+    u = mean_rank[group.reshape(-1)[positive]].sum() - p * (p + 1) / 2
+    return float(u / (p * m))
+
+
+def write_per_image(path, scores: dict, labels=None, unseen=None) -> None:
+    """``path``: one row per test image, the columns of PER_IMAGE_COLUMNS (label and unseen
+    empty where unknown)."""
+    n = len(scores["loss"])
+    lines = [",".join(PER_IMAGE_COLUMNS)]
+    for i in range(n):
+        label = "" if labels is None else str(int(labels[i]))
+        flag = "" if unseen is None else str(int(unseen[i]))
+        values = ",".join(f"{scores[k][i]:.7g}" for k in PER_IMAGE_COLUMNS[3:])
+        lines.append(f"{i},{label},{flag},{values}")
+    write_text(os.fspath(path), "\n".join(lines) + "\n")
+
+
+def write_predictions(path, x, recon) -> None:
+    """The labs' prediction.csv: row_id, orig_px0..orig_px{D-1}, recon_px0..recon_px{D-1}.
+
+    x, recon: NumPy (N, D) in [0, 1], every test image and its reconstruction.
+    """
+    n, d = x.shape
+    header = ",".join(["row_id", *(f"orig_px{i}" for i in range(d)),
+                       *(f"recon_px{i}" for i in range(d))])
+    table = np.concatenate([np.arange(n)[:, None], x, recon], axis=1)    # (N, 1 + 2D)
+    with open(os.fspath(path), "w", encoding="utf-8", newline="") as f:
+        np.savetxt(f, table, fmt=["%d"] + ["%.6g"] * (2 * d), delimiter=",", header=header,
+                   comments="")
+
+
+def reconstructions(model, x, labels=None, batch_size: int = 1000):
+    """decode(mu(x)) (or an autoencoder's decode(encode(x))) of every row: NumPy (N, D)."""
+    cvae = getattr(model, "kind", None) == "cvae"
+    out = [to_numpy(model.reconstruct(x[s:s + batch_size],
+                                      *((labels[s:s + batch_size],) if cvae else ())))
+           for s in range(0, x.shape[0], batch_size)]
+    return np.concatenate(out)
