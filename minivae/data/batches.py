@@ -30,7 +30,7 @@ import numpy as np
 
 from ..backend import Generator, derived_seed, get_array_module, resolve_dtype, to_device
 from ..fast.threads import loop_threads, thread_count
-from .errors import DataError
+from .errors import DataError, float_range_hint
 
 
 def to_unit_float(images, xp=None, dtype="float32"):
@@ -71,7 +71,7 @@ def to_unit_float(images, xp=None, dtype="float32"):
     lo, hi = float(a.min()), float(a.max())  # two reads from the device, once per dataset
     if not (0.0 <= lo and hi <= 1.0):  # NaN and inf fail this test too
         raise DataError(f"float images must lie in [0, 1] with no NaN or inf; found "
-                        f"min {lo}, max {hi}")
+                        f"min {lo}, max {hi}. {float_range_hint(lo, hi)}")
     return a.astype(dtype, copy=False)
 
 

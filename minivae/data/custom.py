@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files.npyfile import check_npy, check_npz, memory_cap
-from .errors import DataError, DataNotFoundError
+from .errors import DataError, DataNotFoundError, float_range_hint
 from .idx import check_regular_file
 
 SUFFIXES = (".npy", ".npz")
@@ -58,6 +58,10 @@ def check_images(images, source: str = "images") -> np.ndarray:
         The images, uint8 unchanged, floats (and bools) as float32.
     """
     images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] not in (1, 3, 4) and images.shape[1] in (1, 3, 4):
+        raise DataError(f"{source}: images of shape {images.shape} look channel-first, (N, C, "
+                        "H, W) as PyTorch stores them; minivae reads channels last, (N, H, W, C): "
+                        "use x.transpose(0, 2, 3, 1)")
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3, 4)):
         raise DataError(f"{source}: expected images of shape (N, H, W) or (N, H, W, C) "
                         f"with C in (1, 3, 4), got shape {images.shape}. A flat (N, D) "
@@ -79,8 +83,7 @@ def check_images(images, source: str = "images") -> np.ndarray:
     if not (0.0 <= lo and hi <= 1.0):  # False for NaN and inf too
         bad = int(np.count_nonzero(~((images >= 0) & (images <= 1))))
         raise DataError(f"{source}: float images must lie in [0, 1] with no NaN or inf; "
-                        f"{bad} values do not (min {lo}, max {hi}). Divide 0..255 "
-                        "data by 255")
+                        f"{bad} values do not (min {lo}, max {hi}). {float_range_hint(lo, hi)}")
     return images.astype(np.float32, copy=False)
 
 

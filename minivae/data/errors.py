@@ -34,3 +34,20 @@ class DataNotFoundError(DataError, FileNotFoundError):
 
     It is a FileNotFoundError too, so ``except FileNotFoundError`` also works.
     """
+
+
+def float_range_hint(lo: float, hi: float) -> str:
+    """What to do with float images whose values (min ``lo``, max ``hi``) are not in [0, 1].
+
+    The two ranges learners bring: PyTorch's ``Normalize(0.5, 0.5)`` gives
+    [-1, 1], and 0..255 stored as floats needs dividing by 255.
+    """
+    if lo != lo or hi != hi or abs(lo) == float("inf") or abs(hi) == float("inf"):
+        return "Replace the NaN or infinite values first"
+    if -1.0 <= lo < 0.0 and hi <= 1.0:
+        return ("They look normalised to [-1, 1] (PyTorch's Normalize(0.5, 0.5)): map them "
+                "back with (x + 1) / 2, and train with --pixel-range symmetric if the model "
+                "should work on [-1, 1]")
+    if lo >= 0.0 and hi <= 255.0:
+        return "They look like 0..255 pixel values: divide them by 255"
+    return "Rescale them into [0, 1], e.g. (x - x.min()) / (x.max() - x.min())"
