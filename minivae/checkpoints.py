@@ -1,6 +1,7 @@
 """Loading a saved model of any kind: the table from a file's "model" field to its class.
 
     model = minivae.load_model("ckpt.npz")     # a VAE, an IWAE, a CVAE or an Autoencoder
+    model = minivae.load_model("runs/<run>")   # a run directory: its checkpoint.npz
 
 ``VAE.load``, ``IWAE.load``, ``CVAE.load`` and ``Autoencoder.load`` read their own kind
 only; this is the one place that knows every kind. An IWAE's file says
@@ -9,6 +10,8 @@ was a class of its own do).
 """
 
 from __future__ import annotations
+
+import os
 
 from .autoencoder import Autoencoder
 from .cvae import CVAE
@@ -34,7 +37,20 @@ def model_from_arrays(arrays, meta, path="<arrays>", device="cpu", dtype=None):
     return cls.from_arrays(arrays, meta, path, device=device, dtype=dtype)
 
 
+RUN_CHECKPOINT = "checkpoint.npz"   # what a training run writes into its directory
+
+
 def load_model(path, device="cpu", dtype=None):
-    """A model of any kind rebuilt from a file written by ``model.save`` (or a checkpoint)."""
+    """A model of any kind rebuilt from a file written by ``model.save`` (or a checkpoint).
+
+    ``path`` may also be a run directory, as the commands take it
+    (``minivae.load_model("runs/<run>")``): its checkpoint.npz is read.
+    """
+    if os.path.isdir(path):
+        if not os.path.exists(os.path.join(path, RUN_CHECKPOINT)):
+            raise CheckpointError(f"{path} is a directory with no {RUN_CHECKPOINT} in it (a run "
+                                  "writes one after each epoch); pass a run directory or a "
+                                  "file written by model.save()")
+        path = os.path.join(path, RUN_CHECKPOINT)
     arrays, meta = load_npz(path)
     return model_from_arrays(arrays, meta, path, device=device, dtype=dtype)
