@@ -104,6 +104,24 @@ class Dense(Layer):
         return dy @ self._W.T                         # (B, O) @ (O, I) -> (B, I)
 
 
+INITS = ("pytorch", "glorot")   # a model's init: each layer's own (PyTorch's), or Keras's
+
+
+def glorot_uniform(layer, rng) -> None:
+    """Keras's default initialisation (Glorot & Bengio 2010), written over ``layer``'s W and b.
+
+    W ~ U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), and b = 0. For a Dense
+    W (I, O), fan_in + fan_out = I + O; a conv kernel, W (O, C, k, k) or
+    (C, O, k, k), counts each channel k^2 times: (C + O) k^2, as Keras does.
+    Its weights are larger than PyTorch's U(+-1/sqrt(I)) where I >> O (784 -> 144:
+    a = 0.080 against 0.036).
+    """
+    W = layer.W                                           # (I, O), or (O, C, k, k) / (C, O, k, k)
+    a = math.sqrt(6.0 / ((W.shape[0] + W.shape[1]) * math.prod(W.shape[2:])))
+    W[...] = rng.uniform(W.shape, -a, a, dtype=W.dtype)
+    layer.b[...] = 0
+
+
 class ReLU(Layer):
     """y = max(x, 0)."""
 

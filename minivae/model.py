@@ -22,11 +22,12 @@ from .architecture import (NO_ACTIVATION, activation_list, check_architecture,
 from .architecture import positive_int as _positive_int
 from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast.forms import choose_ops
-from .layers import (Chain, Dense, Identity, InputLayer, Spec, activation_spec, forward_through,
-                     make_activation)
-from .params import ParamStore, param_budget
+from .layers import (INITS, Chain, Dense, Identity, InputLayer, Spec, activation_spec,
+                     forward_through, glorot_uniform, make_activation)
+from .params import ParamStore, check_layers, param_budget
 from .summary import summary_text
 from .likelihoods import SymmetricRange
+from .files.budget import OverBudget
 from .files.serialize import CheckpointError, load_npz, save_npz
 
 
@@ -41,6 +42,10 @@ class BaseModel:
     (minivae/fast/forms.py chooses, once, here); False, or on the CPU, the model
     runs the plain forms of minivae/ops.py. Same maths either way.
 
+    ``init``: "pytorch" (the default: each layer's own, PyTorch's U(+-1/sqrt(fan_in))
+    for W and b) or "glorot" (Keras's default: layers.glorot_uniform, drawn after
+    PyTorch's and written over it, so that "pytorch" stays draw for draw the same).
+
     ``**arch`` (defaults in ARCH_DEFAULTS): arch "dense" or "conv";
     image_shape (C, H, W), channels, kernel_size, stride, padding for conv;
     decoder_activation (one name, or one per layer plus the output's);
@@ -54,7 +59,8 @@ class BaseModel:
     heads = ()     # the Dense layers from the last hidden layer to the code, e.g. ("mu", "logvar")
 
     def __init__(self, input_dim, hidden_dims, latent_dim, likelihood, activation,
-                 dtype, device, seed, decoder_hidden_dims, gaussian_std, fast=True, **arch):
+                 dtype, device, seed, decoder_hidden_dims, gaussian_std, fast=True,
+                 init="pytorch", **arch):
         unknown = sorted(set(arch) - set(ARCH_DEFAULTS))
         if unknown:
             raise TypeError(f"unknown model options {unknown}; known: {sorted(ARCH_DEFAULTS)}")
@@ -79,6 +85,9 @@ class BaseModel:
         self.device = resolve_device(device)
         self.xp = get_xp(self.device)
         self.fast = bool(fast)
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        self.init = init
         self.ops = choose_ops(self.xp, self.fast)       # the elementwise functions, chosen once
         self.likelihood = self.ops.likelihood(likelihood, self.gaussian_std)   # p(x | out)
         if self.pixel_range == "symmetric":                  # compares a tanh output with 2x - 1
@@ -103,6 +112,9 @@ class BaseModel:
         store = ParamStore(shapes, self.xp, self.dtype, self.ops)   # the optimizer reads ops there
         self.params, self.grads = store.params, store.grads
         built = {s.name: s.build(self.xp, store, self.rng, self.dtype) for s in specs}  # init order
+        if self.init == "glorot":                 # Keras's starting point instead of PyTorch's
+            for s in specs:
+                glorot_uniform(built[s.name], self.rng)
         layer = lambda s: built[s.name] if s.name is not None else s.build(self.xp)    # noqa: E731
         self.encoder = [layer(s) for s in encoder]
         self.decoder = [layer(s) for s in decoder]
@@ -214,6 +226,7 @@ class BaseModel:
             "likelihood": self.likelihood.name, "activation": self.activation,
             "gaussian_std": self.gaussian_std, "dtype": self.dtype.name, "seed": self.seed,
             **self._architecture_config(),
+            **({"init": self.init} if self.init != "pytorch" else {}),
         }
 
     def _architecture_config(self) -> dict:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 
 from ..backend import DEVICES, DTYPES
 from ..checkpoints import MODEL_CLASSES
+from ..layers import INITS
 from ..likelihoods import LIKELIHOODS
 from .presets import PRESETS
 from .values import (activation_names, dataset_name, existing_dir, flag, int_list,
@@ -123,6 +124,9 @@ class TrainConfig:
                             "weighted bound, docs/math.md §12)", choices=OBJECTIVES)
     dtype: str = option("float32", "floating-point type of parameters and data",
                         choices=DTYPES)
+    init: str = option("pytorch", "the starting weights: pytorch (W and b ~ U(+-1/sqrt(fan_in)), "
+                       "PyTorch's default) or glorot (W ~ U(+-sqrt(6 / (fan_in + fan_out))), "
+                       "b = 0: Keras's default)", choices=INITS)
     # Optimisation
     epochs: int = option(10, "passes over the training set (raise it with --resume to train "
                          "longer)", parse=positive_int, resumable=True, metavar="N")

@@ -97,7 +97,7 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None)
                   decoder_hidden_dims=cfg.decoder_hidden,
                   likelihood=cfg.likelihood, gaussian_std=cfg.gaussian_std,
                   activation=cfg.activation, dtype=cfg.dtype,
-                  device=device, seed=cfg.seed)
+                  device=device, seed=cfg.seed, init=cfg.init)
     kwargs.update(decoder_activation=cfg.decoder_activation, pixel_range=cfg.pixel_range)
     try:
         check_fits(cfg.preset, image_shape or (input_dim, 1))
