@@ -24,10 +24,9 @@ from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast.forms import choose_ops
 from .layers import (INITS, Chain, Dense, Identity, InputLayer, Spec, activation_spec,
                      forward_through, glorot_uniform, make_activation)
-from .params import ParamStore, check_layers, param_budget
+from .params import ParamStore, param_budget
 from .summary import summary_text
 from .likelihoods import SymmetricRange
-from .files.budget import OverBudget
 from .files.serialize import CheckpointError, load_npz, save_npz
 
 
