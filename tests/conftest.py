@@ -1,9 +1,13 @@
 """Shared fixtures: the array backends every numeric test runs on.
 
 Tests that take the ``device`` fixture run once on NumPy ("cpu") and once on
-CuPy ("cuda"). Every test that needs a GPU carries the ``cuda`` marker (the
-"cuda" device run has it already), so ``pytest -m cuda`` runs exactly those;
-without a usable GPU they are skipped, with the reason shown. Every test
+CuPy ("cuda"). Every test of the GPU path carries the ``cuda`` marker (the
+"cuda" device run has it already), so ``pytest -m cuda`` runs exactly those.
+Without a usable GPU they run on tests/cupy_standin, a CPU stand-in for CuPy
+that refuses what CuPy refuses and counts kernel launches and waits (swapped
+in for each such test through ``backend.use_cupy``, and out after it); the
+few that need a real GPU carry ``@pytest.mark.gpu_hardware("why")`` too and
+are skipped there, saying why. Every test
 starts with TF32 off, whatever CUPY_TF32 says in the environment. Real MNIST
 is found where the package itself finds it: ``MINIVAE_DATA_DIR``, else the
 download cache (so the tests use what one ``python -m minivae.train``
@@ -29,16 +33,57 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 NO_GPU = "needs CuPy and an NVIDIA GPU"
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+REAL_GPU = cuda_available()       # asked before any stand-in is swapped in
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu_hardware(why): a cuda test that only a real GPU "
+                            "can run (timing, TF32's numbers); skipped on the CPU stand-in")
 
 
 def pytest_collection_modifyitems(items):
-    """Skip every test marked ``cuda`` when CuPy cannot run on a GPU here, saying why."""
-    if cuda_available():
+    """Without a GPU, skip the ``cuda`` tests that need one, saying why; the rest use the stand-in."""
+    if REAL_GPU:
         return
-    skip = pytest.mark.skip(reason=f"{NO_GPU}: {cuda_problem()}")
     for item in items:
-        if item.get_closest_marker("cuda"):
-            item.add_marker(skip)
+        hardware = item.get_closest_marker("gpu_hardware")
+        if item.get_closest_marker("cuda") and hardware:
+            why = hardware.args[0] if hardware.args else "it measures the device itself"
+            item.add_marker(pytest.mark.skip(reason=f"needs a real GPU ({why}); here: "
+                                                    f"{cuda_problem()}"))
+
+
+def use_standin():
+    """Swap the CPU stand-in for CuPy into minivae's backend; returns what to restore."""
+    import cupy_standin
+    from cupy_standin._ledger import LEDGER
+    LEDGER.clear()
+    return backend.use_cupy(cupy_standin, cupy_standin._cupyx)
+
+
+@pytest.fixture(autouse=True)
+def cuda_backend(request):
+    """A ``cuda`` test without a GPU runs on the stand-in (tests/cupy_standin), and only it."""
+    if REAL_GPU or not request.node.get_closest_marker("cuda"):
+        yield
+        return
+    previous = use_standin()
+    try:
+        yield
+    finally:
+        backend.use_cupy(*previous)
+
+
+@pytest.fixture
+def standin():
+    """The stand-in, swapped in even where a GPU is present: for the tests that count
+    launches and waits (its LEDGER), which a real CuPy does not count."""
+    import cupy_standin
+    previous = use_standin()
+    try:
+        yield cupy_standin
+    finally:
+        backend.use_cupy(*previous)
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,8 @@ PACKAGE = os.path.join(REPO, "minivae")
 TESTED_AT_THE_ROOT = {"backend": "test_backend.py"}
 # tests/scripts/ tests what stands beside the package: benchmarks/, examples/, the notebook
 BESIDE_THE_PACKAGE = {"scripts"}
+# tests/cupy_standin/ is a tool of the tests: a CPU stand-in for CuPy, with its own tests
+TEST_TOOLS = {"cupy_standin"}
 
 
 def _run(code, env, cwd):
@@ -73,7 +75,7 @@ def test_tests_mirror_the_package():
     folders = _folders(TESTS)
     untested = sorted(subpackages - set(TESTED_AT_THE_ROOT) - folders)
     assert not untested, f"minivae/{untested[0]}/ has no tests/{untested[0]}/ folder for its tests"
-    stray = sorted(folders - subpackages - BESIDE_THE_PACKAGE)
+    stray = sorted(folders - subpackages - BESIDE_THE_PACKAGE - TEST_TOOLS)
     assert not stray, (f"tests/{stray[0]}/ names no subpackage of minivae/: name it after the "
                        f"subpackage it tests, or move its files to that subpackage's folder")
     for name, test_file in TESTED_AT_THE_ROOT.items():

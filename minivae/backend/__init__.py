@@ -25,6 +25,7 @@ try:  # CuPy is an optional extra: `pip install minivae[gpu]`.
     import cupy as _cupy
 except Exception:  # ImportError, or a CuPy built for a missing CUDA
     _cupy = None
+_cupyx = None      # cupyx (pinned host memory), imported at its first use
 
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float64")
@@ -188,7 +189,23 @@ def cupy_module():
     return _cupy
 
 
+def use_cupy(module, cupyx=None):
+    """Make ``module`` (and ``cupyx``) the CuPy that minivae uses; return the pair replaced.
+
+    For the tests: tests/cupy_standin is a CPU stand-in for CuPy that refuses
+    what CuPy refuses and counts kernel launches and waits, and the tests swap
+    it in with this (tests/conftest.py); ``use_cupy(*previous)`` puts CuPy back.
+    Nothing in minivae calls it. The GPU probe runs again for the new module.
+    """
+    global _cupy, _cupyx
+    previous = (_cupy, _cupyx)
+    _cupy, _cupyx = module, cupyx
+    return previous
+
+
 def empty_pinned(shape, dtype) -> np.ndarray:
     """A NumPy array in page-locked host memory, which the GPU copies into asynchronously."""
-    import cupyx
-    return cupyx.empty_pinned(shape, dtype=dtype)
+    global _cupyx
+    if _cupyx is None:
+        import cupyx as _cupyx
+    return _cupyx.empty_pinned(shape, dtype=dtype)

@@ -10,6 +10,7 @@ there, and a HostCopy of a NumPy array is ready at once.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 
 import numpy as np
@@ -33,7 +34,7 @@ def enable_tf32(on: bool = True) -> None:
     os.environ["CUPY_TF32"] = "1" if on else "0"
     if cupy_module() is not None:
         try:  # CuPy's cached choice (a private module): back to "not decided yet"
-            from cupy._core import _routines_linalg as linalg
+            linalg = _cupy_linalg()
             linalg.set_compute_type(np.float32, linalg.COMPUTE_TYPE_TBD)
         except (ImportError, AttributeError):  # another CuPy layout: the variable alone,
             pass                                # which counts if no GEMM has run yet
@@ -44,10 +45,15 @@ def tf32_enabled() -> bool:
     if not cuda_available():
         return False
     try:
-        from cupy._core import _routines_linalg as linalg
+        linalg = _cupy_linalg()
         return linalg.get_compute_type(np.float32) == linalg.COMPUTE_TYPE_TF32
     except (ImportError, AttributeError):
         return os.environ.get("CUPY_TF32", "0") not in ("", "0")
+
+
+def _cupy_linalg():
+    """cupy._core._routines_linalg, where CuPy keeps its GEMMs' compute type (private)."""
+    return importlib.import_module(cupy_module().__name__ + "._core._routines_linalg")
 
 
 class HostCopy:

@@ -6,12 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from minivae.backend import cuda_available, get_array_module, get_xp, to_numpy
+from minivae.backend import get_array_module, get_xp, to_numpy
 from minivae.data import BatchIterator, DataError, binarize, to_unit_float
 
-DEVICES = ["cpu", pytest.param("cuda", marks=[
-    pytest.mark.cuda,
-    pytest.mark.skipif(not cuda_available(), reason="needs CuPy and an NVIDIA GPU")])]
+from conftest import DEVICES   # "cuda": on the GPU, or on the CPU stand-in for CuPy without one
 
 
 @pytest.fixture(params=DEVICES)

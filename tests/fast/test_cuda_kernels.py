@@ -1,8 +1,9 @@
 """The GPU's fused kernels equal the NumPy ops they replace; TF32 is a GPU-only option.
 
-The kernel tests need CuPy and a GPU: they carry the ``cuda`` marker
-(``pytest -m cuda`` runs them) and are skipped, with the reason shown,
-without one (tests/conftest.py). Each runs a kernel of
+The kernel tests carry the ``cuda`` marker (``pytest -m cuda`` runs them):
+on a GPU they run on CuPy, without one on the CPU stand-in for CuPy, which runs
+each kernel's CUDA C++ body translated to NumPy (tests/cupy_standin); the two
+that time the device or TF32 skip there, saying so. Each runs a kernel of
 minivae/fast/cuda_kernels.py on the GPU and the plain form of the same
 function (minivae/ops.py, likelihoods.py) on the CPU, on the same inputs, in
 float32 and float64. The tests of the choice of ops, of HostCopy on the CPU
@@ -117,6 +118,8 @@ def test_a_gpu_model_and_optimizer_use_the_fused_set_unless_told_not_to():
 
 
 @pytest.mark.cuda
+@pytest.mark.gpu_hardware("it times steps queued behind a 2-second kernel; "
+                          "tests/fast/test_gpu_launches.py counts the waits on the stand-in")
 def test_training_steps_never_wait_for_the_gpu():
     """Steps queued behind a 2-second kernel return at once: no step reads from the GPU."""
     cp = get_xp("cuda")
@@ -169,6 +172,7 @@ def test_host_copy_arrives_without_a_wait():
 
 
 @pytest.mark.cuda
+@pytest.mark.gpu_hardware("TF32 rounds inside cuBLAS on the device")
 def test_tf32_changes_float32_gemms_only_while_on():
     cp = get_xp("cuda")
     if int(cp.cuda.Device().compute_capability) < 80:
