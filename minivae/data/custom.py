@@ -60,8 +60,8 @@ def check_images(images, source: str = "images") -> np.ndarray:
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[-1] not in (1, 3, 4) and images.shape[1] in (1, 3, 4):
         raise DataError(f"{source}: images of shape {images.shape} look channel-first, (N, C, "
-                        "H, W) as PyTorch stores them; minivae reads channels last, (N, H, W, C): "
-                        "use x.transpose(0, 2, 3, 1)")
+                        "H, W) as PyTorch stores them; minivae reads them channels last, (N, H, "
+                        "W, C) with C in (1, 3, 4): use x.transpose(0, 2, 3, 1)")
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3, 4)):
         raise DataError(f"{source}: expected images of shape (N, H, W) or (N, H, W, C) "
                         f"with C in (1, 3, 4), got shape {images.shape}. A flat (N, D) "
