@@ -157,6 +157,13 @@ class TrainConfig:
                          parse=flag, resumable=True)
     quiet: bool = option(False, "no progress bar and no per-epoch lines", parse=flag,
                          resumable=True)
+    # Learning by building: minivae/exercises/ (swap.py swaps the functions in, reference.py
+    # compares the curve); a resumed run keeps the workspace it started with
+    exercises: str | None = option(None, "train with your own functions from an exercise "
+                                   "workspace (python -m minivae.exercises start DIR) in place of "
+                                   "minivae's, once the exercises this model needs pass; the "
+                                   "curve is compared with the PyTorch reference band",
+                                   parse=existing_dir, metavar="DIR")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

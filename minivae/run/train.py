@@ -132,6 +132,9 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
         print("note: --tf32 has no effect on the CPU (--device auto found no GPU)", file=sys.stderr)
     data = load_data(cfg, get_xp(device))
     model = build_model(cfg, data.x_test.shape[1], device, data.image_shape)
+    if cfg.exercises:   # the learner's own functions in place of minivae's: minivae/exercises/
+        from ..exercises.swap import with_student_functions
+        model = with_student_functions(model, cfg.exercises, cfg.optimizer)
     opt = (Adam(model.params, lr=cfg.lr, eps=cfg.adam_eps) if cfg.optimizer == "adam"
            else SGD(model.params, lr=cfg.lr, momentum=cfg.momentum))
     run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches, held)
@@ -243,6 +246,9 @@ def finish(model, cfg, run_dir, data) -> None:
                              cfg.to_dict())
     if rows:
         print(final_line(cfg, rows[-1], model.input_dim))
+    if rows and cfg.exercises:   # the learner's curve against PyTorch's: minivae/exercises/
+        from ..exercises.reference import band_report
+        band_report(rows, cfg, run_dir)
     print(f"Run directory {run_dir}: config.json, metrics.csv, {CHECKPOINT}, reconstructions.csv"
           + (", figures and report.html" if cfg.plots and rows else ""))
     if cfg.model == "vae":
