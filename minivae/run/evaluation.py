@@ -114,7 +114,7 @@ def reconstruction_metrics(model, x, image_shape, batch_size: int = 1000) -> dic
     """
     totals = model.xp.zeros(3, dtype=model.xp.float64)    # sums of mse, psnr, ssim
     for s in _batches(x.shape[0], batch_size):
-        xb = x[s]                                          # (B, D)
+        xb = model._as_input(x[s])                         # (B, D), on the model's device
         totals += _quality_sums(xb, model.reconstruct(xb), image_shape)
     return _quality_means(totals, x.shape[0], image_shape)
 
@@ -154,6 +154,7 @@ def test_set_metrics(model, x, image_shape, batch_size: int = 1000, rng: Generat
     for s in _batches(x.shape[0], batch_size):
         xb = model._as_input(x[s])                         # (B, D)
         eps = rng.normal((xb.shape[0], model.latent_dim), dtype=model.dtype)   # as per_example_loss
+        eps = xp.asarray(eps)                              # a NumPy generator's, uploaded
         mu, logvar, _, _, out = model._forward(xb, eps)    # as model.loss: (B, Z) x4, (B, D)
         recon = model.likelihood.nll(out, xb)              # (B,)
         kl = model.ops.gaussian_kl(mu, logvar)             # (B,)
@@ -205,6 +206,7 @@ def _iw_batch(model, x, k, rng, k_chunk):
     for start in range(0, k, k_chunk):
         kc = min(k_chunk, k - start)
         eps = rng.normal((kc, B, model.latent_dim), dtype=model.dtype)   # (kc, B, Z)
+        eps = xp.asarray(eps)                              # a NumPy generator's, uploaded
         z, _ = model.ops.reparameterize(mu, logvar, eps)   # (kc, B, Z): z = mu + std eps
         x_rep = xp.broadcast_to(x, (kc, B, D)).reshape(kc * B, D)        # (kc*B, D)
         log_px_z = model.log_px_given_z(z.reshape(kc * B, -1), x_rep)   # (kc*B,)
