@@ -26,8 +26,9 @@ class Wrong(AssertionError):
 
 def returned(value, name, shape, dtype, fn):
     """``value`` as an array of ``shape`` and ``dtype`` with finite entries, or Wrong."""
-    if isinstance(value, (float, int, np.floating)) and shape == ():
-        value = np.asarray(value, dtype=dtype)
+    if shape == () and isinstance(value, (float, int, np.floating, np.ndarray)) \
+            and np.ndim(value) == 0 and np.isrealobj(value):
+        value = np.asarray(value, dtype=dtype)       # a number: a Python float is fine
     if not isinstance(value, np.ndarray):
         raise Wrong(f"{fn} returned {type(value).__name__} for {name}; expected a NumPy array "
                     f"of shape {shape}")
@@ -40,7 +41,9 @@ def returned(value, name, shape, dtype, fn):
         raise Wrong(f"{fn} returned {name} of shape {value.shape}; expected {tuple(shape)}{hint}")
     if value.dtype != np.dtype(dtype):
         raise Wrong(f"{fn} returned {name} as {value.dtype} for {np.dtype(dtype)} inputs; keep "
-                    f"the inputs' dtype (an np.zeros or np.array without dtype= makes float64)")
+                    "the inputs' dtype: a NumPy float64 number (np.log(K), np.float64(...)) or an "
+                    "array made without dtype= turns float32 into float64 (math.log, or "
+                    ".astype(x.dtype), keeps it)")
     bad = ~np.isfinite(value)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])

@@ -1,4 +1,4 @@
-"""Workspaces for the exercises' tests: a fresh one (the stubs) and a solved one.
+"""Workspaces for the exercises' tests: a fresh one (the stubs), a solved one, a handwritten one.
 
 The solved workspace's files hand out minivae's own answers (answers.py)
 under the stubs' names, so it goes through everything a learner's files go
@@ -31,6 +31,15 @@ def fresh(tmp_path):
 def solved(fresh):
     """The same workspace with every exercise answered by minivae's own functions."""
     return write_solution(fresh)
+
+
+@pytest.fixture
+def handwritten(fresh):
+    """The workspace with a learner's own NumPy answers (handwritten.py)."""
+    from handwritten import FILES
+    for name, source in FILES.items():
+        (fresh / name).write_text(source)
+    return fresh
 
 
 def replace(path, name, source):

@@ -79,13 +79,13 @@ def test_only_a_vae_with_one_sample_trains_with_exercises(solved):
         with_student_functions(minivae.IWAE(k=3, seed=0), str(solved))
 
 
-def test_the_train_command_trains_with_the_workspace(solved, tmp_path, capsys):
-    """A short run on a small image file: the model reads the learner's functions; the band is
-    only drawn for the reference's own setup, and the run says why there is none here."""
+def test_the_train_command_trains_with_the_workspace(handwritten, tmp_path, capsys):
+    """A short run on a small image file with a learner's own NumPy (handwritten.py); the band
+    is only drawn for the reference's own setup, and the run says why there is none here."""
     from minivae.train import main
     images = (np.random.default_rng(0).random((300, 28, 28)) * 255).astype(np.uint8)
     np.save(tmp_path / "digits.npy", images)
-    status = main(["--exercises", str(solved), "--dataset", str(tmp_path / "digits.npy"),
+    status = main(["--exercises", str(handwritten), "--dataset", str(tmp_path / "digits.npy"),
                    "--epochs", "1", "--hidden", "32", "--latent-dim", "4", "--no-plots",
                    "--quiet", "--out", str(tmp_path / "run"), "--device", "cpu"])
     out = capsys.readouterr().out
@@ -95,10 +95,12 @@ def test_the_train_command_trains_with_the_workspace(solved, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_mnist_with_the_learners_functions_lands_in_the_pytorch_band(solved, tmp_path, capsys,
-                                                                      mnist_dir):
+def test_mnist_with_the_learners_functions_lands_in_the_pytorch_band(handwritten, tmp_path,
+                                                                      capsys, mnist_dir):
+    """A learner's own NumPy (handwritten.py) trains the default model on real MNIST, and its
+    curve lands in the band of PyTorch's example, epoch by epoch."""
     from minivae.train import main
-    status = main(["--exercises", str(solved), "--data-dir", mnist_dir, "--epochs", "2",
+    status = main(["--exercises", str(handwritten), "--data-dir", mnist_dir, "--epochs", "2",
                    "--quiet", "--out", str(tmp_path / "run"), "--device", "cpu"])
     out = capsys.readouterr().out
     assert status == 0, out

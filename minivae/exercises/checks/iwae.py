@@ -101,7 +101,7 @@ def grads_of(f, nll, z, eps, logvar, dtype=np.float64):
     name = "iwae_loss_and_grads"
     loss, dnll, dz, dlogvar = unpack(call(f, name, nll, z, eps, logvar),
                                      ("loss", "dnll", "dz", "dlogvar"), name)
-    loss = returned(np.asarray(loss) if np.ndim(loss) == 0 else loss, "loss", (), dtype, name)
+    loss = returned(loss, "loss", (), dtype, name)
     return (loss, returned(dnll, "dnll", nll.shape, dtype, name),
             returned(dz, "dz", z.shape, dtype, name),
             returned(dlogvar, "dlogvar", logvar.shape, dtype, name))

@@ -37,10 +37,10 @@ def run(fn, params, x, eps, beta=1.0, generator=None, dtype=np.float64):
     eps = None if eps is None else eps.copy()
     loss, parts, grads = unpack(fn(copies, x.copy(), eps, beta, generator),
                                 ("loss", "parts", "grads"), name)
-    loss = returned(np.asarray(loss) if np.ndim(loss) == 0 else loss, "loss", (), dtype, name)
+    loss = returned(loss, "loss", (), dtype, name)
     if not isinstance(parts, dict) or set(parts) != {"recon", "kl"}:
         raise Wrong(f"{name} must return parts = {{'recon': ..., 'kl': ...}}; got {parts!r:.80}")
-    parts = {k: returned(np.asarray(v), f"parts[{k!r}]", (), dtype, name) for k, v in parts.items()}
+    parts = {k: returned(v, f"parts[{k!r}]", (), dtype, name) for k, v in parts.items()}
     if not isinstance(grads, dict) or set(grads) != set(SHAPES):
         got = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
         raise Wrong(f"{name} must return grads with the keys of params {sorted(SHAPES)}; got {got}")
