@@ -18,9 +18,12 @@ losses on that scale; every MSE printed beside them is too, and says so
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
+from ..architecture import conv_sizes
+from ..summary import layer_rows
 from .metrics import mse_scale
 
 # The reconstruction loss by likelihood, as a learner calls it.
@@ -44,16 +47,62 @@ def describe_model(cfg, model) -> str:
     """ "VAE 784-400-20-400-784 (relu, bernoulli, beta 1)" or "autoencoder 784-...". """
     dims = "-".join(map(str, (model.input_dim, *model.hidden_dims, model.latent_dim,
                               *model.decoder_hidden_dims, model.input_dim)))
-    if getattr(model, "arch", "dense") == "conv":   # "conv 1x28x28 32,64 k4 s2 p1, dense 784-..."
+    if getattr(model, "arch", "dense") == "conv":   # "conv 1x28x28 32,64 k4 s2 p1, dense 3136-..."
+        maps = conv_sizes(model.image_shape, model.channels, model.kernel_size, model.stride,
+                          model.padding)[-1]               # (C, h, w): the last feature map
+        flat = math.prod(maps)                             # F, where the Dense layers begin
+        code = f"code {'x'.join(map(str, maps))}" if model.code_is_feature_map else \
+            "dense " + "-".join(map(str, (flat, *model.hidden_dims, model.latent_dim,
+                                          *model.decoder_hidden_dims, flat)))
         dims = (f"conv {'x'.join(map(str, model.image_shape))} "
                 f"{','.join(map(str, model.channels))} k{model.kernel_size} s{model.stride} "
-                f"p{model.padding}, dense {dims}")
+                f"p{model.padding}, {code}")
     if cfg.model == "vae":
         goal = f"beta {cfg.beta:g}" if cfg.k == 1 and cfg.objective == "elbo" else \
             f"objective {cfg.objective} k={cfg.k}"
         return f"VAE {dims} ({cfg.activation}, {cfg.likelihood} likelihood, {goal})"
-    return (f"autoencoder {dims} ({cfg.activation}, {LOSS_NAMES[cfg.likelihood]} loss; "
-            "losses per pixel, as Keras prints them)")
+    return f"autoencoder {dims} ({LOSS_NAMES[cfg.likelihood]} per pixel, as in Keras)"
+
+
+ACTIVATION_NAMES = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "Tanh": "tanh",
+                    "Sigmoid": "sigmoid"}
+
+
+def layers_line(model) -> str:
+    """The encoder/decoder parameter split the labs print (Keras: two models, two summaries),
+    and each part's activations in order, e.g.
+    "  layers: encoder 127,640 parameters (relu,relu,tanh), decoder 127,064 (tanh,tanh,sigmoid)".
+    The encoder counts its heads (mu and logvar, or the code), as Keras's encoder model does.
+    """
+    rows = layer_rows(model)                               # (part, text, shape, parameters)
+
+    def part(names):
+        count = sum(n for p, _, _, n in rows if p in names)
+        acts = [ACTIVATION_NAMES[w] for p, text, _, _ in rows if p in names
+                for w in text.split(" + ") if w in ACTIVATION_NAMES]   # "code (Dense ..) + Tanh"
+        return count, f" ({','.join(acts)})" if acts else ""
+
+    (enc, enc_acts), (dec, dec_acts) = part(("encoder", "heads")), part(("decoder",))
+    return f"  layers: encoder {enc:,} parameters{enc_acts}, decoder {dec:,}{dec_acts}"
+
+
+def plural(n: int, word: str) -> str:
+    """ "1 epoch", "10 epochs": a count and its noun, agreeing."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def fit(line: str, width: int = 100) -> list[str]:
+    """``line`` as it is, or broken after its last ", " within ``width`` columns and outside
+    parentheses (the rest indented): every line of the header fits 100 columns, whatever the
+    model's name."""
+    depth, cut = 0, -1
+    for i, ch in enumerate(line[:width - 1]):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and line.startswith(", ", i):
+            cut = i
+    if len(line) <= width or cut < 0:
+        return [line]
+    return [line[:cut + 1]] + fit("  " + line[cut + 2:], width)
 
 
 def header_lines(cfg, model, data, device: str, run_dir: str, resumed: bool) -> list[str]:
@@ -62,12 +111,16 @@ def header_lines(cfg, model, data, device: str, run_dir: str, resumed: bool) -> 
     optimizer = f"{cfg.optimizer} lr {cfg.lr:g}" + (
         f" momentum {cfg.momentum:g}" if cfg.optimizer == "sgd" else "")
     what = describe_model(cfg, model)
+    labels = getattr(cfg, "train_labels", None)           # the normal class only (anomaly.py)
+    kept = f" (labels {','.join(map(str, labels))})" if labels is not None else ""
     return [
-        f"{'Resuming' if resumed else 'Training'} {'an' if what[0] in 'aeiou' else 'a'} {what}, "
-        f"{model.num_params:,} parameters",
-        f"  data:   {_short_name(cfg.dataset)}, {len(data.batches.data)} train / "
-        f"{len(data.x_test)} test images, {len(data.batches)} steps of {cfg.batch_size}",
-        f"  device: {device} {cfg.dtype}, {optimizer}, {cfg.epochs} epochs",
+        *fit(f"{'Resuming' if resumed else 'Training'} {'an' if what[0] in 'aeiou' else 'a'} "
+             f"{what}, {model.num_params:,} parameters"),
+        layers_line(model),
+        f"  data:   {_short_name(cfg.dataset)}, {len(data.batches.data)} train{kept} / "
+        f"{plural(len(data.x_test), 'test image')}, {plural(len(data.batches), 'step')} of "
+        f"{cfg.batch_size}",
+        f"  device: {device} {cfg.dtype}, {optimizer}, {plural(cfg.epochs, 'epoch')}",
         f"  forms:  {model.ops.description}",
         f"  output: {run_dir}",
     ]

@@ -35,7 +35,7 @@ from .anomaly import keep_labels
 from ..autoencoder import Autoencoder
 from ..backend import get_xp, resolve_device, to_numpy
 from .config import CHECKPOINT, TrainConfig
-from .console import epoch_line, final_line, flush_every_line, header_lines
+from .console import epoch_line, final_line, flush_every_line, header_lines, plural
 from ..data import BatchIterator, DataError, load_dataset, to_unit_float
 from .divergence import NonFiniteLoss, advice, check_gaussian_std
 from .epoch import measure, train_epoch
@@ -147,7 +147,8 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
         say(line)
     say(f"  threads: {threads.describe()}; --threads N fixes it")
     if done >= cfg.epochs:
-        say(f"{run_dir} has already finished {done} epochs; raise --epochs to train longer.")
+        say(f"{run_dir} has already finished {plural(done, 'epoch')}; raise --epochs to train "
+            "longer.")
 
     epoch = done
     try:
@@ -249,7 +250,8 @@ def finish(model, cfg, run_dir, data) -> None:
     if rows and cfg.exercises:   # the learner's curve against PyTorch's: minivae/exercises/
         from ..exercises.reference import band_report
         band_report(rows, cfg, run_dir)
-    print(f"Run directory {run_dir}: config.json, metrics.csv, {CHECKPOINT}, reconstructions.csv"
+    print(f"Run directory {run_dir}:")               # a path of its own: the line stays short
+    print(f"  config.json, metrics.csv, {CHECKPOINT}, reconstructions.csv"
           + (", figures and report.html" if cfg.plots and rows else ""))
     if cfg.model == "vae":
         print(f"  new images:     python -m minivae.sample {run_dir} -n 64 --out grid.png")

@@ -26,12 +26,12 @@ def test_output_reaches_a_pipe_while_the_run_goes_on(tiny, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "minivae.train", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        lines = [proc.stdout.readline() for _ in range(7)]   # the header, then epoch 1
+        lines = [proc.stdout.readline() for _ in range(8)]   # the header, then epoch 1
         assert proc.poll() is None, "the run ended before its lines were read"
     finally:
         proc.kill()
         proc.wait()
-    assert lines[0].startswith("Training a VAE") and lines[6].startswith("epoch   1 |")
+    assert lines[0].startswith("Training a VAE") and lines[7].startswith("epoch   1 |")
 
 
 def test_autoencoder_speaks_of_mse_per_pixel_not_of_an_elbo(tiny, tmp_path, capsys):
