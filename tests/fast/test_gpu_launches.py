@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from minivae import IWAE, VAE, Adam, Autoencoder, backend
-from minivae.backend import get_xp
+from minivae.backend import Generator, get_xp
 
 from conftest import REAL_GPU
 
@@ -115,3 +115,43 @@ def _line_of(module, text):
     """The line number of the line of ``module`` that holds ``text``."""
     with open(module.__file__) as f:
         return next(i for i, line in enumerate(f, 1) if text in line)
+
+
+# -- the measurements: chunked for a GPU, not for a CPU's cache ------------------------------
+
+@pytest.mark.cuda
+def test_evaluate_iw_on_the_gpu_takes_a_fiftieth_of_the_cpu_chunkings_launches(standin):
+    """K = 1000 samples of 100 images: on the CPU 5 samples per decoder call (the cache), on
+    a GPU 500; the launches of evaluate --iw K=5000 on the test set drop from 4.6 million
+    to 47,000 (469 per 100 images, counted on the stand-in)."""
+    from cupy_standin._ledger import LEDGER
+    from minivae.run import evaluation
+    model = VAE(**TINY, device="cuda")
+    x = batch(model, standin, b=100)
+
+    def launches(k_chunk):
+        with LEDGER.window() as w:
+            evaluation.iw_log_likelihood(model, x, 1000, rng=Generator(standin, 0),
+                                         batch_size=100, k_chunk=k_chunk)
+        return len(w.launches)
+
+    cpu_chunk = max(1, evaluation.IW_CHUNK_ROWS // 100)
+    assert evaluation.iw_k_chunk(model, 100) == 500 and cpu_chunk == 5
+    on_gpu, cpu_chunking = launches(None), launches(cpu_chunk)
+    assert on_gpu * 50 <= cpu_chunking, (on_gpu, cpu_chunking)
+
+
+@pytest.mark.cuda
+def test_ssim_of_a_batch_on_the_gpu_is_one_chunk(standin, monkeypatch):
+    from cupy_standin._ledger import LEDGER
+    from minivae.run import metrics
+    x = standin.asarray(np.random.default_rng(0).random((1000, 28, 28)))
+
+    def launches():
+        with LEDGER.window() as w:
+            metrics.ssim(x, x * 0.9)
+        return len(w.launches)
+
+    whole = launches()
+    monkeypatch.setattr(metrics, "SSIM_CHUNK_PIXELS_GPU", metrics.SSIM_CHUNK_PIXELS)
+    assert whole <= 45 and launches() >= 20 * whole      # 42 against 1,026, counted
