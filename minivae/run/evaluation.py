@@ -35,7 +35,7 @@ EVAL_SEED_OFFSET = 1_000_003   # evaluation noise is seeded apart from the train
 IW_CHUNK_ROWS = 500   # rows (samples x images) per decoder call in iw_log_likelihood: its
                       # (rows, D) float32 arrays (1.6 MB) stay near the cache; 5000 rows ran slower
 IW_CHUNK_ROWS_GPU = 50_000   # the same on a GPU, where each call costs launches, not cache:
-                             # 100 times fewer (K = 5000: 46 instead of 4,600 a test image),
+                             # 100 times fewer (K = 5000: about 5 a test image instead of 460),
                              # (rows, D) float32 arrays of 157 MB at D = 784
 
 
