@@ -124,6 +124,9 @@ class BatchIterator:
         the load once a second between two batches; N fixes the count (and
         with it every number to the last bit); None leaves NumPy's BLAS as
         it is. A command's ``--threads`` takes precedence over it.
+    labels : array, optional
+        (N,) integer labels, e.g. for a conditional VAE: each batch is then
+        ``(x, y)``, y (B,) the labels of x's rows, on the same device.
 
     Each ``for x in it`` is one epoch of ``len(it)`` batches of shape (B, D).
     With ``shuffle=False`` (and no binarization) a batch is a view into the
@@ -132,7 +135,7 @@ class BatchIterator:
 
     def __init__(self, data, batch_size: int, *, shuffle: bool = True, seed: int = 0,
                  binarize: bool = False, drop_last: bool = False, dtype="float32", xp=None,
-                 threads="auto"):
+                 threads="auto", labels=None):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.xp = get_array_module(data) if xp is None else xp
@@ -142,6 +145,10 @@ class BatchIterator:
         self.shuffle, self.binarize, self.drop_last = shuffle, binarize, drop_last
         self.seed = int(seed)
         self.threads = None if threads is None else thread_count(threads)
+        self.labels = None if labels is None else self.xp.asarray(labels)   # (N,) on the device
+        if self.labels is not None and tuple(self.labels.shape) != (len(self.data),):
+            raise ValueError(f"labels must be (N,) = ({len(self.data)},), one per image; got "
+                             f"shape {tuple(self.labels.shape)}")
         self.epoch = 0  # epochs started so far
         self._in_epoch = False
         if drop_last and len(self.data) < self.batch_size:
@@ -167,6 +174,7 @@ class BatchIterator:
         rng = self._generator(self.epoch)
         self.epoch += 1
         self._in_epoch = True
+        labels = self.labels
         on_cpu = self.threads is not None and xp is np
         blas = loop_threads(self.threads) if on_cpu else None   # None: a command chooses
         try:
@@ -174,16 +182,17 @@ class BatchIterator:
             for i in range(len(self)):
                 if blas is not None:
                     blas.tick()  # auto: a clock read; once a second, a look at the load
+                rows = slice(i * b, (i + 1) * b) if order is None else order[i * b:(i + 1) * b]
                 if order is None:
-                    x = data[i * b:(i + 1) * b]  # a view: no copy at all
+                    x = data[rows]  # a view: no copy at all
                 else:
                     # One gather on the device. A fresh array per batch, not
                     # one reused buffer: a caller may keep batches (list(it)).
-                    x = xp.take(data, order[i * b:(i + 1) * b], axis=0)  # (B, D)
+                    x = xp.take(data, rows, axis=0)  # (B, D)
                 if self.binarize:
                     u = rng.uniform(x.shape, dtype=self.dtype)  # (B, D)
                     x = xp.less(u, x, out=u)  # 1.0 with probability x, into u's memory
-                yield x
+                yield x if labels is None else (x, labels[rows])   # (B, D) [, (B,)]
         finally:  # also runs when a loop breaks out early
             self._in_epoch = False
 

@@ -10,8 +10,9 @@ Accepted arrays
 ---------------
 images : (N, H, W) grey or (N, H, W, C) channels-last with C in {1, 3, 4};
          uint8 in 0..255, or float in [0, 1] (float16/32/64, no NaN or inf).
-labels : optional (N,) integers, used only to choose the example images (one
-         per class) of the plots and of reconstructions.csv.
+labels : optional (N,) integers, used to choose the example images (one per
+         class) of the plots and of reconstructions.csv, and by ``--model cvae``
+         (the conditional VAE), which trains on them.
 
 Which images are "train" and which "test"
 -----------------------------------------
@@ -92,8 +93,9 @@ def _check_labels(labels, n: int, source: str):
         return None
     labels = np.asarray(labels)
     if labels.shape != (n,) or labels.dtype.kind not in "iu":
-        raise DataError(f"{source}: labels must be (N,) = ({n},) integers, got "
-                        f"shape {labels.shape} of {labels.dtype}")
+        raise DataError(f"{source}: labels must be (N,) = ({n},) integers, one per image "
+                        f"(they choose the figures' examples, and --model cvae trains on "
+                        f"them); got shape {labels.shape} of {labels.dtype}")
     return labels
 
 

@@ -70,8 +70,13 @@ class TrainConfig:
     preset: str | None = option(None, "a published setup, parameter for parameter: "
                                 + ", ".join(PRESETS) + " (minivae/run/presets.py); other options "
                                 "still override it", parse=preset_name, metavar="NAME")
-    model: str = option("vae", "vae, or ae for the deterministic autoencoder baseline",
+    model: str = option("vae", "vae; cvae, the conditional VAE (the image's label joined to the "
+                        "encoder's and the decoder's input; needs a labelled data set); or ae "
+                        "for the deterministic autoencoder baseline",
                         choices=tuple(MODEL_CLASSES))
+    num_classes: int = option(0, "cvae only: the number C of classes, labels 0..C-1; 0: the "
+                              "data set's (10 for mnist and fashion-mnist, else 1 + the largest "
+                              "training label)", parse=nonnegative_int, metavar="C")
     arch: str = option("dense", "dense (MLP) or conv (Conv2d encoder, ConvTranspose2d decoder "
                        "for (C, H, W) images)", choices=("dense", "conv"))
     channels: tuple = option((32, 64), "conv only: channels of the encoder's conv layers "
@@ -117,6 +122,13 @@ class TrainConfig:
                                             metavar="A[,A...]")
     beta: float = option(1.0, "weight of the KL term (1: the ELBO; other values: beta-VAE)",
                          parse=nonnegative_float)
+    kl_warmup: int = option(0, "epochs over which the KL's weight rises linearly, step by step, "
+                            "from 0 to --beta (Bowman et al. 2016); 0: no warm-up",
+                            parse=nonnegative_int, metavar="EPOCHS")
+    free_bits: float = option(0.0, "nats of KL per latent dimension that are not penalised "
+                              "(Kingma et al. 2016): a dimension whose batch-mean KL is below "
+                              "it is charged LAMBDA and gets no push towards the prior; 0: none",
+                              parse=nonnegative_float, metavar="LAMBDA")
     k: int = option(1, "samples of z per example (Burda et al. 2015): with --objective elbo the "
                     "ELBO averaged over them, with iwae the bound log (1/k) sum_i w_i",
                     parse=positive_int, metavar="K")
@@ -176,7 +188,7 @@ class TrainConfig:
 FIELDS = {f.name: f for f in fields(TrainConfig)}
 ARCHITECTURE = ("model", "hidden", "decoder_hidden", "latent_dim", "likelihood", "gaussian_std",
                 "activation", "dtype", "preset", "arch", "channels", "kernel_size", "stride",
-                "padding", "pixel_range", "decoder_activation", "k", "objective")
+                "padding", "pixel_range", "decoder_activation", "k", "objective", "num_classes")
 
 
 def check_value(name, value):

@@ -57,10 +57,13 @@ def describe_model(cfg, model) -> str:
         dims = (f"conv {'x'.join(map(str, model.image_shape))} "
                 f"{','.join(map(str, model.channels))} k{model.kernel_size} s{model.stride} "
                 f"p{model.padding}, {code}")
-    if cfg.model == "vae":
+    if cfg.model in ("vae", "cvae"):
         goal = f"beta {cfg.beta:g}" if cfg.k == 1 and cfg.objective == "elbo" else \
             f"objective {cfg.objective} k={cfg.k}"
-        return f"VAE {dims} ({cfg.activation}, {cfg.likelihood} likelihood, {goal})"
+        goal += f", warm-up {cfg.kl_warmup} epochs" if cfg.kl_warmup else ""
+        goal += f", free bits {cfg.free_bits:g}" if cfg.free_bits else ""
+        name = f"CVAE of {model.num_classes} classes" if cfg.model == "cvae" else "VAE"
+        return f"{name} {dims} ({cfg.activation}, {cfg.likelihood} likelihood, {goal})"
     return f"autoencoder {dims} ({LOSS_NAMES[cfg.likelihood]} per pixel, as in Keras)"
 
 
@@ -142,7 +145,9 @@ def epoch_line(cfg, row: dict, input_dim: int) -> str:
     time = f"{row['seconds']:.1f} s"
     if "test_iwae" in row:   # an IWAE run: its own bound and the weights' ESS instead
         quality = f"-L_{cfg.k} {row['test_iwae']:.2f} ESS {row['test_ess']:.2f}/{cfg.k}"
-    if cfg.model == "vae":
+    if "train_beta" in row:  # a warm-up: the KL's weight at the epoch's end, before PSNR
+        quality = f"beta {row['train_beta']:.2f}, PSNR {row['psnr']:.2f}"
+    if cfg.model != "ae":
         return (f"epoch {row['epoch']:3d} | train {row['train_loss']:7.2f} (recon "
                 f"{row['train_recon']:.2f}, KL {row['train_kl']:.2f}) | test "
                 f"{row['test_loss']:7.2f} | {quality} | {time}")
@@ -159,10 +164,10 @@ def epoch_line(cfg, row: dict, input_dim: int) -> str:
 def final_line(cfg, last: dict, input_dim: int) -> str:
     """The summary after the last epoch."""
     quality = f"PSNR {last['psnr']:.2f} dB, SSIM {last['ssim']:.4f}"
-    if cfg.model == "vae" and cfg.likelihood == "mse":   # a squared error, not nats
+    if cfg.model != "ae" and cfg.likelihood == "mse":   # a squared error, not nats
         return (f"Done after epoch {last['epoch']}: test squared error + KL "
                 f"{last['test_loss']:.3f} (train {last['train_loss']:.3f}), {quality}.")
-    if cfg.model == "vae":
+    if cfg.model != "ae":
         return (f"Done after epoch {last['epoch']}: test loss {last['test_loss']:.3f} nats/image "
                 f"(train {last['train_loss']:.3f}), {quality}.")
     name = LOSS_NAMES[cfg.likelihood]
@@ -171,3 +176,32 @@ def final_line(cfg, last: dict, input_dim: int) -> str:
     train = train if cfg.likelihood == "mse" else f"{name} {train}"   # "NLL 0.5849"
     return (f"Done after epoch {last['epoch']}: test MSE {last['mse'] * factor:.4f} per pixel"
             f"{scale} (train {train}), {quality}.")
+
+
+COLLAPSE_KL = 0.1       # nats per image: below this the code carries almost nothing
+COLLAPSE_EPOCHS = 3     # ... for this many epochs in a row
+
+
+def collapse_warning(latent_rows) -> list[str]:
+    """Lines warning of posterior collapse after the last of ``latent_rows`` (latents.csv), or [].
+
+    Said once, at the epoch where it begins: no active unit left (Burda et al.
+    2015: Var_x E_q[z_j] > 0.01), or a test KL under 0.1 nats per image for 3
+    epochs in a row. Each line fits 100 columns.
+    """
+    def collapsed(upto):
+        rows = latent_rows[:upto]
+        low = len(rows) >= COLLAPSE_EPOCHS and all(r["kl"] < COLLAPSE_KL
+                                                   for r in rows[-COLLAPSE_EPOCHS:])
+        return bool(rows) and (rows[-1]["active_units"] == 0 or low)
+
+    n = len(latent_rows)
+    if not collapsed(n) or collapsed(n - 1):
+        return []
+    last = latent_rows[-1]
+    return [f"warning: posterior collapse at epoch {last['epoch']}: {last['active_units']} of "
+            f"{len(last['kl_dims'])} latent dimensions active, KL {last['kl']:.3f} nats/image;",
+            "  z carries (almost) nothing the decoder uses. Try --kl-warmup 10 (beta from 0), "
+            "--free-bits 0.5,",
+            "  a lower --beta, or a smaller decoder (--decoder-hidden); latents.csv has each "
+            "dimension's KL"]

@@ -23,6 +23,7 @@ from ..fast.gpu import HostCopy
 from .config import TrainConfig
 from .divergence import NonFiniteLoss, check_losses, loss_limit
 from .evaluation import eval_generator, iw_log_likelihood, test_set_metrics
+from .schedule import kl_weight
 from .signals import Interrupted
 from ..fast.threads import BlasThreads
 
@@ -36,7 +37,7 @@ def measure(model, data, cfg: TrainConfig, epoch: int, train_stats: dict, start:
     # sums back to the host, so all the GPU work queued so far has finished and
     # "seconds" counts it.
     test, quality = test_set_metrics(model, data.x_test, data.image_shape,
-                                     rng=eval_generator(model, cfg.seed))
+                                     rng=eval_generator(model, cfg.seed), labels=data.y_test)
     if getattr(model, "objective", None) == "iwae":   # the bound it trains on, and its weights
         bound, ess = iw_log_likelihood(model, data.x_test, model.k, ess=True,
                                        rng=eval_generator(model, cfg.seed))
@@ -56,6 +57,10 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop,
                 threads: BlasThreads | None = None) -> dict:
     """One pass over the training set; returns the mean loss, recon and KL per image.
 
+    A batch is x, or (x, y) for a CVAE. With --kl-warmup each step gets its own
+    KL weight beta_t (schedule.kl_weight), and the epoch's last one is returned
+    as "beta"; with --free-bits the KL the objective charged, "kl_penalty".
+
     Each step's (loss, recon, kl) is written into a device array, not read:
     reading a number from the GPU waits for it. The array is read once at the
     end, where it also tells at which step a NaN first appeared. The progress
@@ -71,6 +76,9 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop,
     model.rng = Generator(xp, derived_seed(cfg.seed, epoch, NOISE_STREAM))
     names = ("loss", "recon", "kl", "ess") if getattr(model, "objective", "") == "iwae" else \
         ("loss", "recon", "kl")                             # what each step records
+    if getattr(model, "free_bits", 0):
+        names += ("kl_penalty",)                            # beta sum_j max(lambda, KL_j)
+    step, beta = {}, None                                   # the warm-up's beta_t, if any
     per_step = xp.zeros((n_steps, len(names)), dtype=xp.float64)   # (steps, names)
     sizes = np.zeros(n_steps)                               # (steps,) batch sizes
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,
@@ -79,17 +87,21 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop,
     # np.errstate: a diverging loss would make NumPy print overflow warnings
     # from deep inside the model; the check after the loop says it better.
     with bar, np.errstate(over="ignore", invalid="ignore"):
-        for i, x in enumerate(batches):                     # x: (B, D)
+        for i, batch in enumerate(batches):                 # x (B, D), or (x, y (B,))
             if stop.requested:
                 raise Interrupted(f"epoch {epoch} step {i}/{n_steps}", stop.signum)
             if threads is not None:
                 threads.tick()
-            loss, parts = model.loss_and_grads(x)
+            data = batch if isinstance(batch, tuple) else (batch,)
+            if cfg.kl_warmup:                               # beta rises from 0, step by step
+                beta = kl_weight(cfg.beta, cfg.kl_warmup, epoch, i, n_steps)
+                step = {"beta": beta}
+            loss, parts = model.loss_and_grads(*data, **step)
             opt.step(model.grads)
             row = per_step[i]                               # (names,), a view
             for j, name in enumerate(names):
                 row[j] = loss if name == "loss" else parts[name]
-            sizes[i], done = x.shape[0], i + 1
+            sizes[i], done = data[0].shape[0], i + 1
             if done % LOG_EVERY == 0 or done == n_steps:
                 bar.update(done - bar.n)
                 reading = HostCopy(per_step[:done, 0].mean())   # running loss, queued, not awaited
@@ -102,4 +114,4 @@ def train_epoch(model, opt, batches, epoch: int, cfg: TrainConfig, stop,
     check_losses(values, epoch, n_steps, limit)
     # Mean per image = sum over batches of (batch mean x batch size) / N, as PyTorch's example.
     means = (values * sizes[:done, None]).sum(axis=0) / sizes[:done].sum()
-    return dict(zip(names, map(float, means)))
+    return {**dict(zip(names, map(float, means))), **({} if beta is None else {"beta": beta})}

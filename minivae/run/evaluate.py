@@ -40,7 +40,13 @@ from .metrics import mse_scale
 from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo, require_vae)
 from .runs import add_checkpoint_args, open_checkpoint
+from .sweep import SWEEP_IMAGES, sweep_report
 from ..fast.threads import BlasThreads, add_threads_option
+
+
+def sweep_images(value):
+    """--sweep-images: a positive number of images, or "all" (None)."""
+    return None if value == "all" else positive_int(value)
 
 
 def build_parser():
@@ -57,6 +63,13 @@ def build_parser():
     p.add_argument("--batch-size", type=positive_int, default=100,
                    help="images per batch for --iw (default: 100; memory grows with it)")
     p.add_argument("--seed", type=nonnegative_int, help="seed of the noise (default: the run's)")
+    p.add_argument("--iw-sweep", action="store_true",
+                   help="the test ELBO and the importance-weighted bound at K = 1, 10, 100, "
+                        "1000, 5000 (the same samples), with standard errors, effective sample "
+                        "sizes, the check that it rises with K, and the published numbers")
+    p.add_argument("--sweep-images", type=sweep_images, default=SWEEP_IMAGES, metavar="N|all",
+                   help=f"test images the sweep uses (default: the first {SWEEP_IMAGES}; all: "
+                        "every one, about 10 times longer on MNIST)")
     p.add_argument("--per-image", metavar="FILE.csv",
                    help="write each test image's scores (" + ", ".join(PER_IMAGE_COLUMNS)
                    + "), and the ROC-AUC of the images whose labels training never saw")
@@ -73,9 +86,9 @@ def main(argv=None) -> int:
         return 1
     model, image_shape, meta = opened
     threads = BlasThreads(args.threads).start()      # matrix-product threads: threads.py
-    if args.iw:
+    if args.iw or args.iw_sweep:
         try:
-            require_vae(model, "--iw")     # refused before the (long) ELBO evaluation
+            require_vae(model, "--iw-sweep" if args.iw_sweep else "--iw")   # before the ELBO
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
@@ -96,17 +109,22 @@ def main(argv=None) -> int:
     seed = args.seed if args.seed is not None else run.get("seed", 0)
     if run.get("binarize"):   # the same fixed binarization of the test set as in training
         x = binarize_test_set(x, seed)                              # (N, D) of 0/1
+    try:
+        labels = cvae_labels(model, test_labels, dataset, args)     # a CVAE's (N,), else None
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
     epoch = meta.get("epoch", "?")
     print(f"{args.checkpoint}: {type(model).__name__} after epoch {epoch}, {len(x)} test "
           f"image{'s' * (len(x) != 1)} of {dataset}")
-    elbo = evaluate_elbo(model, x, rng=eval_generator(model, seed))
-    quality = reconstruction_metrics(model, x, image_shape)
+    elbo = evaluate_elbo(model, x, rng=eval_generator(model, seed), labels=labels)
+    quality = reconstruction_metrics(model, x, image_shape, labels=labels)
     factor, scale = mse_scale(model.pixel_range)        # the MSE on the loss's scale
     mse_text = f"MSE {quality['mse'] * factor:.5f} per pixel{scale}" + (
         f" ({quality['mse']:.5f} on [0, 1])" if scale else "")
     mse = model.likelihood.name == "mse"     # a squared error, not a log-likelihood in nats
-    if model.kind != "vae":   # a deterministic autoencoder: no sampling, no KL, no posterior
+    if model.kind == "ae":   # a deterministic autoencoder: no sampling, no KL, no posterior
         print(f"  test loss   {elbo['loss']:.3f} per image ({model.likelihood.name} "
               f"reconstruction term{scale})")
         print(f"  reconstructions: {mse_text}, "
@@ -139,14 +157,39 @@ def main(argv=None) -> int:
         threads.tick()                                # the load may have changed meanwhile
         start = time.perf_counter()
         log_px = iw_log_likelihood(model, x, args.iw, rng=eval_generator(model, seed + 1),
-                                   batch_size=args.batch_size)       # (N,)
+                                   batch_size=args.batch_size, labels=labels)   # (N,)
         seconds = time.perf_counter() - start
         nll = -to_numpy(log_px).astype("float64")                   # (N,) nats per image
         if mse:   # log p(x|z) was minus the squared error: add the Gaussian's constant back
             nll = nll + mse_constant(model.input_dim)
         for line in iw_lines(model, x, nll, args.iw, seconds, scale):
             print(line)
+        if labels is not None:
+            print("    (a CVAE: this bounds -log p(x | y), each image given its label; "
+                  "docs/math.md §13)")
+    if args.iw_sweep:
+        threads.tick()
+        for line in sweep_report(model, x, labels, run, meta.get("epoch"), seed,
+                                 images=args.sweep_images, batch_size=args.batch_size):
+            print(line)
     return 0
+
+
+def cvae_labels(model, test_labels, dataset, args):
+    """A CVAE's test labels on its device, checked against its classes; None for other models."""
+    if model.kind != "cvae":
+        return None
+    if args.per_image or args.predictions:
+        raise ValueError("--per-image and --predictions are for models without labels; a cvae "
+                         "is measured with the test loss, --iw and --iw-sweep")
+    if test_labels is None:
+        raise ValueError(f"{args.checkpoint} holds a cvae, which reads each image's label, and "
+                         f"the test images of {dataset} have none")
+    lo, hi = int(test_labels.min()), int(test_labels.max())
+    if lo < 0 or hi >= model.num_classes:
+        raise ValueError(f"the test labels of {dataset} run from {lo} to {hi}; this cvae has "
+                         f"{model.num_classes} classes, 0 to {model.num_classes - 1}")
+    return model.xp.asarray(np.asarray(test_labels).astype(np.int64))
 
 
 def per_image(model, x, test_labels, run: dict, path, rng) -> list[str]:

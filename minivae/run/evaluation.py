@@ -11,7 +11,13 @@ Four measurements, each over a whole test set in batches:
 * :func:`iw_log_likelihood`: the importance-weighted estimate of log p(x)
   (Burda, Grosse & Salakhutdinov 2015), which tightens towards the true
   log-likelihood as the number K of samples grows.
-* :func:`active_units`: how many latent dimensions the encoder uses.
+* :func:`active_units`: how many latent dimensions the encoder uses, and
+  :func:`latent_diagnostics`: that and each dimension's KL (posterior collapse).
+* :func:`iw_sweep`: the importance-weighted bound at several K from the same
+  samples, image by image, with the effective sample sizes.
+
+A CVAE's measurements take the test labels (``labels``, (N,) on the model's
+device) and are conditional: its ELBO and L_K bound log p(x | y).
 
 Sums are accumulated on the model's device and read back once at the end:
 on a GPU, reading a number forces the CPU to wait for the GPU.
@@ -72,11 +78,26 @@ def _batches(n: int, batch_size: int):
 
 
 def require_vae(model, what: str) -> None:
-    if model.kind != "vae":
+    if model.kind not in ("vae", "cvae"):
         raise ValueError(f"{what} needs a VAE (an autoencoder has no q(z|x) and no prior)")
 
 
-def per_example_loss(model, x, batch_size: int = 1000, rng: Generator | None = None):
+def _given(model, labels, s):
+    """What a model reads besides x for rows ``s``: (y,) for a CVAE, () for the others."""
+    if model.kind != "cvae":
+        return ()
+    if labels is None:
+        raise ValueError("a CVAE is measured with its test labels: pass labels=")
+    return (labels[s],)
+
+
+def reconstruct(model, x, labels=None):
+    """model.reconstruct(x), or (x, y) for a CVAE: (B, D) -> (B, D)."""
+    return model.reconstruct(x, *_given(model, labels, slice(None)))
+
+
+def per_example_loss(model, x, batch_size: int = 1000, rng: Generator | None = None,
+                     labels=None):
     """The loss of every row of ``x`` (N, D), one z ~ q(z|x) each, on the model's device.
 
     Returns (loss (N,), {"recon": (N,), "kl": (N,)}), nats per image, with
@@ -89,22 +110,24 @@ def per_example_loss(model, x, batch_size: int = 1000, rng: Generator | None = N
     for s in _batches(x.shape[0], batch_size):
         xb = x[s]                                          # (B, D)
         B = xb.shape[0]
-        eps = rng.normal((B, model.latent_dim), dtype=model.dtype) if model.kind == "vae" else None
+        eps = rng.normal((B, model.latent_dim), dtype=model.dtype) if model.kind != "ae" else None
         # One sample and the analytic KL, also for an IWAE: the VAE's (or the AE's) own loss.
-        one_sample = VAE.loss if isinstance(model, VAE) else type(model).loss
-        loss, parts = one_sample(model, xb, eps, reduce=False)   # (B,), {"recon", "kl"}: (B,)
+        one_sample = VAE.loss if model.kind == "vae" else type(model).loss   # an IWAE's too
+        loss, parts = one_sample(model, xb, *_given(model, labels, s), eps,
+                                 reduce=False)             # (B,), {"recon", "kl"}: (B,)
         batches.append((loss, parts["recon"], parts["kl"]))
     loss, recon, kl = (model.xp.concatenate(column) for column in zip(*batches))   # (N,) each
     return loss, {"recon": recon, "kl": kl}
 
 
-def evaluate_elbo(model, x, batch_size: int = 1000, rng: Generator | None = None) -> dict:
+def evaluate_elbo(model, x, batch_size: int = 1000, rng: Generator | None = None,
+                  labels=None) -> dict:
     """Mean loss, recon and KL per image over ``x`` (N, D), one z sample each.
 
     The loss is recon + beta * KL as in training, so for beta = 1 it is the
     negative ELBO: an upper bound on -log p(x).
     """
-    loss, parts = per_example_loss(model, x, batch_size, rng)            # (N,) each
+    loss, parts = per_example_loss(model, x, batch_size, rng, labels)    # (N,) each
     return _mean_terms(model.xp, loss, parts["recon"], parts["kl"])
 
 
@@ -115,7 +138,7 @@ def _mean_terms(xp, loss, recon, kl) -> dict:
     return {"loss": float(loss), "recon": float(recon), "kl": float(kl)}
 
 
-def reconstruction_metrics(model, x, image_shape, batch_size: int = 1000) -> dict:
+def reconstruction_metrics(model, x, image_shape, batch_size: int = 1000, labels=None) -> dict:
     """Mean MSE, PSNR (dB) and SSIM of decode(mu(x)) against x, over ``x`` (N, D).
 
     SSIM needs images at least 7 pixels on a side (its window); smaller
@@ -124,7 +147,7 @@ def reconstruction_metrics(model, x, image_shape, batch_size: int = 1000) -> dic
     totals = model.xp.zeros(3, dtype=model.xp.float64)    # sums of mse, psnr, ssim
     for s in _batches(x.shape[0], batch_size):
         xb = model._as_input(x[s])                         # (B, D), on the model's device
-        totals += _quality_sums(xb, model.reconstruct(xb), image_shape)
+        totals += _quality_sums(xb, model.reconstruct(xb, *_given(model, labels, s)), image_shape)
     return _quality_means(totals, x.shape[0], image_shape)
 
 
@@ -146,7 +169,8 @@ def _quality_means(totals, n, image_shape) -> dict:
     return {"mse": float(m), "psnr": float(p), "ssim": float(s) if has_ssim else math.nan}
 
 
-def test_set_metrics(model, x, image_shape, batch_size: int = 1000, rng: Generator | None = None):
+def test_set_metrics(model, x, image_shape, batch_size: int = 1000, rng: Generator | None = None,
+                     labels=None):
     """(evaluate_elbo(...), reconstruction_metrics(...)) of ``x`` (N, D) in one pass.
 
     The same numbers as the two functions, in about 3/4 of their time: the
@@ -154,7 +178,7 @@ def test_set_metrics(model, x, image_shape, batch_size: int = 1000, rng: Generat
     reconstruction and z = mu + std eps for the loss (what model.loss does,
     with the same eps). train.py measures the test set with it every epoch.
     """
-    if model.kind != "vae":
+    if model.kind == "ae":
         return (evaluate_elbo(model, x, batch_size, rng),
                 reconstruction_metrics(model, x, image_shape, batch_size))
     xp, rng = model.xp, rng or eval_generator(model, 0)
@@ -164,17 +188,19 @@ def test_set_metrics(model, x, image_shape, batch_size: int = 1000, rng: Generat
         xb = model._as_input(x[s])                         # (B, D)
         eps = rng.normal((xb.shape[0], model.latent_dim), dtype=model.dtype)   # as per_example_loss
         eps = xp.asarray(eps)                              # a NumPy generator's, uploaded
-        mu, logvar, _, _, out = model._forward(xb, eps)    # as model.loss: (B, Z) x4, (B, D)
+        given = _given(model, labels, s)                   # (y,) for a CVAE
+        y1h = tuple(model.one_hot(y) for y in given)       # (B, C)
+        mu, logvar, _, _, out = model._forward(xb, *y1h, eps)   # as model.loss: (B, Z) x4, (B, D)
         recon = model.likelihood.nll(out, xb)              # (B,)
         kl = model.ops.gaussian_kl(mu, logvar)             # (B,)
         terms.append((recon + model.beta * kl, recon, kl))
-        totals += _quality_sums(xb, model.decode(mu), image_shape)   # decode(mu): reconstruct(xb)
+        totals += _quality_sums(xb, model.decode(mu, *given), image_shape)   # reconstruct(xb)
     loss, recon, kl = (xp.concatenate(column) for column in zip(*terms))   # (N,) each
     return _mean_terms(xp, loss, recon, kl), _quality_means(totals, x.shape[0], image_shape)
 
 
 def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size: int = 100,
-                      k_chunk: int | None = None, ess: bool = False):
+                      k_chunk: int | None = None, ess: bool = False, labels=None):
     """Importance-weighted estimate of log p(x) for each row of ``x``, shape (N,).
 
     Burda et al. (2015), eq. (8): with z_1..z_K drawn from q(z|x),
@@ -199,32 +225,69 @@ def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size
     rng = rng or eval_generator(model, 0)
     out = []
     for s in _batches(x.shape[0], batch_size):
-        out.append(_iw_batch(model, x[s], k, rng, k_chunk or iw_k_chunk(model, batch_size)))
+        out.append(_iw_batch(model, x[s], k, rng, k_chunk or iw_k_chunk(model, batch_size),
+                             _given(model, labels, s)))
     lse, lse2 = (xp.concatenate(column) for column in zip(*out))   # (N,) each
     log_px = lse - math.log(k)                              # (N,)
     return (log_px, xp.exp(2 * lse - lse2)) if ess else log_px
 
 
-def _iw_batch(model, x, k, rng, k_chunk):
+def _iw_batch(model, x, k, rng, k_chunk, given=()):
     """(logsumexp_k log w_k, logsumexp_k 2 log w_k), each (B,), over k samples in chunks."""
+    xp = model.xp
+    lse = lse2 = None                                      # running log-sums, (B,)
+    for log_w in _log_weight_chunks(model, x, k, rng, k_chunk, given):   # (kc, B) each
+        chunk, chunk2 = (logsumexp_softmax(a, xp)[0] for a in (log_w, 2 * log_w))   # (B,) each
+        lse = chunk if lse is None else xp.logaddexp(lse, chunk)
+        lse2 = chunk2 if lse2 is None else xp.logaddexp(lse2, chunk2)
+    return lse, lse2
+
+
+def _log_weight_chunks(model, x, k, rng, k_chunk, given=()):
+    """log w = log p(x|z) + log p(z) - log q(z|x) of k samples per row of x (B, D), in chunks
+    of k_chunk samples: yields (kc, B) float64 arrays (docs/math.md §9). ``given``: a CVAE's (y,)."""
     xp = model.xp
     x = xp.asarray(x, dtype=model.dtype)                   # (B, D)
     B, D = x.shape
-    mu, logvar = model.encode(x)                           # (B, Z), (B, Z)
-    lse = lse2 = None                                      # running log-sums, (B,)
+    mu, logvar = model.encode(x, *given)                   # (B, Z), (B, Z)
     for start in range(0, k, k_chunk):
         kc = min(k_chunk, k - start)
         eps = rng.normal((kc, B, model.latent_dim), dtype=model.dtype)   # (kc, B, Z)
         eps = xp.asarray(eps)                              # a NumPy generator's, uploaded
         z, _ = model.ops.reparameterize(mu, logvar, eps)   # (kc, B, Z): z = mu + std eps
         x_rep = xp.broadcast_to(x, (kc, B, D)).reshape(kc * B, D)        # (kc*B, D)
-        log_px_z = model.log_px_given_z(z.reshape(kc * B, -1), x_rep)   # (kc*B,)
+        y_rep = tuple(xp.broadcast_to(y, (kc, B)).reshape(kc * B) for y in given)   # (kc*B,)
+        log_px_z = model.log_px_given_z(z.reshape(kc * B, -1), x_rep, *y_rep)   # (kc*B,)
         log_w = log_px_z.reshape(kc, B) + log_prior_ratio(z, eps, logvar)   # (kc, B)
-        log_w = log_w.astype(xp.float64)
-        chunk, chunk2 = (logsumexp_softmax(a, xp)[0] for a in (log_w, 2 * log_w))   # (B,) each
-        lse = chunk if lse is None else xp.logaddexp(lse, chunk)
-        lse2 = chunk2 if lse2 is None else xp.logaddexp(lse2, chunk2)
-    return lse, lse2
+        yield log_w.astype(xp.float64)
+
+
+SWEEP_KS = (1, 10, 100, 1000, 5000)   # evaluate --iw-sweep
+
+
+def iw_sweep(model, x, ks=SWEEP_KS, rng: Generator | None = None, batch_size: int = 100,
+             labels=None) -> dict:
+    """L_K for every K in ``ks``, image by image, from one set of max(ks) samples per image.
+
+    Returns {K: (L_K (N,), ESS_K (N,))} as NumPy float64: L_K(x) = logsumexp of the
+    first K log-weights - log K (§9), ESS_K their effective sample size (§12). The
+    estimates for the different K share their samples (the first K of max(ks)), so
+    their differences are measured far more precisely than independent estimates
+    would be: the sweep's check that L_K rises with K compares them image by image.
+    """
+    require_vae(model, "the importance-weighted bound")
+    ks = sorted(set(int(k) for k in ks))
+    K, xp = ks[-1], model.xp
+    rng = rng or eval_generator(model, 0)
+    k_chunk = iw_k_chunk(model, batch_size)
+    bounds = {k: [] for k in ks}
+    for s in _batches(x.shape[0], batch_size):
+        log_w = xp.concatenate(list(_log_weight_chunks(model, x[s], K, rng, k_chunk,
+                                                       _given(model, labels, s))))   # (K, B)
+        for k in ks:
+            lse, lse2 = (logsumexp_softmax(a, xp)[0] for a in (log_w[:k], 2 * log_w[:k]))
+            bounds[k].append(xp.stack([lse - math.log(k), xp.exp(2 * lse - lse2)]))   # (2, B)
+    return {k: tuple(to_numpy(xp.concatenate(v, axis=1))) for k, v in bounds.items()}
 
 
 ACTIVE_THRESHOLD = 0.01   # Burda et al. 2015, Sec. 5.2: a unit is active above this variance
@@ -239,7 +302,8 @@ def latent_activity(means):
     return means.astype(get_array_module(means).float64).var(axis=0)   # (N, Z) -> (Z,)
 
 
-def active_units(model, x, threshold: float = ACTIVE_THRESHOLD, batch_size: int = 1000):
+def active_units(model, x, threshold: float = ACTIVE_THRESHOLD, batch_size: int = 1000,
+                 labels=None):
     """(count, variances): the latent dimensions j with Var_x[mu_j(x)] > threshold.
 
     Burda et al. (2015), Sec. 5.2: a unit is active when its posterior mean
@@ -248,10 +312,31 @@ def active_units(model, x, threshold: float = ACTIVE_THRESHOLD, batch_size: int 
     a NumPy (Z,) array.
     """
     require_vae(model, "counting active units")
-    mu = model.xp.concatenate([model.encode(x[s])[0]
+    mu = model.xp.concatenate([model.encode(x[s], *_given(model, labels, s))[0]
                                for s in _batches(x.shape[0], batch_size)])   # (N, Z)
     variances = to_numpy(latent_activity(mu))              # (Z,)
     return int((variances > threshold).sum()), variances
+
+
+def latent_diagnostics(model, x, labels=None, threshold: float = ACTIVE_THRESHOLD,
+                       batch_size: int = 1000) -> dict:
+    """Posterior collapse, measured on ``x`` (N, D): what a run writes into latents.csv.
+
+    {"active_units": how many dimensions have Var_x E_q[z_j] > threshold (Burda et
+    al. 2015), "kl": the mean KL per image, "kl_dims": (Z,) each dimension's mean KL,
+    in nats (docs/math.md §4, §14)}. One pass of the encoder; read back once.
+    """
+    require_vae(model, "the latent diagnostics")
+    xp, means = model.xp, []
+    kl = xp.zeros(model.latent_dim, dtype=xp.float64)                # (Z,) sums over images
+    for s in _batches(x.shape[0], batch_size):
+        mu, logvar = model.encode(x[s], *_given(model, labels, s))   # (B, Z) each
+        kl += model.ops.gaussian_kl_per_dim(mu, logvar).astype(xp.float64).sum(axis=0)
+        means.append(mu)
+    variances = to_numpy(latent_activity(xp.concatenate(means)))    # (Z,)
+    kl_dims = to_numpy(kl) / x.shape[0]                              # (Z,)
+    return {"active_units": int((variances > threshold).sum()), "kl": float(kl_dims.sum()),
+            "kl_dims": kl_dims}
 
 
 def pick_examples(labels, n: int, count: int = 10) -> np.ndarray:

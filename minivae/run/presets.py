@@ -15,6 +15,10 @@ fcn_autoencoder     the same images flattened: 12288->1024->256->64 (ReLU),
 burda               Burda et al. 2015's MNIST model: 784-200-200-50 tanh, Bernoulli,
                     dynamic binarization, batch 20, Adam eps 1e-4, the paper's schedule
                     (--lr-schedule burda) over all 3280 passes; cut it short with --epochs.
+keras_vae           the seed lab's Keras VAE: 784-2000-256 with a 2-D latent, ReLU,
+                    sigmoid output (Bernoulli logits), BCE summed per image, batch 64,
+                    100 epochs. Encoder 2,083,284 parameters (with its heads),
+                    decoder 2,083,552.
 keras_autoencoder   MNIST: 784-144-72-48 with ReLU, ReLU, tanh (the code), decoder
                     tanh, tanh, sigmoid; summed squared error, Adam 0.0015, batch
                     300, 12 epochs, Keras's Glorot initialisation (--init glorot).
@@ -36,6 +40,8 @@ PRESETS = {
     "burda": dict(model="vae", arch="dense", hidden=(200, 200), latent_dim=50, activation="tanh",
                   likelihood="bernoulli", binarize=True, batch_size=20, lr=1e-3, adam_eps=1e-4,
                   lr_schedule="burda", epochs=BURDA_PASSES),
+    "keras_vae": dict(model="vae", arch="dense", hidden=(2000, 256), latent_dim=2,
+                      activation="relu", likelihood="bernoulli", batch_size=64, epochs=100),
     "keras_autoencoder": dict(model="ae", arch="dense", hidden=(144, 72), latent_dim=48,
                               activation="relu,relu,tanh", decoder_activation="tanh,tanh,sigmoid",
                               likelihood="mse", lr=0.0015, batch_size=300, epochs=12,
@@ -57,6 +63,6 @@ def check_fits(preset: str | None, image_shape) -> None:
         raise ValueError(f"--preset fcn_autoencoder reads 12288 numbers per image (3x64x64); "
                          f"this data set's images are {shown} = {C * H * W}. Use --hidden and "
                          f"--latent-dim for other sizes")
-    if preset == "keras_autoencoder" and C * H * W != 784:
-        raise ValueError(f"--preset keras_autoencoder reads 784 numbers per image (28x28); "
+    if preset in ("keras_autoencoder", "keras_vae") and C * H * W != 784:
+        raise ValueError(f"--preset {preset} reads 784 numbers per image (28x28); "
                          f"this data set's images are {shown}")

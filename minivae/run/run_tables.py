@@ -8,6 +8,14 @@ The columns of metrics.csv, all per image and in nats unless noted:
                                         example's "Test set loss" (fixed noise, see evaluation.py)
     psnr (dB), ssim, mse                each test image against decode(mu(x)), averaged
     seconds                             the epoch's training steps plus its test evaluation
+    train_beta                          --kl-warmup only: the KL weight at the epoch's last step
+    train_kl_penalty                    --free-bits only: the KL the objective charged,
+                                        beta sum_j max(lambda, KL_j) (docs/math.md §14)
+
+latents.csv, one row per finished epoch of a VAE-type run: ``epoch``,
+``active_units`` (the latent dimensions whose posterior mean moves with x,
+Var_x E_q[z_j] > 0.01, Burda et al. 2015), ``kl`` (the test set's KL per
+image) and ``kl_1`` ... ``kl_Z``, each dimension's share of it, in nats.
 
 Both are replaced atomically, or appended and synced line by line
 (minivae/run/runs.py says in which order a run writes them and why).
@@ -26,12 +34,16 @@ from ..files.serialize import write_error, write_text
 METRIC_COLUMNS = ("epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon",
                   "test_kl", "psnr", "ssim", "mse", "seconds")
 IWAE_COLUMNS = ("train_ess", "test_iwae", "test_ess")   # then these, with --objective iwae
+WARMUP_COLUMNS = ("train_beta",)                         # then this, with --kl-warmup
+FREE_BITS_COLUMNS = ("train_kl_penalty",)                # and this, with --free-bits
 
 
 def metric_columns(cfg) -> tuple:
     """The columns of a run's metrics.csv (cfg: its TrainConfig): an IWAE run adds its bound
     and ESS (docs/math.md §12)."""
-    return METRIC_COLUMNS + (IWAE_COLUMNS if cfg.objective == "iwae" else ())
+    return (METRIC_COLUMNS + (IWAE_COLUMNS if cfg.objective == "iwae" else ())
+            + (WARMUP_COLUMNS if cfg.kl_warmup else ())
+            + (FREE_BITS_COLUMNS if cfg.free_bits else ()))
 
 
 def _cell(value) -> str:
@@ -56,8 +68,10 @@ def append_metrics(run_dir: str, row: dict) -> None:
 
 
 def _columns(row) -> tuple:
-    """The columns a row (or a header's names) has: METRIC_COLUMNS, then IWAE_COLUMNS if there."""
-    return METRIC_COLUMNS + (IWAE_COLUMNS if IWAE_COLUMNS[0] in row else ())
+    """The columns a row (or a header's names) has: METRIC_COLUMNS, then the optional groups
+    (IWAE_COLUMNS, WARMUP_COLUMNS, FREE_BITS_COLUMNS) that are there."""
+    optional = (IWAE_COLUMNS, WARMUP_COLUMNS, FREE_BITS_COLUMNS)
+    return METRIC_COLUMNS + tuple(c for group in optional if group[0] in row for c in group)
 
 
 def _header(run_dir: str) -> list:
@@ -88,6 +102,65 @@ def truncate_metrics(run_dir: str, last_epoch: int) -> None:
     columns = _columns(rows[0]) if rows else _columns(_header(run_dir))
     lines = [",".join(columns)] + [",".join(_cell(r[c]) for c in columns) for r in rows]
     write_text(os.path.join(run_dir, "metrics.csv"), "\n".join(lines) + "\n")
+
+
+# -- latents.csv: posterior collapse, epoch by epoch -----------------------
+
+LATENTS = "latents.csv"
+
+
+def append_latents(run_dir: str, row: dict) -> None:
+    """Add one epoch to latents.csv: row = {"epoch", "active_units", "kl", "kl_dims" (Z,)}.
+
+    The header is written with the first row (Z is known then).
+    """
+    path = os.path.join(run_dir, LATENTS)
+    kl_dims = [float(v) for v in row["kl_dims"]]
+    header = "" if os.path.exists(path) and os.path.getsize(path) else \
+        ",".join(["epoch", "active_units", "kl"] + [f"kl_{j + 1}" for j in range(len(kl_dims))]) + "\n"
+    line = ",".join([str(int(row["epoch"])), str(int(row["active_units"])), _cell(row["kl"])]
+                    + [_cell(v) for v in kl_dims]) + "\n"
+    try:
+        with open(path, "a", encoding="utf-8", newline="") as f:
+            f.write(header + line)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise write_error(e, path) from None
+
+
+def read_latents(run_dir: str) -> list[dict]:
+    """The rows of latents.csv: {"epoch", "active_units", "kl", "kl_dims" (list)}; [] if none."""
+    path = os.path.join(run_dir, LATENTS)
+    if not os.path.exists(path):
+        return []
+    rows = []
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        for rec in reader:
+            if header is None or len(rec) != len(header):
+                continue                                  # a line cut short by a kill
+            try:
+                values = [float(v) for v in rec]
+            except ValueError:
+                continue
+            rows.append({"epoch": int(values[0]), "active_units": int(values[1]),
+                         "kl": values[2], "kl_dims": values[3:]})
+    return rows
+
+
+def truncate_latents(run_dir: str, last_epoch: int) -> None:
+    """Keep the rows of epochs 1..last_epoch (a killed run may have written one more)."""
+    path = os.path.join(run_dir, LATENTS)
+    if not os.path.exists(path):
+        return
+    rows = [r for r in read_latents(run_dir) if r["epoch"] <= last_epoch]
+    with open(path, encoding="utf-8") as f:
+        header = f.readline()
+    lines = [",".join([str(r["epoch"]), str(r["active_units"]), _cell(r["kl"])]
+                      + [_cell(v) for v in r["kl_dims"]]) for r in rows]
+    write_text(path, header + "".join(line + "\n" for line in lines) if rows else "")
 
 
 # -- reconstructions.csv --------------------------------------------------

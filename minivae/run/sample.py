@@ -1,5 +1,8 @@
 """Draw new images from a trained VAE: ``python -m minivae.sample RUN_DIR -n 64 --out grid.png``.
 
+A conditional VAE (``--model cvae``) draws the class it is given,
+``--label 7``, or one row per class without it.
+
 A VAE's decoder turns any z from the prior N(0, I) into an image, so new
 images need no data at all: draw n codes, decode them, tile the means into
 one picture. CKPT is a run directory or its checkpoint.npz (or any file
@@ -11,6 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+import numpy as np
 
 from ..backend import Generator, to_numpy
 from .rundir import is_run_dir
@@ -30,6 +35,9 @@ def build_parser():
     p.add_argument("-n", type=positive_int, default=64, help="number of images (default: 64)")
     p.add_argument("--out", default="grid.png", help="PNG file to write (default: grid.png)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the codes z (default: 0)")
+    p.add_argument("--label", type=nonnegative_int, metavar="Y",
+                   help="a conditional VAE only (--model cvae): draw class Y, 0 to C - 1 "
+                        "(default: every class in turn, one row each)")
     return p
 
 
@@ -60,6 +68,19 @@ def check_out(path: str, run_figures) -> str | None:
     return None
 
 
+def check_label(label, num_classes, checkpoint) -> str | None:
+    """Why ``--label`` does not fit the model (None if it does, or is not given)."""
+    if label is None:
+        return None
+    if num_classes is None:
+        return (f"--label {label}: {checkpoint} holds a model without labels; --label is for "
+                "a conditional VAE (train one with --model cvae)")
+    if label >= num_classes:
+        return (f"--label {label}: this model has {num_classes} classes, labels 0 to "
+                f"{num_classes - 1}")
+    return None
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     opened = open_checkpoint(args)
@@ -67,12 +88,16 @@ def main(argv=None) -> int:
         return 1
     model, image_shape, _ = opened
     BlasThreads(args.threads).start()                # matrix-product threads: threads.py
-    if model.kind != "vae":
+    if model.kind == "ae":
         print(f"error: {args.checkpoint} holds an autoencoder: it has no prior to sample from "
               "(train with --model vae)", file=sys.stderr)
         return 1
+    refused = check_label(args.label, getattr(model, "num_classes", None), args.checkpoint)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
     try:
-        from .plots import plot_samples                  # matplotlib, only here
+        from .plots import plot_class_grid, plot_samples   # matplotlib, only here
         from .plots.report import CAPTIONS               # the names of a run's figures
     except ImportError as e:
         print(f"error: drawing the grid needs matplotlib ({e}); pip install matplotlib",
@@ -83,7 +108,23 @@ def main(argv=None) -> int:
         print(f"error: {refused}", file=sys.stderr)
         return 1
     model.rng = Generator(model.xp, args.seed)           # the codes depend on --seed only
-    images = to_numpy(model.sample(args.n))              # (n, D) decoder means in [0, 1]
+    if model.kind == "cvae" and args.label is None:      # the class grid: a row per class
+        C, cols = model.num_classes, max(1, args.n // model.num_classes)
+        z = model.rng.normal((cols, model.latent_dim), dtype=model.dtype)   # (cols, Z)
+        images = np.concatenate([to_numpy(model.decode(z, np.full(cols, c)))
+                                 for c in range(C)])     # (C cols, D): class by class
+        try:
+            path = plot_class_grid(images, C, args.out, image_shape)
+        except OSError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"wrote {C * cols} samples to {path}: one row per class 0 to {C - 1}, the same z "
+              "down each column (--label Y draws one class)")
+        return 0
+    if model.kind == "cvae":                             # n images of class --label
+        images = to_numpy(model.sample(args.n, args.label))   # (n, D)
+    else:
+        images = to_numpy(model.sample(args.n))          # (n, D) decoder means in [0, 1]
     try:
         path = plot_samples(images, args.out, image_shape)
     except OSError as e:                                 # a full disk, no permission...

@@ -31,26 +31,31 @@ import sys
 import time
 from types import SimpleNamespace
 
+import numpy as np
+
 from .anomaly import keep_labels
 from ..autoencoder import Autoencoder
 from ..backend import get_xp, resolve_device, to_numpy
 from .config import CHECKPOINT, TrainConfig
-from .console import epoch_line, final_line, flush_every_line, header_lines, plural
+from .console import (collapse_warning, epoch_line, final_line, flush_every_line, header_lines,
+                      plural)
 from ..data import BatchIterator, DataError, load_dataset, to_unit_float
 from .divergence import NonFiniteLoss, advice, check_gaussian_std
 from .epoch import measure, train_epoch
-from .evaluation import binarize_test_set, pick_examples
+from .evaluation import binarize_test_set, latent_diagnostics, pick_examples, reconstruct
 from .schedule import learning_rate as scheduled_rate
 from .signals import Interrupted, StopOnSignal, TerminateAsInterrupt, aborted_status
 from ..optim import SGD, Adam
 from .presets import check_fits
-from .run_tables import append_metrics, read_metrics, truncate_metrics, write_reconstructions
+from .run_tables import (append_latents, append_metrics, read_latents, read_metrics,
+                         truncate_latents, truncate_metrics, write_reconstructions)
 from .runs import (RunError, check_same_run, create_run_dir, default_run_dir, load_checkpoint,
                    lock_run_dir, restore, save_checkpoint, write_config)
 from ..files.serialize import CheckpointError, WriteError
 from ..fast.gpu import enable_tf32
 from ..fast.threads import BlasThreads, restore_original
 from .train_cli import parse_args
+from ..cvae import CVAE
 from ..iwae import IWAE
 from ..vae import VAE
 
@@ -87,8 +92,11 @@ def command(argv) -> int:
         restore_original()                  # the BLAS threads as they were before the run
 
 
-def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None):
+def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None,
+                num_classes=None):
     """The model cfg describes, for images of ``image_shape`` ((H, W) or (H, W, C)).
+
+    ``num_classes``: a CVAE's classes, from its data set (``load_data``).
 
     Options that do not fit the data (a preset for other images, a kernel
     larger than the feature maps...) raise RunError with the reason.
@@ -111,7 +119,10 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None)
             return Autoencoder(**kwargs)
         if cfg.k > 1 or cfg.objective == "iwae":             # k samples of z per example
             return IWAE(beta=cfg.beta, k=cfg.k, objective=cfg.objective, **kwargs)
-        return VAE(beta=cfg.beta, **kwargs)
+        if cfg.model == "cvae":                              # q(z|x,y), p(x|z,y)
+            return CVAE(beta=cfg.beta, free_bits=cfg.free_bits,
+                        num_classes=num_classes or cfg.num_classes or 10, **kwargs)
+        return VAE(beta=cfg.beta, free_bits=cfg.free_bits, **kwargs)
     except ValueError as e:
         raise RunError(f"the model options do not fit: {e}") from None
 
@@ -131,7 +142,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
     elif cfg.tf32:
         print("note: --tf32 has no effect on the CPU (--device auto found no GPU)", file=sys.stderr)
     data = load_data(cfg, get_xp(device))
-    model = build_model(cfg, data.x_test.shape[1], device, data.image_shape)
+    model = build_model(cfg, data.x_test.shape[1], device, data.image_shape, data.num_classes)
     if cfg.exercises:   # the learner's own functions in place of minivae's: minivae/exercises/
         from ..exercises.swap import with_student_functions
         model = with_student_functions(model, cfg.exercises, cfg.optimizer)
@@ -140,7 +151,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
     run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches, held)
     if done:   # reconstructions.csv of the checkpoint's model (a kill may have left it behind)
         write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
-                              to_numpy(model.reconstruct(data.x_examples)))
+                              to_numpy(reconstruct(model, data.x_examples, data.y_examples)))
 
     threads = BlasThreads(cfg.threads).start()   # NumPy's matrix-product threads: threads.py
     for line in header_lines(cfg, model, data, device, run_dir, resumed=done > 0):
@@ -159,11 +170,17 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
                 train_stats = train_epoch(model, opt, data.batches, epoch, cfg, stop, threads)
                 row = measure(model, data, cfg, epoch, train_stats, start)
                 append_metrics(run_dir, row)        # the row first, then the checkpoint: see runs.py
+                if model.kind != "ae":              # each latent dimension's KL, active units
+                    append_latents(run_dir, {"epoch": epoch, **latent_diagnostics(
+                        model, data.x_test, labels=data.y_test)})
                 write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
-                                      to_numpy(model.reconstruct(data.x_examples)))
+                                      to_numpy(reconstruct(model, data.x_examples,
+                                                           data.y_examples)))
                 save_checkpoint(run_dir, model, opt, epoch, data.batches.state(), cfg,
                                 data.image_shape)
                 say(epoch_line(cfg, row, model.input_dim))
+                for line in collapse_warning(read_latents(run_dir)):   # posterior collapse
+                    print(line, file=sys.stderr)
                 note = threads.news()               # auto changed the thread count
                 if note:
                     say(note)
@@ -184,7 +201,11 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
 
 
 def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
-    """The training batches and the test set, uploaded to the device once, (N, D) in [0, 1]."""
+    """The training batches and the test set, uploaded to the device once, (N, D) in [0, 1].
+
+    For --model cvae the batches are (x, y) and the test labels y_test (N_test,) go to
+    the device too; num_classes is the labels' C (``class_count``).
+    """
     train_images, train_labels = load_dataset(cfg.dataset, "train", root=cfg.data_dir)
     test_images, test_labels = load_dataset(cfg.dataset, "test", root=cfg.data_dir)
     if train_images.shape[1:] != test_images.shape[1:]:
@@ -193,15 +214,39 @@ def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
     if cfg.train_labels is not None:    # the normal class only (anomaly.py); the test set keeps all
         train_images, train_labels = keep_labels(train_images, train_labels, cfg.train_labels,
                                                  cfg.dataset)
+    num_classes = class_count(cfg, train_labels, test_labels) if cfg.model == "cvae" else None
     batches = BatchIterator(train_images, cfg.batch_size, seed=cfg.seed, binarize=cfg.binarize,
-                            dtype=cfg.dtype, xp=xp)
+                            dtype=cfg.dtype, xp=xp,
+                            labels=None if num_classes is None else train_labels.astype(np.int64))
     x_test = to_unit_float(test_images, xp, cfg.dtype)      # (N_test, D)
     if cfg.binarize:   # one fixed binarization of the test set, so epochs compare fairly
         x_test = binarize_test_set(x_test, cfg.seed)                 # (N_test, D) of 0/1
     examples = pick_examples(test_labels, len(x_test))               # (n,) test rows to save
+    y_test = None if num_classes is None else xp.asarray(test_labels.astype(np.int64))  # (N_test,)
     return SimpleNamespace(batches=batches, x_test=x_test, test_labels=test_labels,
                            image_shape=train_images.shape[1:],      # (H, W) or (H, W, C)
-                           examples=examples, x_examples=x_test[xp.asarray(examples)])  # (n, D)
+                           examples=examples, x_examples=x_test[xp.asarray(examples)],  # (n, D)
+                           y_test=y_test, num_classes=num_classes,
+                           y_examples=None if y_test is None else y_test[xp.asarray(examples)])
+
+
+def class_count(cfg: TrainConfig, train_labels, test_labels) -> int:
+    """C for --model cvae: --num-classes, or the data set's; every label checked against it."""
+    for split, labels in (("training", train_labels), ("test", test_labels)):
+        if labels is None:
+            raise DataError(f"--model cvae trains on each image's label, and the {split} images "
+                            f"of {cfg.dataset} have none: give the file y_train and y_test "
+                            "(or y / labels) arrays, or train a --model vae")
+    known = 10 if cfg.dataset in ("mnist", "fashion-mnist") else int(train_labels.max()) + 1
+    C = cfg.num_classes or known
+    for split, labels in (("training", train_labels), ("test", test_labels)):
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= C:
+            given = f"--num-classes {C}" if cfg.num_classes else f"{C} classes, from the " \
+                "training labels"
+            raise DataError(f"--model cvae: the {split} labels of {cfg.dataset} run from {lo} to "
+                            f"{hi}, outside 0..{C - 1} ({given}); labels must be 0 to C - 1")
+    return C
 
 
 def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
@@ -228,6 +273,7 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: its data position does not fit this dataset ({e})") from None
     truncate_metrics(resume_dir, done)       # drop a row a killed run wrote after its checkpoint
+    truncate_latents(resume_dir, done)
     cfg.epochs = max(cfg.epochs, done)       # a lower --epochs trains no more, and undoes nothing
     write_config(resume_dir, cfg)            # records a raised --epochs
     return resume_dir, done
@@ -244,7 +290,7 @@ def finish(model, cfg, run_dir, data) -> None:
                   file=sys.stderr)
         else:
             make_all_figures(model, data.x_test, data.test_labels, rows, run_dir, data.image_shape,
-                             cfg.to_dict())
+                             cfg.to_dict(), latent_rows=read_latents(run_dir))
     if rows:
         print(final_line(cfg, rows[-1], model.input_dim))
     if rows and cfg.exercises:   # the learner's curve against PyTorch's: minivae/exercises/
@@ -253,6 +299,10 @@ def finish(model, cfg, run_dir, data) -> None:
     print(f"Run directory {run_dir}:")               # a path of its own: the line stays short
     print(f"  config.json, metrics.csv, {CHECKPOINT}, reconstructions.csv"
           + (", figures and report.html" if cfg.plots and rows else ""))
+    if cfg.model == "cvae":
+        print(f"  new images:     python -m minivae.sample {run_dir} --label 7 -n 64 "
+              "--out sevens.png")
+        print(f"  log-likelihood: python -m minivae.evaluate {run_dir} --iw-sweep")
     if cfg.model == "vae":
         print(f"  new images:     python -m minivae.sample {run_dir} -n 64 --out grid.png")
         print(f"  log-likelihood: python -m minivae.evaluate {run_dir} --iw 100")

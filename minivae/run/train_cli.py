@@ -90,6 +90,7 @@ def parse_args(argv=None):
         cfg = TrainConfig(**{**PRESETS.get(preset, {}), **base, **cli})
     if cfg.model == "ae" and (cfg.k > 1 or cfg.objective != "elbo"):
         parser.error("--k and --objective need a VAE: the autoencoder has no q(z|x) to sample")
+    _check_cvae_and_kl_options(parser, cfg)
     if cfg.objective == "iwae" and cfg.beta != 1:
         parser.error(f"--objective iwae is a bound on log p(x) with no KL weight: use --beta 1 "
                      f"(got {cfg.beta:g}) or --objective elbo")
@@ -102,6 +103,30 @@ def parse_args(argv=None):
         cfg.dataset = os.path.abspath(cfg.dataset)
     cfg.data_dir = cfg.data_dir and os.path.abspath(cfg.data_dir)
     return cfg, resume
+
+
+def _check_cvae_and_kl_options(parser, cfg) -> None:
+    """The options of the conditional VAE, the KL warm-up and free bits, against the others."""
+    if cfg.num_classes and cfg.model != "cvae":
+        parser.error(f"--num-classes {cfg.num_classes} is for --model cvae: only the "
+                     "conditional VAE reads labels")
+    if cfg.model == "cvae" and (cfg.k > 1 or cfg.objective != "elbo"):
+        parser.error("--k and --objective: a cvae trains on the one-sample ELBO (--k 1 "
+                     "--objective elbo)")
+    for name, value, flag in (("kl_warmup", cfg.kl_warmup, "--kl-warmup"),
+                              ("free_bits", cfg.free_bits, "--free-bits")):
+        if not value:
+            continue
+        if cfg.model == "ae":
+            parser.error(f"{flag} {value:g} needs a VAE (--model vae or cvae): the autoencoder "
+                         "has no KL term")
+        if cfg.k > 1 or cfg.objective != "elbo":
+            parser.error(f"{flag} {value:g} acts on the analytic KL of the one-sample ELBO; "
+                         "use it with --k 1 --objective elbo")
+    if cfg.kl_warmup > cfg.epochs:
+        parser.error(f"--kl-warmup {cfg.kl_warmup} is longer than the run (--epochs "
+                     f"{cfg.epochs}): beta would never reach {cfg.beta:g}. Warm up over fewer "
+                     "epochs, or train for more")
 
 
 def _rerun_elsewhere(config_file, base: dict, cli: dict) -> None:

@@ -13,9 +13,11 @@ The helpers they are drawn with serve your own figures too:
 
 from ._common import mosaic, new_figure, save_figure, show_image
 from .curves import loss_curves_figure, plot_loss_curves, plot_quality, quality_figure
-from .images import (interpolation_figure, plot_interpolation, plot_reconstructions,
-                     plot_samples, reconstructions_figure, samples_figure)
-from .latent import latent_space_figure, manifold_figure, plot_latent_space, plot_manifold
+from .images import (class_grid_figure, interpolation_figure, plot_class_grid,
+                     plot_interpolation, plot_reconstructions, plot_samples,
+                     reconstructions_figure, samples_figure)
+from .latent import (latent_kl_figure, latent_space_figure, manifold_figure, plot_latent_kl,
+                     plot_latent_space, plot_manifold)
 from .report import make_all_figures, write_report
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "plot_latent_space", "plot_manifold", "plot_interpolation", "write_report",
     "make_all_figures", "loss_curves_figure", "quality_figure",
     "reconstructions_figure", "samples_figure", "latent_space_figure",
-    "manifold_figure", "interpolation_figure",
+    "manifold_figure", "interpolation_figure", "plot_class_grid", "class_grid_figure",
+    "plot_latent_kl", "latent_kl_figure",
     "new_figure", "save_figure", "mosaic", "show_image",
 ]

@@ -2,6 +2,7 @@
 // It decodes z with the decoder's exported weights, exactly as model.decode does:
 //   h = act(z W0 + b0), ..., x_mean = out_act(h W_out + b_out)
 // and draws the result; window.minivaeExplorer exposes decode() and setZ() for tests.
+// A conditional VAE's decoder reads [z, one-hot y]: the page's class selector chooses y.
 (function () {
   "use strict";
   const spec = JSON.parse(document.getElementById("explorer-data").textContent);
@@ -23,9 +24,19 @@
     identity: function (v) { return v; },
   };
 
+  const classes = spec.num_classes || 0;
+  let klass = 0;                                    // a CVAE's label y, 0..C-1
+
   // z: Z numbers -> Float64Array of D pixel means. W is (rows, cols), row-major.
-  function decode(z) {
+  // A CVAE's input is [z, one-hot y]: Z + C numbers, y = the class (default: the selected one).
+  function decode(z, y) {
     let h = Float64Array.from(z);
+    if (classes > 0) {
+      const zy = new Float64Array(z.length + classes);
+      zy.set(h);
+      zy[z.length + (y === undefined ? klass : y)] = 1;
+      h = zy;
+    }
     for (const l of layers) {
       const out = Float64Array.from(l.b);           // (cols,)
       for (let i = 0; i < l.rows; i++) {            // out += h[i] * W[i, :]
@@ -109,7 +120,7 @@
     drawImage(last);
     drawPlane();
     label.textContent = dims.map(function (j) { return "z" + (j + 1) + " = " + z[j].toFixed(2); })
-      .join(", ");
+      .join(", ") + (classes > 0 ? ", y = " + klass : "");
   }
 
   function pointer(event) {
@@ -124,9 +135,20 @@
   plane.addEventListener("pointermove", function (e) { if (dragging) pointer(e); });
   window.addEventListener("pointerup", function () { dragging = false; });
 
+  function setClass(y) {                            // a CVAE: decode the same z as class y
+    klass = y;
+    const select = document.getElementById("explorer-class");
+    if (select) select.value = String(y);
+    setZ(z.slice());
+  }
+  const select = document.getElementById("explorer-class");
+  if (select) select.addEventListener("change", function () { setClass(Number(select.value)); });
+
   setZ(spec.base);
   window.minivaeExplorer = {
-    decode: function (values) { return Array.from(decode(values)); },
+    decode: function (values, y) { return Array.from(decode(values, y)); },
+    setClass: setClass,
+    klass: function () { return klass; },
     setZ: setZ,
     z: function () { return z.slice(); },
     image: function () { return Array.from(last); },

@@ -15,6 +15,9 @@ forward pass is run here in NumPy and compared with ``model.decode``; if
 they disagree (another architecture), the report says so and has no explorer
 rather than one that shows something else than the model.
 
+A conditional VAE's decoder reads [z, one-hot y] (dec0.W is (Z + C, H1)): the
+page gets a class selector, and decodes z with the chosen class's one-hot row.
+
 Shown dimensions: both for Z = 2; for Z > 2 the two most active ones
 (largest variance of the posterior mean over test images), the others held
 at the mean code; for Z = 1 the one dimension, along the horizontal axis.
@@ -63,15 +66,20 @@ def dense_decoder(model):
         return None
     layers = [(to_numpy(params[f"{n}.W"]).astype(np.float64),
                to_numpy(params[f"{n}.b"]).astype(np.float64)) for n in hidden + ["out"]]
-    dims = [model.latent_dim] + [W.shape[1] for W, _ in layers]
+    dims = [model.latent_dim + getattr(model, "num_classes", 0)] + [W.shape[1] for W, _ in layers]
     if any(W.shape[0] != d for (W, _), d in zip(layers, dims)) or dims[-1] != model.input_dim:
         return None
     return layers
 
 
-def forward(layers, z, activation: str, output: str):
-    """The decoder's mean for z (M, Z) -> (M, D), in float64: what explorer.js computes."""
+def forward(layers, z, activation: str, output: str, y=None, num_classes=0):
+    """The decoder's mean for z (M, Z) -> (M, D), in float64: what explorer.js computes.
+
+    A CVAE's (``num_classes`` C > 0): [z, one-hot y] (M, Z + C) goes in, y (M,) its labels.
+    """
     h = np.asarray(z, dtype=np.float64)
+    if num_classes:
+        h = np.concatenate([h, np.eye(num_classes)[np.asarray(y)]], axis=1)   # (M, Z + C)
     for i, (W, b) in enumerate(layers):
         h = h @ W + b                                    # (M, in) -> (M, out)
         h = ACTIVATIONS[output if i == len(layers) - 1 else activation](h)
@@ -81,10 +89,14 @@ def forward(layers, z, activation: str, output: str):
 def _output_function(model, layers):
     """"sigmoid" or "identity": whichever makes :func:`forward` equal ``model.decode``; or None."""
     z = np.random.default_rng(0).standard_normal((8, model.latent_dim))   # (8, Z)
-    want = to_numpy(model.decode(model.xp.asarray(z, dtype=model.dtype))).astype(np.float64)
+    C = getattr(model, "num_classes", 0)
+    y = np.arange(8) % max(C, 1)                                          # (8,), a CVAE's labels
+    given = (y,) if C else ()
+    want = to_numpy(model.decode(model.xp.asarray(z, dtype=model.dtype), *given))
     tolerance = 1e-4 if np.dtype(model.dtype) == np.float32 else 1e-9
     for output in ("sigmoid", "identity"):
-        if np.abs(forward(layers, z, model.activation, output) - want).max() < tolerance:
+        got = forward(layers, z, model.activation, output, y, C)
+        if np.abs(got - want.astype(np.float64)).max() < tolerance:
             return output
     return None
 
@@ -117,7 +129,17 @@ def explorer_spec(model, means, labels, image_shape) -> dict | None:
         "dims": dims, "lo": [float(v) for v in lo], "hi": [float(v) for v in hi],
         "points": np.round(points, 3).tolist(), "labels": label_list,
         "colours": {str(c): COLOURS[i % len(COLOURS)] for i, c in enumerate(classes)},
+        "num_classes": int(getattr(model, "num_classes", 0)),   # a CVAE's: the class selector
     }
+
+
+def _class_selector(spec) -> str:
+    """A CVAE's class selector: which label y the page decodes [z, y] with; "" for others."""
+    if not spec["num_classes"]:
+        return ""
+    options = "".join(f'<option value="{c}">{c}</option>' for c in range(spec["num_classes"]))
+    return ('<p><label>class y <select id="explorer-class">' + options + "</select></label> "
+            "(the decoder reads [z, one-hot y]: the same z, another class)</p>")
 
 
 def explorer_section(model, means, labels, image_shape) -> str:
@@ -143,7 +165,7 @@ images' codes, coloured by label.{html.escape(held)}</p>
  style="border:1px solid #ccc;cursor:crosshair;touch-action:none"></canvas>
 <div><canvas id="explorer-image" width="224" height="224"
  style="border:1px solid #ccc;image-rendering:pixelated"></canvas>
-<p id="explorer-z" style="font-family:monospace"></p>
+<p id="explorer-z" style="font-family:monospace"></p>{_class_selector(spec)}
 <p style="font-size:13px">{legend}</p></div></div>
 <script type="application/json" id="explorer-data">{data}</script>
 <script>{script}</script>"""

@@ -1,4 +1,5 @@
-"""Pictures of images: reconstructions, samples from the prior, interpolations.
+"""Pictures of images: reconstructions, samples from the prior, interpolations, and a
+conditional VAE's class grid.
 
 Every function takes plain NumPy arrays of pixel rows in [0, 1], shape (M, D),
 and the ``image_shape`` to fold them into: (H, W) for grey, (H, W, C) for
@@ -84,6 +85,35 @@ def interpolation_figure(decode_fn, z_start, z_end, image_shape, steps=10, endpo
     ax.set_xticks(cell_centres(len(labels), image_shape[1]), labels, fontsize=7)
     ax.set_xlabel("t", fontsize=8)
     return fig
+
+
+def class_grid_figure(images, num_classes: int, image_shape,
+                      title="one row per class, the same z down each column"):
+    """A conditional VAE's samples: row c is class c, column j one z ~ N(0, I) for every row.
+
+    Kingma et al. 2014, Fig. 1: along a column only the label changes, so what
+    stays (slant, width, stroke) is what z holds, the "style".
+
+    Parameters
+    ----------
+    images : array (C * n, D) in [0, 1], class by class: decode(z_j, c) at row c * n + j
+    num_classes : C
+    """
+    images = np.asarray(images)
+    ncols = images.shape[0] // num_classes
+    fig = new_figure(max(3.0, 0.5 * ncols + 0.6), max(3.0, 0.5 * num_classes) + 0.4)
+    ax = fig.subplots(1, 1)
+    show_image(ax, mosaic(images, image_shape, ncols=ncols), title)
+    ax.set_yticks(cell_centres(num_classes, image_shape[0]))
+    ax.set_yticklabels([str(c) for c in range(num_classes)], fontsize=8)
+    ax.set_ylabel("class y", fontsize=8)
+    ax.set_xlabel("z_j ~ N(0, I), j = 1 ... " + str(ncols), fontsize=8)
+    return fig
+
+
+def plot_class_grid(images, num_classes: int, path, image_shape) -> str:
+    """Save :func:`class_grid_figure` as a PNG; return the path."""
+    return save_figure(class_grid_figure(images, num_classes, image_shape), path)
 
 
 def plot_reconstructions(originals, reconstructions, path, image_shape=(28, 28),

@@ -5,6 +5,8 @@
 * :func:`manifold_figure`: for Z = 2, the decoder's output over a grid of
   the prior's quantiles (Kingma & Welling 2013, Fig. 4); for Z > 2, latent
   traversals along the most active dimensions.
+* :func:`latent_kl_figure`: each latent dimension's KL, epoch by epoch, and the
+  number of active units: posterior collapse as it happens.
 """
 
 from __future__ import annotations
@@ -182,3 +184,38 @@ def plot_manifold(decode_fn, latent_dim, path, image_shape, n=20, means=None,
     """Save :func:`manifold_figure` as a PNG; return the path."""
     fig = manifold_figure(decode_fn, latent_dim, image_shape, n, means, logvars)
     return save_figure(fig, path)
+
+
+def latent_kl_figure(latent_rows):
+    """Each latent dimension's test KL per epoch (a heat map, dimension by epoch), and below,
+    the active units (Burda et al. 2015) and the total KL: the rows of latents.csv.
+
+    A dimension that fades to 0 nats has collapsed to the prior: it no longer carries
+    anything about x. ``latent_rows``: [{"epoch", "active_units", "kl", "kl_dims"}, ...].
+    """
+    epochs = [r["epoch"] for r in latent_rows]
+    kl = np.array([r["kl_dims"] for r in latent_rows], dtype=np.float64).T   # (Z, epochs)
+    Z = kl.shape[0]
+    fig = new_figure(max(5.0, 0.25 * len(epochs) + 3.0), max(3.5, 0.15 * Z + 2.6))
+    top, bottom = fig.subplots(2, 1, height_ratios=(3, 1), sharex=True)
+    image = top.imshow(kl, aspect="auto", cmap="viridis", interpolation="nearest",
+                       extent=(epochs[0] - 0.5, epochs[-1] + 0.5, Z + 0.5, 0.5))
+    fig.colorbar(image, ax=top, label="KL (nats per image)")
+    top.set_ylabel("latent dimension j", fontsize=9)
+    top.set_title("KL of each latent dimension, test set", fontsize=10)
+    bottom.plot(epochs, [r["active_units"] for r in latent_rows], marker="o", markersize=3,
+                color="#0072B2", label="active units")
+    bottom.set_ylim(-0.5, Z + 0.5)
+    bottom.set_ylabel("active", fontsize=9)
+    bottom.set_xlabel("epoch", fontsize=9)
+    right = bottom.twinx()
+    right.plot(epochs, [r["kl"] for r in latent_rows], color="#D55E00", label="total KL")
+    right.set_ylabel("KL", fontsize=9, color="#D55E00")
+    right.set_ylim(bottom=0)
+    bottom.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def plot_latent_kl(latent_rows, path) -> str:
+    """Save :func:`latent_kl_figure` as a PNG; return the path."""
+    return save_figure(latent_kl_figure(latent_rows), path)

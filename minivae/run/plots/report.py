@@ -20,16 +20,17 @@ from ..console import LOSS_NAMES
 from ..evaluation import pick_examples
 from ...files.serialize import atomic_write
 from .curves import objective_name, plot_loss_curves, plot_quality
-from .images import plot_interpolation, plot_reconstructions, plot_samples
+from .images import plot_class_grid, plot_interpolation, plot_reconstructions, plot_samples
 from .explorer import explorer_section
-from .latent import plot_latent_space, plot_manifold
+from .latent import plot_latent_kl, plot_latent_space, plot_manifold
 from .summary import metrics_table, settings_rows, summary_rows
 
 # Each figure's title and caption, in words; an autoencoder's differ where its words do.
 TITLES = {"loss_curves": "Loss per epoch", "quality": "Quality of the reconstructions",
           "reconstructions": "Reconstructions", "samples": "Samples from the prior",
           "latent_space": "The latent space", "manifold": "What the decoder makes",
-          "interpolation": "Interpolation"}
+          "interpolation": "Interpolation", "class_grid": "Every class in one style",
+          "latent_kl": "Each latent dimension's KL: posterior collapse"}
 CAPTIONS = {
     "loss_curves": "Loss per epoch, train and test: the negative ELBO (left) is the "
                    "reconstruction term (middle) plus beta times the KL term (right), "
@@ -49,6 +50,15 @@ CAPTIONS = {
                 "mean moves across test images; sd, the posterior's average spread).",
     "interpolation": "Decodings along the straight line between the posterior means of "
                      "two test images (shown at the ends).",
+    "class_grid": "A conditional VAE's samples: row c is decode(z, y = c), and each column "
+                  "one z drawn from the prior N(0, I), the same in every row. Down a column "
+                  "only the label changes: what stays (slant, width, stroke) is what z holds "
+                  "(Kingma et al. 2014, Fig. 1).",
+    "latent_kl": "Top: the KL of each latent dimension on the test set, in nats per image, "
+                 "epoch by epoch (latents.csv). A dimension that fades to 0 has collapsed to "
+                 "the prior and carries nothing about x. Bottom: the active units, dimensions "
+                 "whose posterior mean moves with x (Var_x E_q[z_j] > 0.01, Burda et al. 2015), "
+                 "and the total KL.",
 }
 AE_CAPTIONS = {
     "loss_curves": "Loss per epoch, train and test, per pixel (as Keras prints it), and the "
@@ -143,12 +153,23 @@ def _to_model(model, batch):
     return batch.reshape(batch.shape[0], -1).astype(model.dtype)  # (B, D)
 
 
+def _labels_of(model, test_labels, start, count):
+    """(y,) for a CVAE's batch of test rows start..start+count, as NumPy integers; () else."""
+    if getattr(model, "kind", None) != "cvae":
+        return ()
+    if test_labels is None:
+        raise ValueError("a CVAE's figures need the test labels")
+    return (to_numpy(test_labels)[start:start + count].reshape(-1).astype(np.int64),)
+
+
 def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_shape,
-                     config) -> dict:
+                     config, latent_rows=None) -> dict:
     """Write every figure and report.html into ``out_dir``; return name -> path.
 
     Encodes at most 5000 test images (in batches of 1000); random draws use a
-    fixed seed, so two calls give the same pictures.
+    fixed seed, so two calls give the same pictures. A CVAE reads the test
+    labels with the images, and draws its class grid; ``latent_rows`` (the rows
+    of latents.csv) adds the figure of each latent dimension's KL.
     """
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
@@ -156,7 +177,8 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
     means, logvars, rows = [], [], []
     for start in range(0, n, BATCH):
         xb = _to_model(model, test_x[start:min(start + BATCH, n)])  # (B, D)
-        code = model.encode(xb)  # VAE: (mu, logvar), each (B, Z); autoencoder: z (B, Z)
+        given = _labels_of(model, test_labels, start, xb.shape[0])   # a CVAE's (y,), else ()
+        code = model.encode(xb, *given)  # VAE: (mu, logvar), each (B, Z); autoencoder: z (B, Z)
         is_tuple = isinstance(code, tuple)
         means.append(to_numpy(code[0] if is_tuple else code))
         if is_tuple:
@@ -167,8 +189,13 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
     x = np.concatenate(rows).astype(np.float64)  # (n, D)
     labels = None if test_labels is None else to_numpy(test_labels)[:n].reshape(-1)
 
-    def decode_fn(z):  # NumPy (M, Z) -> NumPy (M, D), in batches on the model's device
-        out = [to_numpy(model.decode(model.xp.asarray(z[i:i + BATCH], dtype=model.dtype)))
+    cvae = getattr(model, "kind", None) == "cvae"
+    y0 = int(labels[0]) if cvae else None   # the class a CVAE's manifold and interpolation draw
+
+    def decode_fn(z, y=None):  # NumPy (M, Z) -> NumPy (M, D), in batches on the model's device
+        given = () if not cvae else (np.broadcast_to(y0 if y is None else y, (len(z),)),)
+        out = [to_numpy(model.decode(model.xp.asarray(z[i:i + BATCH], dtype=model.dtype),
+                                     *(g[i:i + BATCH] for g in given)))
                for i in range(0, z.shape[0], BATCH)]
         return np.concatenate(out).astype(np.float64)
 
@@ -200,9 +227,15 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
         done["quality"] = plot_quality(metrics_rows, path("quality"))
     pick = pick_examples(labels, n)  # (k,) one image per class
     done["reconstructions"] = plot_reconstructions(
-        x[pick], decode_fn(means[pick]), path("reconstructions"), image_shape,
+        x[pick], decode_fn(means[pick], labels[pick] if cvae else None), path("reconstructions"),
+        image_shape,
         "reconstruction: mean of p(x | z = mu(x))" if is_vae else "reconstruction: decode(encode(x))")
-    if is_vae:
+    if is_vae and cvae:   # one row per class, the same z down each column
+        z = np.random.default_rng(0).standard_normal((8, model.latent_dim))   # (8, Z)
+        grid = np.concatenate([decode_fn(z, c) for c in range(model.num_classes)])
+        done["class_grid"] = plot_class_grid(grid, model.num_classes, path("class_grid"),
+                                             image_shape)
+    elif is_vae:
         rng = np.random.default_rng(0)
         z = rng.standard_normal((64, model.latent_dim))  # (64, Z) from the prior
         done["samples"] = plot_samples(decode_fn(z), path("samples"), image_shape)
@@ -212,12 +245,19 @@ def make_all_figures(model, test_x, test_labels, metrics_rows, out_dir, image_sh
     if is_vae:
         done["manifold"] = plot_manifold(decode_fn, model.latent_dim, path("manifold"),
                                          image_shape, means=means, logvars=logvars)
+    if cvae:   # z changes, the label stays: two test images of class y0
+        pick = np.flatnonzero(labels == y0)[:2]
+        captions.update(manifold=CAPTIONS["manifold"] + f" Decoded as class {y0}.",
+                        interpolation=CAPTIONS["interpolation"] + f" Both of class {y0}, "
+                        "decoded as it.")
     if len(pick) >= 2:
         a, b = pick[0], pick[1]
         done["interpolation"] = plot_interpolation(
             decode_fn, means[a], means[b], path("interpolation"), image_shape,
             endpoints=x[[a, b]], title="linear interpolation between two "
             + ("posterior means" if is_vae else "codes"))
+    if latent_rows:
+        done["latent_kl"] = plot_latent_kl(latent_rows, path("latent_kl"))
     explorer = explorer_section(model, means, labels, image_shape)
     done["report"] = write_report(out_dir, config, metrics_rows,
                                   {name: os.path.basename(v) for name, v in done.items()},
