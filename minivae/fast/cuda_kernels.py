@@ -27,6 +27,11 @@ Launches, by reading the plain forms as CuPy runs them:
     adam_update               12 (14 with decay)    1
     reparameterize            3                     1
     reparameterize_backward   8                     1
+    gaussian_kl               6 (incl. row sum)     2 (kernel + row sum)
+    gaussian_kl_per_dim       5                     1
+
+(counted on the CPU stand-in for CuPy, tests/fast/test_gpu_launches.py: the
+default model's step is 85 launches in plain forms, 44 fused).
 
 This module needs CuPy, which it takes from the backend (the only module that
 imports it); minivae/fast/forms.py imports this one only for CuPy arrays.
@@ -78,6 +83,11 @@ SPECS = {
         dmu = dz + c * mu;
         dlogvar = dz * eps * ((T)0.5 * sigma) + c * ((T)0.5 * expm1(logvar));
         """),
+    "gaussian_kl": (
+        "T mu, T logvar", "T kl",
+        """
+        kl = (T)0.5 * (mu * mu + (expm1(logvar) - logvar));   // each dimension's KL, >= 0
+        """),
 }
 
 
@@ -119,6 +129,12 @@ class CudaOps(Ops):
 
     def reparameterize_backward(self, dz, eps, std, mu, logvar, c):
         return kernel("reparameterize_backward")(dz, _same_dtype(eps, dz), std, mu, logvar, c)
+
+    def gaussian_kl(self, mu, logvar):
+        return self.gaussian_kl_per_dim(mu, logvar).sum(axis=1)            # (B, Z) -> (B,)
+
+    def gaussian_kl_per_dim(self, mu, logvar):
+        return kernel("gaussian_kl")(mu, logvar)                            # (B, Z)
 
     def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
         a, e = adam_constants(lr, beta1, beta2, eps, step)   # bias corrections folded in

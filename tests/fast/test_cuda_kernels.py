@@ -104,6 +104,20 @@ def test_reparameterize_kernels_equal_the_plain_forms(fused, dtype):
 
 
 @pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_kl_kernel_equals_the_plain_form(fused, dtype):
+    gpu_ops, plain = fused
+    mu, logvar = rand((32, 20), 9, dtype, -3, 3), rand((32, 20), 10, dtype, -6, 4)
+    mu_g, logvar_g = on_gpu(mu), on_gpu(logvar)
+    tol = TOL[dtype] if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(gpu_ops.gaussian_kl(mu_g, logvar_g)),
+                               plain.gaussian_kl(mu, logvar), **tol)
+    np.testing.assert_allclose(to_numpy(gpu_ops.gaussian_kl_per_dim(mu_g, logvar_g)),
+                               plain.gaussian_kl_per_dim(mu, logvar), **tol)
+    assert gpu_ops.gaussian_kl(mu_g, logvar_g).dtype == dtype
+
+
+@pytest.mark.cuda
 def test_a_gpu_model_and_optimizer_use_the_fused_set_unless_told_not_to():
     from minivae.fast.cuda_kernels import CudaOps, FusedBernoulli
     model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, device="cuda", seed=0)
@@ -223,7 +237,8 @@ def test_every_kernel_literal_is_cast_to_T():
     tree = ast.parse(open(KERNEL_FILE).read())
     specs = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                  and getattr(node.targets[0], "id", None) == "SPECS")
-    assert sorted(specs) == ["adam", "bernoulli", "reparameterize", "reparameterize_backward"]
+    assert sorted(specs) == ["adam", "bernoulli", "gaussian_kl", "reparameterize",
+                             "reparameterize_backward"]
     for name, (_, _, body) in specs.items():
         code = re.sub(r"//[^\n]*", "", body)                        # comments may say anything
         for number in re.finditer(r"(?<![\w.])\d+(\.\d*)?([eE][-+]?\d+)?", code):
