@@ -4,9 +4,10 @@
     results = grade("my_workspace", [3])         # exercise 3 only
     results = grade_functions(answers, [6, 7])   # functions by name (the bug gallery's way)
 
-An exercise is "passing" when all its checks pass, "not started" when every
-one of its functions still raises the stub's NotImplementedError, and
-"wrong" otherwise, with the first message of each failing check. A check
+An exercise is "passing" when all its checks pass, "not started" while every
+one of its functions is still the stub (a docstring, then raise
+NotImplementedError), and "wrong" otherwise: a failing check, with its
+message, or functions still to write. A check
 never lets an exception out: the learner's raised -> their line; a stub not
 written -> "not written"; a time limit -> where their code was when it ran
 out. The time limit (SIGALRM, so only in the main thread of a Unix process)
@@ -107,24 +108,21 @@ def run_check(check, f, ref, files) -> CheckResult:
 
 def verdict(result: ExerciseResult) -> str:
     statuses = {c.status for c in result.checks}
-    if result.unwritten and len(result.unwritten) == len(BY_NUMBER[result.n].functions):
+    if len(result.unwritten) == len(BY_NUMBER[result.n].functions):
         return "not started"
-    if result.problem or "fail" in statuses or result.unwritten:
-        return "wrong"
-    if statuses == {"pass"}:
+    if statuses == {"pass"} and not result.unwritten:
         return "passing"
-    if statuses <= {"todo", "not run"}:
-        return "not started"
-    return "wrong"                           # some functions written and right, some not yet
+    return "wrong"                    # a failing check, or some functions not written yet
 
 
 def grade_exercise(n, f, ref, files=frozenset(), seconds=TIME_LIMIT) -> ExerciseResult:
     result = ExerciseResult(n, BY_NUMBER[n].title)
     result.unwritten = [name for name in BY_NUMBER[n].functions if is_stub(getattr(f, name))]
     start = time.perf_counter()
-    todo = [] if len(result.unwritten) == len(BY_NUMBER[n].functions) else list(CHECKS[n])
-    result.checks = [CheckResult(c.name, c.kind, "todo", "not written yet") for c in CHECKS[n]
-                     ] if not todo else []
+    todo = list(CHECKS[n])
+    if len(result.unwritten) == len(BY_NUMBER[n].functions):   # all still stubs: nothing to run
+        result.checks, todo = [CheckResult(c.name, c.kind, "todo", "not written yet")
+                               for c in todo], []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")      # overflow warnings from the learner's NumPy
         try:
