@@ -66,21 +66,19 @@ def im2col(x, k: int, s: int, p: int, xp=np):
     """x (B, C, H, W) -> cols (C k k, Ho Wo B): column (i, j, b) is the patch under output (i, j).
 
     Row (c, u, v) of cols holds x[b, c, s i + u - p, s j + v - p], or 0 where
-    that falls in the padding: one strided slice copy per kernel offset
-    (u, v), k^2 copies in all. The batch is the fastest-varying axis, so every
-    copy moves runs of B contiguous numbers.
+    that falls in the padding. The image is padded once; every k x k window of
+    it is then a view (``sliding_window_view``: no copy), of which the stride
+    keeps every s-th, and one copy lays the windows out as columns. The batch
+    is the fastest-varying axis, so the copy moves runs of B contiguous numbers.
+    On a GPU that is three kernels (the padding two, the copy one), not k^2.
     """
     B, C, H, W = x.shape
     Ho, Wo = output_size(H, k, s, p), output_size(W, k, s, p)
-    xt = xp.ascontiguousarray(x.transpose(1, 2, 3, 0))              # (C, H, W, B): free if
-    cols = xp.empty((C, k, k, Ho, Wo, B), dtype=x.dtype)             # x came from a conv layer
-    for u in range(k):
-        i0, i1, rows = _overlap(u, H, Ho, s, p)
-        for v in range(k):
-            j0, j1, columns = _overlap(v, W, Wo, s, p)
-            tap = cols[:, u, v]                                     # (C, Ho, Wo, B), a view
-            tap[:, :i0], tap[:, i1:], tap[:, :, :j0], tap[:, :, j1:] = 0, 0, 0, 0   # padding
-            tap[:, i0:i1, j0:j1] = xt[:, rows, columns]
+    xt = x.transpose(1, 2, 3, 0)                                    # (C, H, W, B), a view
+    padded = xp.pad(xt, ((0, 0), (p, p), (p, p), (0, 0)))           # (C, H + 2p, W + 2p, B)
+    windows = xp.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(1, 2))
+    windows = windows[:, :s * (Ho - 1) + 1:s, :s * (Wo - 1) + 1:s]  # (C, Ho, Wo, B, k, k), a view
+    cols = xp.ascontiguousarray(windows.transpose(0, 4, 5, 1, 2, 3))   # (C, k, k, Ho, Wo, B)
     return cols.reshape(C * k * k, Ho * Wo * B)                     # (K, L), a view
 
 
@@ -99,7 +97,8 @@ def col2im(cols, shape, k: int, s: int, p: int, xp=np):
         i0, i1, rows = _overlap(u, H, Ho, s, p)
         for v in range(k):
             j0, j1, columns = _overlap(v, W, Wo, s, p)
-            x[:, rows, columns] += cols[:, u, v, i0:i1, j0:j1]
+            tap = x[:, rows, columns]                               # the pixels it read, a view
+            tap += cols[:, u, v, i0:i1, j0:j1]                      # in place: one pass
     return x.transpose(3, 0, 1, 2)                                  # (B, C, H, W), a view
 
 

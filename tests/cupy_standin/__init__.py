@@ -73,7 +73,17 @@ for _name in _names.LINALG - {"LinAlgError"}:
     setattr(linalg, _name, _function(_name, _f) if callable(_f)
             else _not_modelled(_name, "cupy.linalg"))
 linalg.matmul = matmul
-for _name in _names.MODULES - set(globals()):       # fft, lib, polynomial, testing...
+
+
+class _Lib:
+    """cupy.lib: stride_tricks' views (as_strided, sliding_window_view), no launch."""
+
+
+lib = _Lib()
+lib.stride_tricks = _Lib()
+for _name in ("as_strided", "sliding_window_view"):
+    setattr(lib.stride_tricks, _name, _function(_name, getattr(_numpy.lib.stride_tricks, _name)))
+for _name in _names.MODULES - set(globals()):       # fft, polynomial, testing...
     globals()[_name] = _not_modelled(_name)
 del _name, _f
 

@@ -32,7 +32,7 @@ VIEWS = frozenset("""
     reshape ravel transpose swapaxes moveaxis rollaxis squeeze expand_dims atleast_1d
     atleast_2d atleast_3d broadcast_to broadcast_arrays diagonal split array_split hsplit
     vsplit dsplit flip fliplr flipud real imag permute_dims matrix_transpose rot90
-    asarray asanyarray ascontiguousarray asfortranarray require
+    asarray asanyarray ascontiguousarray asfortranarray require as_strided sliding_window_view
 """.split())
 # Functions that queue nothing: metadata, dtypes, printing options, empty allocations.
 FREE = frozenset("""
@@ -167,8 +167,10 @@ class ufunc:
                 else kernel_arg(out)
             if isinstance(kwargs["out"], (int, float)):
                 raise TypeError("out must be a cupy.ndarray")
-        LEDGER.record("launch", what)
         result = getattr(self._f, method)(*args, **kwargs) if method else self._f(*args, **kwargs)
+        written = kwargs["out"] if out is not None and not isinstance(out, tuple) else result
+        if isinstance(written, tuple) or np.size(written):
+            LEDGER.record("launch", what)               # CuPy launches nothing for no element
         if out is not None and not isinstance(out, tuple):
             return out
         return wrap(result)

@@ -236,7 +236,8 @@ class ElementwiseKernel:
             if out.shape != shape:
                 raise ValueError(f"Out shape is mismatched: {pname} {out.shape}, not {shape}")
             env[pname] = out
-        LEDGER.record("launch", f"ElementwiseKernel {self.name}")
+        if 0 not in shape:                               # CuPy launches nothing for no element
+            LEDGER.record("launch", f"ElementwiseKernel {self.name}")
         with np.errstate(all="ignore"):                 # a GPU raises no floating-point errors
             exec(self._code, env)
         results = [args[self.nin + k] if self.nin + k < len(args) else wrap(o)
