@@ -195,7 +195,9 @@ def cvae_labels(model, test_labels, dataset, args):
 def per_image(model, x, test_labels, run: dict, path, rng) -> list[str]:
     """Write ``path`` (anomaly.write_per_image); return the lines to print, with the ROC-AUC
     of each score when some test labels never occurred in training (anomaly.py)."""
-    scores = per_image_scores(model, x, rng)
+    given = None if test_labels is None or model.kind != "cvae" else \
+        model.xp.asarray(test_labels.astype(np.int64))      # a CVAE reads its labels
+    scores = per_image_scores(model, x, rng, labels=given)
     train_labels = None
     if test_labels is not None:   # the labels the model was trained on, as train.py chose them
         _, train_labels = load_dataset(run.get("dataset", "mnist"), "train",
@@ -231,9 +233,9 @@ def iw_lines(model, x, nll, k: int, seconds: float, scale: str = "") -> list[str
     nll: (N,) NumPy, nats per image, the likelihood's constant included.
     """
     n = len(nll)
-    se = f", std err {nll.std(ddof=1) / math.sqrt(n):.3f}" if n > 1 else ""
-    lines = [f"  -log p(x) ~ {nll.mean():.3f} nats/image{se} (importance-weighted, K = {k}; "
-             f"{n} image{'s' * (n != 1)}, {seconds:.1f} s)"]
+    se = f"std err {nll.std(ddof=1) / math.sqrt(n):.3f}; " if n > 1 else ""   # of the mean
+    lines = [f"  -log p(x) ~ {nll.mean():.3f} nats/image ({se}importance-weighted, K = {k}, "
+             f"{seconds:.1f} s)"]
     if model.likelihood.name == "mse":
         lines.append(f"    (p(x|z) = N(mean, 1/2): its constant 0.5 D log(pi) = "
                      f"{mse_constant(model.input_dim):.2f} included)")

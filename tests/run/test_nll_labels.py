@@ -38,7 +38,7 @@ def test_an_mse_run_speaks_of_a_squared_error_and_its_nll_includes_the_constant(
     text = capsys.readouterr().out
     constant = 0.5 * D * math.log(math.pi)
     assert "per image (squared error" in text and f"0.5 D log(pi) = {constant:.2f}" in text
-    printed = float(re.search(r"-log p\(x\) ~ ([\d.]+) nats/image, std err [\d.]+", text)[1])
+    printed = float(re.search(r"-log p\(x\) ~ ([\d.]+) nats/image \(std err [\d.]+;", text)[1])
     # The same estimate by hand: minus the mean log-weight bound, plus the constant.
     model = load_model(str(out / "checkpoint.npz"))
     x = to_unit_float(load_dataset(str(tmp_path / "tiny.npz"), "test")[0])
