@@ -8,8 +8,8 @@ import pytest
 
 import minivae
 from minivae.exercises.cli import main
+from workspaces import fresh, replace, solved  # noqa: F401 (fixtures)
 
-from conftest import replace
 
 STUB_7 = open(os.path.join(os.path.dirname(minivae.__file__), "exercises", "stubs",
                            "ex07_vae.py")).read()

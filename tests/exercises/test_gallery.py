@@ -8,6 +8,7 @@ import pytest
 
 from minivae.exercises.cli import main
 from minivae.exercises.gallery import BUGS, table, table_lines
+from workspaces import fresh  # noqa: F401 (fixtures)
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                     "docs", "exercises.md")

@@ -13,6 +13,7 @@ from minivae.exercises.registry import CHECKS, KINDS
 from minivae.exercises.report import exercise_lines
 
 from handwritten import FILES
+from workspaces import fresh, handwritten, replace, solved  # noqa: F401 (fixtures)
 
 
 def test_every_exercise_has_checks_of_the_kinds_it_needs():

@@ -7,6 +7,7 @@ import pytest
 
 from minivae.exercises.answers import make_answers
 from minivae.exercises.grading import grade_functions
+from workspaces import fresh  # noqa: F401 (fixtures)
 
 MINIVAE = make_answers()
 

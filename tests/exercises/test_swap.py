@@ -8,8 +8,8 @@ import pytest
 import minivae
 from minivae.exercises.swap import StudentDense, needed, with_student_functions
 from minivae.run.rundir import RunError
+from workspaces import fresh, handwritten, replace, solved  # noqa: F401 (fixtures)
 
-from conftest import replace
 
 CONV = dict(arch="conv", image_shape=(1, 28, 28), hidden_dims=(), latent_dim=8,
             channels=(4, 8))

@@ -8,6 +8,7 @@ import sys
 from minivae.exercises.catalog import EXERCISES
 from minivae.exercises.cli import main
 from minivae.exercises.workspace import CI_FILE
+from workspaces import fresh, solved  # noqa: F401 (fixtures)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -1,5 +1,8 @@
 """Workspaces for the exercises' tests: a fresh one (the stubs), a solved one, a handwritten one.
 
+The test files import these fixtures by name (``from workspaces import fresh``):
+a conftest.py here would take the module name ``conftest`` from tests/conftest.py.
+
 The solved workspace's files hand out minivae's own answers (answers.py)
 under the stubs' names, so it goes through everything a learner's files go
 through: the import, the signature check, the time limit.
