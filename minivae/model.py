@@ -71,6 +71,9 @@ class BaseModel:
         if not self.hidden_dims and self.arch == "dense":   # the encoder would have no layer
             raise ValueError("a dense model needs at least one hidden layer, e.g. "
                              "hidden_dims=(400,); an empty encoder is for arch='conv'")
+        if self.code_is_feature_map and self.hidden_dims:   # the code is the conv maps themselves
+            raise ValueError("latent_dim=None makes the code the last conv feature map, so the "
+                             f"encoder ends there: give hidden_dims=() (got {self.hidden_dims})")
         if decoder_hidden_dims is None:   # mirror the encoder: 784-512-256-Z-256-512-784
             decoder_hidden_dims = tuple(reversed(self.hidden_dims))
         self.decoder_hidden_dims = tuple(_positive_int("decoder_hidden_dims entry", h)

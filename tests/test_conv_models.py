@@ -89,3 +89,10 @@ def test_conv_model_saves_and_loads(tmp_path):
 def test_bad_architectures_are_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         VAE(**{"input_dim": 16 if "arch" not in kwargs else None, **kwargs})
+
+
+def test_a_feature_map_code_takes_no_hidden_layers():
+    import minivae
+    with pytest.raises(ValueError, match=r"give hidden_dims=\(\)"):
+        minivae.Autoencoder(arch="conv", latent_dim=None)          # default hidden_dims (400,)
+    assert minivae.Autoencoder(arch="conv", latent_dim=None, hidden_dims=()).latent_dim == 3136
