@@ -11,8 +11,10 @@ Accepted arrays
 images : (N, H, W) grey or (N, H, W, C) channels-last with C in {1, 3, 4};
          uint8 in 0..255, or float in [0, 1] (float16/32/64, no NaN or inf).
 labels : optional (N,) integers, used to choose the example images (one per
-         class) of the plots and of reconstructions.csv, and by ``--model cvae``
-         (the conditional VAE), which trains on them.
+         class) of the plots and of reconstructions.csv, by ``--model cvae``
+         (the conditional VAE), which trains on them, and by anomaly detection:
+         ``--train-labels`` keeps the normal ones, and ``evaluate --per-image``
+         calls the test images of the others anomalies (minivae/run/anomaly.py).
 
 Which images are "train" and which "test"
 -----------------------------------------

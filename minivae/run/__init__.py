@@ -11,6 +11,8 @@ The VAE itself is in the package root; this subpackage only drives it.
     signals.py                         Ctrl-C and SIGTERM: stop between steps, keep the checkpoint
     divergence.py                      the guard that stops an exploding loss
     evaluation.py, metrics.py          test ELBO, importance-weighted log p(x), PSNR, SSIM
+    anomaly.py                         train on normal labels (--train-labels), score each test
+                                       image (evaluate --per-image), ROC-AUC, prediction.csv
     runs.py, rundir.py, run_tables.py  the run directory: checkpoint, marker and lock,
                                        metrics.csv and reconstructions.csv
     console.py                         what the commands print
