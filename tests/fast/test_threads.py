@@ -116,7 +116,10 @@ def test_train_takes_threads_and_keeps_them_on_resume(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "  threads: 1; --threads N fixes it" in printed
     assert '"threads": 1' in (out / "config.json").read_text()
-    assert blas_counts() == threads._ORIGINAL                 # given back after the run
+    # given back after the run: every BLAS that was loaded when the run chose its threads (a
+    # BLAS another library loads later, such as SciPy's own OpenBLAS, never had them changed)
+    assert {lib: n for lib, n in blas_counts().items() if lib in threads._ORIGINAL} == \
+        threads._ORIGINAL
     # --threads may change on --resume: it changes the speed, not what is trained
     assert train.main(["--resume", str(out), "--epochs", "2", "--threads", "auto"]) == 0
     assert "  threads: auto, now " in capsys.readouterr().out
