@@ -293,6 +293,10 @@ class BaseModel:
                 raise CheckpointError(
                     f"{path}: {name} has shape {value.shape}, this model needs "
                     f"{self.params[name].shape} (a checkpoint of another architecture)")
+            if value.dtype.kind != "f":    # complex would lose its imaginary part, bool and
+                raise CheckpointError(      # strings are no weights: refused as the commands do
+                    f"{path}: param/{name} has dtype {value.dtype}; parameters are "
+                    "floating-point numbers")
             if not np.all(np.isfinite(value)):
                 raise CheckpointError(f"{path}: {name} contains NaN or infinite values")
         for name, value in saved.items():
