@@ -24,9 +24,10 @@ from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast.forms import choose_ops
 from .layers import (INITS, Chain, Dense, Identity, InputLayer, Spec, activation_spec,
                      forward_through, glorot_uniform, make_activation)
-from .params import ParamStore, param_budget
+from .params import ParamStore, check_layers, param_budget
 from .summary import summary_text
 from .likelihoods import SymmetricRange
+from .files.budget import OverBudget
 from .files.serialize import CheckpointError, load_npz, save_npz
 
 
@@ -97,6 +98,9 @@ class BaseModel:
         self.seed = seed
         self.rng = Generator(self.xp, seed)
         self.input_grad = None   # dloss/dx after loss_and_grads(..., input_grad=True)
+        convs = 2 * len(self.channels) if self.arch == "conv" else 0
+        check_layers(len(self.hidden_dims) + len(self.decoder_hidden_dims) + convs + 3,
+                     "use fewer hidden layers")     # before listing them (params.py)
         self._build()
 
     # -- construction -------------------------------------------------------
@@ -271,9 +275,14 @@ class BaseModel:
         if dtype is not None:
             config["dtype"] = dtype
         saved = sum(int(np.prod(a.shape)) for k, a in arrays.items() if k.startswith("param/"))
+        held = sum(a.nbytes for a in arrays.values())   # the file's arrays, loaded already
         try:
-            with param_budget(saved):          # refuse before allocating more than the file holds
+            with param_budget(saved, held):    # refuse before allocating more than the file holds
                 model = cls(**config, device=device)
+        except OverBudget as e:                # a file describing more than the machine holds
+            why = e.reworded(lower="if the file is what you meant, load it where the budget is "
+                                   "larger")
+            raise CheckpointError(f"{path}: {why}") from None
         except (TypeError, ValueError, OverflowError) as e:
             raise CheckpointError(f"{path}: the model settings in its metadata are not valid ({e}); "
                                   "the file was damaged or edited") from None

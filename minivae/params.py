@@ -25,6 +25,8 @@ import operator
 
 import numpy as np
 
+from .files import budget
+
 
 def _refuse(what):
     def refuse(self, *args, **kwargs):
@@ -52,22 +54,38 @@ class ParamDict(dict):
         self.flat, self.ops = flat, ops
 
 
-_BUDGET = contextvars.ContextVar("param_budget", default=None)
+_BUDGET = contextvars.ContextVar("param_budget", default=(None, 0))
+LAYER_BYTES = 4096   # the Python objects of one layer beside its arrays: Spec, layer, activation,
+                     # views, cached arrays' headers (about 2.4 KB measured; 10**6 layers ~ 5 GB)
 
 
 @contextlib.contextmanager
-def param_budget(limit: int):
-    """Inside it, a ParamStore of more than ``limit`` numbers is refused before allocating.
+def param_budget(limit: int | None = None, held: int = 0):
+    """Inside it, a ParamStore of more than ``limit`` numbers is refused before allocating,
+    and so is a model that does not fit the memory budget beside ``held`` bytes.
 
     Loading a file builds the model its metadata describes, then fills it:
     settings edited to 10**12 inputs must fail with a message, not allocate
-    terabytes. The limit is the number of parameters the file holds.
+    terabytes. ``limit`` is the number of parameters the file holds. ``held``:
+    what the caller holds already (the file's arrays, a data set), counted
+    against the one memory budget (files/budget.py) with the model's vectors.
     """
-    token = _BUDGET.set(limit)
+    token = _BUDGET.set((limit, held))
     try:
         yield
     finally:
         _BUDGET.reset(token)
+
+
+def check_layers(n_layers: int, lower: str) -> None:
+    """Refuse, before any layer is listed, a model whose layers alone exceed the memory budget.
+
+    A layer is a few Python objects besides its arrays (LAYER_BYTES): hidden = [1] * 10**6
+    is two million layers, gigabytes before a single parameter.
+    """
+    _, held = _BUDGET.get()
+    budget.check(held + n_layers * LAYER_BYTES, f"a model of {n_layers:,} layers", lower,
+                 per=f" for their Python objects ({budget.size(LAYER_BYTES)} a layer)")
 
 
 class ParamStore:
@@ -79,10 +97,16 @@ class ParamStore:
 
     def __init__(self, shapes: dict, xp=np, dtype="float32", ops=None):
         total = sum(math.prod(shape) for shape in shapes.values())            # P
-        budget = _BUDGET.get()
-        if budget is not None and total > budget:
+        limit, held = _BUDGET.get()
+        if limit is not None and total > limit:
             raise ValueError(f"these settings describe {total:,} parameters, but the file "
-                             f"holds {budget:,}: its settings do not match its arrays")
+                             f"holds {limit:,}: its settings do not match its arrays")
+        if shapes:   # two vectors of P numbers: refused before allocating when they cannot fit
+            name = max(shapes, key=lambda k: math.prod(shapes[k]))
+            shown = " x ".join(f"{n:,}" for n in shapes[name])
+            budget.check(held + 2 * total * np.dtype(dtype).itemsize,
+                         f"a model of {total:,} parameters (the largest, {name}, {shown})",
+                         f"lower the sizes that set {name}'s shape", per=" with their gradients")
         self.params = ParamDict(xp.empty((total,), dtype=dtype), shapes, ops)   # (P,) and views
         self.grads = ParamDict(xp.zeros((total,), dtype=dtype), shapes, ops)    # (P,) and views
 

@@ -29,6 +29,7 @@ Which images are "train" and which "test"
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -167,3 +168,32 @@ def load_array_file(path, split: str = "train", max_bytes: int | None = None):
         raise DataError(f"{source}: {n} image(s) are too few to hold out a test split")
     part = slice(0, n - n_test) if split == "train" else slice(n - n_test, n)
     return images[part], (labels[part] if labels is not None else None)
+
+
+def fingerprint(path) -> dict:
+    """{"bytes": size, "sha256": hex digest} of a data file, read 1 MiB at a time.
+
+    A checkpoint records it, so that ``--resume`` and ``evaluate`` can tell
+    when the file was replaced (MNIST has its canonical checksums; your own
+    file has only this).
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+        return {"bytes": os.fstat(f.fileno()).st_size, "sha256": digest.hexdigest()}
+
+
+def layout_note(shape, source) -> str | None:
+    """A note for (N, A, B, C) images whose A could be a channel count as well as C.
+
+    (N, 3, 8, 4) are read channels-last, as 3x8 images of 4 channels; if they
+    are 3-channel 8x4 images stored channel-first (PyTorch's order), training
+    on them as given would mix their pixels up without a word.
+    """
+    if len(shape) != 4 or shape[1] not in (1, 3, 4):
+        return None
+    _, H, W, C = shape
+    return (f"note: {source}: images of shape {tuple(shape)} are read channels-last, as {H}x{W} "
+            f"images of {C} channels; if they are {H}-channel {W}x{C} images (channel-first, "
+            "as PyTorch stores them), save x.transpose(0, 2, 3, 1) instead")

@@ -5,4 +5,5 @@
     npyfile.py     .npy/.npz headers checked against the bytes and a size cap, before
                    NumPy allocates anything
     metadata.py    a checkpoint's metadata, field by field
+    budget.py      the one memory budget: what an input may make minivae hold
 """

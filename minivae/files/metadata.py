@@ -140,6 +140,13 @@ def _check_training(meta: dict, f: _Fields, config: dict) -> None:
     data.bool("shuffle")
     data.bool("binarize")
     _Fields(f.get("train_config"), "train_config", f.path)   # its values: runs.py
+    if "dataset_fingerprint" in meta:             # a file data set's size and sha256
+        fp = _Fields(meta["dataset_fingerprint"], "dataset_fingerprint", f.path)
+        fp.int("bytes")
+        digest = fp.get("sha256")
+        if not (isinstance(digest, str) and len(digest) == 64
+                and all(c in "0123456789abcdef" for c in digest)):
+            fp.fail("dataset_fingerprint.sha256", f"must be 64 hex digits, got {shown(digest)}")
     shape = f.int_list("image_shape", lengths=(2, 3))
     if math.prod(shape) != config.get("input_dim"):
         f.fail("image_shape", f"{shape} holds {math.prod(shape)} pixels, but the model's "

@@ -10,7 +10,10 @@ MemoryError (or the machine swapping). The checks here read only headers:
 * an ``.npz`` is a zip archive whose members are ``.npy`` files: the sizes
   its directory declares are checked the same way, member by member, and
   zipfile never inflates a member past its declared size (and checks its CRC);
-* the total must stay under a cap, :func:`memory_cap`.
+* the total must stay under a cap, :func:`memory_cap` (the one memory
+  budget of budget.py), and an ``.npz`` may not inflate more than
+  MAX_RATIO times beyond MIN_BOMB bytes: no image data or trained weights
+  compress like that, a zip of zeros does (a 1 MB file holding 1 GB).
 
 Object arrays (which only pickle can restore) are refused here too, so a
 file can never run code. The caller passes the exception class to raise
@@ -25,20 +28,13 @@ import zipfile
 
 import numpy as np
 
-ENV_MAX_BYTES = "MINIVAE_MAX_DATA_BYTES"
-FALLBACK_CAP = 4 << 30   # 4 GiB when the machine's memory cannot be read
+from .budget import ENV as ENV_MAX_BYTES, FALLBACK as FALLBACK_CAP  # noqa: F401 (old names)
+from .budget import memory_budget as memory_cap  # noqa: F401 (the one budget)
+from . import budget
+
 MAX_HEADER = 10000       # bytes of an .npy header dict (NumPy's own default limit)
-
-
-def memory_cap() -> int:
-    """The most bytes a loaded file may hold: ``$MINIVAE_MAX_DATA_BYTES``, else half the RAM."""
-    value = os.environ.get(ENV_MAX_BYTES, "").strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (AttributeError, ValueError, OSError):   # not POSIX
-        return FALLBACK_CAP
+MAX_RATIO = 500          # inflated / compressed: dSprites' uint8 .npz is ~115, zeros ~1000
+MIN_BOMB = 64 << 20      # below 64 MiB inflated, any ratio is harmless
 
 
 def _gib(n: int) -> str:
@@ -81,14 +77,14 @@ def _data_bytes(shape, dtype) -> int:
     return count * dtype.itemsize
 
 
-def _check_member(fp, size: int, source, error) -> int:
-    """Check one .npy stream of ``size`` bytes; return the bytes its array needs."""
+def _check_member(fp, size: int, source, error):
+    """Check one .npy stream of ``size`` bytes; return (the bytes its array needs, shape, dtype)."""
     shape, dtype, header = read_npy_header(fp, source, error)
     need = _data_bytes(shape, dtype)
     if header + need != size:
         raise error(f"{source}: its header declares shape {shape} of {dtype} = {need:,} bytes "
                     f"of data, but {size - header:,} follow it; the file is truncated or corrupt")
-    return need
+    return need, shape, dtype
 
 
 def _open_for_reading(path, error):
@@ -107,17 +103,34 @@ def _open_for_reading(path, error):
                     "regular, readable file") from None
 
 
-def check_npy(path, max_bytes: int, error) -> None:
-    """Raise ``error`` unless ``path`` is a plain .npy file whose array fits in ``max_bytes``."""
+def check_npy(path, max_bytes: int, error) -> dict:
+    """Raise ``error`` unless ``path`` is a plain .npy file whose array fits in ``max_bytes``.
+
+    Returns {"x": (shape, dtype)}: what loading it will give, read from its header.
+    """
     with _open_for_reading(path, error) as f:
-        size = os.fstat(f.fileno()).st_size
-        need = _check_member(f, size, path, error)
+        file_size = os.fstat(f.fileno()).st_size
+        need, shape, dtype = _check_member(f, file_size, path, error)
     if need > max_bytes:
         raise _too_big(path, need, max_bytes, error)
+    return {"x": (shape, dtype)}
 
 
-def check_npz(path, max_bytes: int, error) -> None:
-    """Raise ``error`` unless ``path`` is a zip of .npy files whose arrays fit in ``max_bytes``."""
+def _check_ratio(path, inflated: int, compressed: int, error) -> None:
+    """Refuse a zip bomb: far more bytes inflated than any real arrays compress to."""
+    if inflated > MIN_BOMB and inflated > MAX_RATIO * compressed and not budget.set_on_purpose():
+        raise error(f"{path}: its {budget.size(compressed)} inflate to {budget.size(inflated)} "
+                    f"({inflated // max(compressed, 1):,} times), more than images or weights "
+                    "compress (a zip of zeros does); refused before inflating. If the file is "
+                    f"what you meant, set {ENV_MAX_BYTES} to the bytes this machine may hold")
+
+
+def check_npz(path, max_bytes: int, error) -> dict:
+    """Raise ``error`` unless ``path`` is a zip of .npy files whose arrays fit in ``max_bytes``.
+
+    Returns {name: (shape, dtype)} of its arrays, read from their headers.
+    """
+    arrays = {}
     with _open_for_reading(path, error) as f:
         try:
             archive = zipfile.ZipFile(f)
@@ -129,16 +142,19 @@ def check_npz(path, max_bytes: int, error) -> None:
             total = sum(m.file_size for m in members)   # what inflating would produce
             if total > max_bytes:
                 raise _too_big(path, total, max_bytes, error)
+            _check_ratio(path, total, os.fstat(f.fileno()).st_size, error)
             for m in members:
                 where = f"{path} (member {m.filename})"
                 if not m.filename.endswith(".npy"):
                     raise error(f"{where}: an .npz holds only .npy arrays")
                 try:
                     with archive.open(m) as member:
-                        _check_member(member, m.file_size, where, error)
+                        _, shape, dtype = _check_member(member, m.file_size, where, error)
                 except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
                         RuntimeError) as e:
                     if isinstance(e, error):
                         raise
                     raise error(f"{where}: cannot be read ({type(e).__name__}: {e}); the "
                                 "file is truncated or corrupt") from None
+                arrays[m.filename[:-len(".npy")]] = (shape, dtype)
+    return arrays

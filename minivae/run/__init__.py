@@ -10,6 +10,8 @@ The VAE itself is in the package root; this subpackage only drives it.
     epoch.py                           one epoch: the steps, then the measurement
     signals.py                         Ctrl-C and SIGTERM: stop between steps, keep the checkpoint
     divergence.py                      the guard that stops an exploding loss
+    budget.py                          what a command will hold, from its options, against
+                                       the memory budget (minivae/files/budget.py)
     evaluation.py, metrics.py          test ELBO, importance-weighted log p(x), PSNR, SSIM
     anomaly.py                         train on normal labels (--train-labels), score each test
                                        image (evaluate --per-image), ROC-AUC, prediction.csv

@@ -222,6 +222,10 @@ def read_config_file(path) -> dict:
         raise ValueError(f"config file {path}: no such file") from None
     except (OSError, ValueError) as e:              # TOMLDecodeError, JSONDecodeError
         raise ValueError(f"config file {path}: cannot be read ({e})") from None
+    except RecursionError:                          # [[[[...]]]] 10**5 deep: the parsers recurse
+        raise ValueError(f"config file {path}: cannot be read (its values nest too deeply "
+                         "for Python's parser; a setting is a number, a word or a list of "
+                         "them)") from None
     if not isinstance(raw, dict):
         raise ValueError(f"config file {path}: expected a table of settings")
     settings = {}

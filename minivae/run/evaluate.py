@@ -39,7 +39,11 @@ from .anomaly import (PER_IMAGE_COLUMNS, per_image_scores, reconstructions, roc_
 from .metrics import mse_scale
 from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo, require_vae)
-from .runs import add_checkpoint_args, open_checkpoint
+from .budget import check_evaluation
+from ..data.custom import fingerprint
+from ..files.budget import OverBudget
+from ..files.serialize import CheckpointError
+from .runs import add_checkpoint_args, check_same_data, checkpoint_path, open_checkpoint
 from .sweep import SWEEP_IMAGES, sweep_report
 from ..fast.threads import BlasThreads, add_threads_option
 
@@ -79,6 +83,29 @@ def build_parser():
     return p
 
 
+def check_test_set(model, images, image_shape, meta, dataset, args):
+    """(image shape for the metrics, None) for test images the model can score, else
+    (None, why): another image shape, a data file changed since training, too much memory."""
+    shape, saved = tuple(images.shape[1:]), meta.get("image_shape")
+    if saved and shape != tuple(saved):          # an 8x8 model and 4x16 images: same pixels
+        return None, (f"{dataset} holds images of shape {'x'.join(map(str, shape))}, and the "
+                      f"model was trained on {'x'.join(map(str, saved))} images; evaluate it on "
+                      "images of that shape")
+    if math.prod(shape) != model.input_dim:
+        return None, (f"{dataset} has {math.prod(shape)} pixels per image, the model expects "
+                      f"{model.input_dim}")
+    path = checkpoint_path(args.checkpoint)
+    try:
+        if args.dataset is None and str(dataset).endswith((".npy", ".npz")):
+            check_same_data(meta, fingerprint(dataset), dataset, path, "its scores would be "
+                            "another data set's. Put the original file back, or pass --dataset "
+                            "FILE to evaluate on another one on purpose")
+        check_evaluation(model, len(images), args.iw, args.batch_size)
+    except (CheckpointError, OverBudget, OSError) as e:
+        return None, str(e)
+    return (image_shape if saved else shape), None   # a model.save() file: the data's shape
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     opened = open_checkpoint(args)
@@ -100,12 +127,12 @@ def main(argv=None) -> int:
     except (DataError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    image_shape, refused = check_test_set(model, images, image_shape, meta, dataset, args)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
     xp = model.xp
     x = to_unit_float(images, xp, model.dtype.name)                 # (N, D)
-    if x.shape[1] != model.input_dim:
-        print(f"error: {dataset} has {x.shape[1]} pixels per image, the model expects "
-              f"{model.input_dim}", file=sys.stderr)
-        return 1
     seed = args.seed if args.seed is not None else run.get("seed", 0)
     if run.get("binarize"):   # the same fixed binarization of the test set as in training
         x = binarize_test_set(x, seed)                              # (N, D) of 0/1

@@ -95,8 +95,11 @@ def checkpoint_path(path: str) -> str:
 
 
 def save_checkpoint(run_dir, model, opt, epoch: int, data_state, cfg: TrainConfig,
-                    image_shape) -> None:
-    """Everything needed to continue after ``epoch``, in one atomically written file."""
+                    image_shape, fingerprint=None) -> None:
+    """Everything needed to continue after ``epoch``, in one atomically written file.
+
+    ``fingerprint``: the size and sha256 of a data set from a file (data/custom.py).
+    """
     opt_state = opt.state_dict()
     meta = {
         "epoch": int(epoch),
@@ -105,6 +108,7 @@ def save_checkpoint(run_dir, model, opt, epoch: int, data_state, cfg: TrainConfi
         "data": data_state,                  # the shuffling of the next epoch
         "train_config": cfg.to_dict(),
         "image_shape": [int(s) for s in image_shape],
+        **({"dataset_fingerprint": fingerprint} if fingerprint else {}),
     }
     arrays = {f"optim/{k}": v for k, v in opt_state.items() if k != "t"}
     model.save(checkpoint_path(run_dir), extra_arrays=arrays, extra_meta=meta)
@@ -176,6 +180,21 @@ def check_same_run(meta: dict, cfg: TrainConfig, path) -> None:
         raise CheckpointError(f"{path} and the config.json beside it come from different runs ("
                               + "; ".join(diffs) + "); resume refused. Start a new run with "
                               "another --out")
+
+
+def check_same_data(meta: dict, fingerprint, dataset, path, remedy: str) -> None:
+    """Refuse when ``dataset`` (a file) is not the one the checkpoint was trained on.
+
+    ``fingerprint``: the file's size and sha256 now; the checkpoint's were
+    recorded at training (checkpoints written before that have none: no check).
+    """
+    saved = meta.get("dataset_fingerprint")
+    if not saved or not fingerprint or saved == fingerprint:
+        return
+    raise CheckpointError(
+        f"{dataset} changed since {path} was trained on it: the run read "
+        f"{saved['bytes']:,} bytes of sha256 {saved['sha256'][:16]}..., the file now holds "
+        f"{fingerprint['bytes']:,} bytes of sha256 {fingerprint['sha256'][:16]}...; {remedy}")
 
 
 def restore(model, opt, arrays, meta, path) -> int:

@@ -20,6 +20,8 @@ import numpy as np
 from ..backend import Generator, to_numpy
 from .rundir import is_run_dir
 from .values import nonnegative_int, positive_int
+from .budget import check_sample
+from ..files.budget import OverBudget
 from .runs import add_checkpoint_args, open_checkpoint
 from ..fast.threads import BlasThreads, add_threads_option
 
@@ -106,6 +108,11 @@ def main(argv=None) -> int:
     refused = check_out(args.out, {f"{name}.png" for name in CAPTIONS})
     if refused:
         print(f"error: {refused}", file=sys.stderr)
+        return 1
+    try:
+        check_sample(model, args.n)                      # decoded and drawn: budget.py
+    except OverBudget as e:
+        print(f"error: {e}", file=sys.stderr)
         return 1
     model.rng = Generator(model.xp, args.seed)           # the codes depend on --seed only
     if model.kind == "cvae" and args.label is None:      # the class grid: a row per class

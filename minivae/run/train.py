@@ -49,12 +49,17 @@ from ..optim import SGD, Adam
 from .presets import check_fits
 from .run_tables import (append_latents, append_metrics, read_latents, read_metrics,
                          truncate_latents, truncate_metrics, write_reconstructions)
-from .runs import (RunError, check_same_run, create_run_dir, default_run_dir, load_checkpoint,
-                   lock_run_dir, restore, save_checkpoint, write_config)
+from .runs import (RunError, check_same_data, check_same_run, create_run_dir, default_run_dir,
+                   load_checkpoint, lock_run_dir, restore, save_checkpoint, write_config)
 from ..files.serialize import CheckpointError, WriteError
 from ..fast.gpu import enable_tf32
 from ..fast.threads import BlasThreads, restore_original
 from .train_cli import parse_args
+from .budget import (check_data_file, check_steps, check_training, held_bytes,
+                     in_option_words)
+from ..data.custom import fingerprint, layout_note
+from ..files.budget import OverBudget
+from ..params import param_budget
 from ..cvae import CVAE
 from ..iwae import IWAE
 from ..vae import VAE
@@ -123,6 +128,8 @@ def build_model(cfg: TrainConfig, input_dim: int, device: str, image_shape=None,
             return CVAE(beta=cfg.beta, free_bits=cfg.free_bits,
                         num_classes=num_classes or cfg.num_classes or 10, **kwargs)
         return VAE(beta=cfg.beta, free_bits=cfg.free_bits, **kwargs)
+    except OverBudget as e:                 # its layers or parameters: params.py
+        raise RunError(str(in_option_words(e, cfg))) from None
     except ValueError as e:
         raise RunError(f"the model options do not fit: {e}") from None
 
@@ -142,18 +149,22 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
     elif cfg.tf32:
         print("note: --tf32 has no effect on the CPU (--device auto found no GPU)", file=sys.stderr)
     data = load_data(cfg, get_xp(device))
+    in_use = held_bytes([data.batches.data, data.x_test])         # counted with all the rest
+    check_steps(cfg, data, in_use)          # a step and a test batch, before the model
+    held.enter_context(param_budget(held=in_use))    # the model's size: params.py
     model = build_model(cfg, data.x_test.shape[1], device, data.image_shape, data.num_classes)
     if cfg.exercises:   # the learner's own functions in place of minivae's: minivae/exercises/
         from ..exercises.swap import with_student_functions
         model = with_student_functions(model, cfg.exercises, cfg.optimizer)
+    check_training(cfg, model, data)        # with the optimizer's state and a step: budget.py
     opt = (Adam(model.params, lr=cfg.lr, eps=cfg.adam_eps) if cfg.optimizer == "adam"
            else SGD(model.params, lr=cfg.lr, momentum=cfg.momentum))
-    run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches, held)
+    run_dir, done = open_run(cfg, resume_dir, model, opt, data.batches, held, data.fingerprint)
+    threads = BlasThreads(cfg.threads).start()   # NumPy's matrix-product threads: threads.py
     if done:   # reconstructions.csv of the checkpoint's model (a kill may have left it behind)
         write_reconstructions(run_dir, data.examples, to_numpy(data.x_examples),
                               to_numpy(reconstruct(model, data.x_examples, data.y_examples)))
 
-    threads = BlasThreads(cfg.threads).start()   # NumPy's matrix-product threads: threads.py
     for line in header_lines(cfg, model, data, device, run_dir, resumed=done > 0):
         say(line)
     say(f"  threads: {threads.describe()}; --threads N fixes it")
@@ -177,7 +188,7 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
                                       to_numpy(reconstruct(model, data.x_examples,
                                                            data.y_examples)))
                 save_checkpoint(run_dir, model, opt, epoch, data.batches.state(), cfg,
-                                data.image_shape)
+                                data.image_shape, data.fingerprint)
                 say(epoch_line(cfg, row, model.input_dim))
                 for line in collapse_warning(read_latents(run_dir)):   # posterior collapse
                     print(line, file=sys.stderr)
@@ -206,11 +217,17 @@ def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
     For --model cvae the batches are (x, y) and the test labels y_test (N_test,) go to
     the device too; num_classes is the labels' C (``class_count``).
     """
+    check_data_file(cfg, DataError)          # a file's arrays and their float copy: budget.py
+    own = cfg.dataset.endswith((".npy", ".npz"))
+    fp = fingerprint(cfg.dataset) if own and os.path.isfile(cfg.dataset) else None
     train_images, train_labels = load_dataset(cfg.dataset, "train", root=cfg.data_dir)
     test_images, test_labels = load_dataset(cfg.dataset, "test", root=cfg.data_dir)
     if train_images.shape[1:] != test_images.shape[1:]:
         raise DataError(f"{cfg.dataset}: the train images are {train_images.shape[1:]} and the "
                         f"test images {test_images.shape[1:]}; both splits need one image shape")
+    note = layout_note(train_images.shape, cfg.dataset) if own else None
+    if note:                            # (N, 3, 8, 4): 3x8 RGBA, or channel-first 8x4 RGB?
+        print(note, file=sys.stderr)
     if cfg.train_labels is not None:    # the normal class only (anomaly.py); the test set keeps all
         train_images, train_labels = keep_labels(train_images, train_labels, cfg.train_labels,
                                                  cfg.dataset)
@@ -224,6 +241,7 @@ def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
     examples = pick_examples(test_labels, len(x_test))               # (n,) test rows to save
     y_test = None if num_classes is None else xp.asarray(test_labels.astype(np.int64))  # (N_test,)
     return SimpleNamespace(batches=batches, x_test=x_test, test_labels=test_labels,
+                           fingerprint=fp,                          # a file's size, sha256
                            image_shape=train_images.shape[1:],      # (H, W) or (H, W, C)
                            examples=examples, x_examples=x_test[xp.asarray(examples)],  # (n, D)
                            y_test=y_test, num_classes=num_classes,
@@ -249,8 +267,10 @@ def class_count(cfg: TrainConfig, train_labels, test_labels) -> int:
     return C
 
 
-def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
+def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held, fingerprint=None):
     """(run directory, epochs already done): a new directory, or the state of a resumed run.
+
+    ``fingerprint``: the data file's size and sha256, refused if the run read another.
 
     Either way the directory is locked until ``held`` (an ExitStack) closes.
     """
@@ -268,6 +288,8 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held):
     path = os.path.join(resume_dir, CHECKPOINT)
     done = restore(model, opt, arrays, meta, path)   # refuses another architecture
     check_same_run(meta, cfg, path)                  # and another run's other settings
+    check_same_data(meta, fingerprint, cfg.dataset, path, "resuming would go on with other "
+                    "images. Put the original file back, or start a new run (another --out)")
     try:
         batches.set_state(meta["data"])
     except (KeyError, ValueError) as e:
