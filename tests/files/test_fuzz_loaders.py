@@ -8,7 +8,13 @@ traceback for the user), never code run from the file (a pickle that would
 create a sentinel file is among the inputs), and never an allocation past a
 stated cap (tracemalloc measures the peak; NumPy reports its arrays to it).
 
-    MINIVAE_FUZZ_EXAMPLES=N   examples per test (default 100)
+The sizes an input asks for are fuzzed through whole commands: TOML configs and
+command lines (hidden widths and lists, latent_dim, k, batch_size, conv
+channels) and checkpoints whose metadata and arrays agree or not, then
+load_model, sample -n and evaluate --iw: each runs or is refused with one
+line, and never allocates past the memory budget (MINIVAE_MAX_DATA_BYTES).
+
+    MINIVAE_FUZZ_EXAMPLES=N   examples per test (default 100; the sizes' tests N / 8)
     MINIVAE_FUZZ_TALLY=FILE   write the outcomes per class (a JSON object) to FILE
 """
 
@@ -400,3 +406,193 @@ def test_nothing_was_unpickled_anywhere():
     pickle.loads(pickle.dumps(RunsCode())).close()
     assert os.path.exists(SENTINEL)
     os.remove(SENTINEL)
+
+
+# -- sizes: configs and checkpoints that ask for memory -------------------------------------
+# The loaders above are held to a cap of their own; what a config, an option or a checkpoint's
+# metadata with its arrays asks for is held to the one memory budget (minivae/files/budget.py).
+# Each example runs whole commands under MINIVAE_MAX_DATA_BYTES = RUN_BUDGET, with tracemalloc
+# measuring the peak: a refusal must come before the allocation, not after it.
+
+RUN_BUDGET = 32 << 20              # the budget of the commands below: 32 MiB
+RUN_SLACK = 24 << 20               # what a command allocates besides what it counts
+SIZE_FUZZ = settings(FUZZ, max_examples=max(EXAMPLES // 8, 6))   # whole commands: few
+SIZES = st.one_of(st.integers(1, 64), st.integers(1, 64), st.sampled_from(   # bad values:
+    [500, 2000, 20_000, 300_000, 10**6, 10**7, 10**9, 10**12, 2**63]))       # the TOML fuzz
+WIDTHS = st.one_of(st.lists(SIZES, min_size=1, max_size=3), st.just([]),
+                   st.sampled_from([[1] * 100, [1] * 10**4]))           # deep: 10**4 is refused
+
+
+@pytest.fixture(scope="module")
+def sizes_data():
+    """tiny 8x8 images for the commands, and their modules imported (not counted per example)."""
+    __import__("minivae.run.plots")
+    __import__("minivae.evaluate")
+    __import__("minivae.sample")
+    return make_tiny(os.path.join(WORK, "sizes.npz"), n_train=64, n_test=16)
+
+
+def run_command(kind, main, argv):
+    """main(argv) under RUN_BUDGET: no traceback, exit 0, 1 or 2, and a bounded peak."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINIVAE_MAX_DATA_BYTES", str(RUN_BUDGET))
+        err = io.StringIO()
+        mp.setattr("sys.stderr", err)
+        mp.setattr("sys.stdout", io.StringIO())
+        tracemalloc.start()
+        try:
+            try:
+                status = main(argv)
+            except SystemExit as e:                 # argparse: an option error
+                status = e.code
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    text = err.getvalue()
+    assert "Traceback" not in text, (argv, text)
+    assert status in (0, 1, 2), (argv, status, text)
+    outcome = {0: "ran", 2: "option error"}.get(status) or \
+        ("refused: memory budget" if "memory budget" in text else "refused: other")
+    TALLY[(kind, outcome)] += 1
+    assert peak < RUN_BUDGET + RUN_SLACK, (argv, f"{peak:,} bytes allocated", text)
+    return status, text
+
+
+def _toml_value(value):
+    return json.dumps(value) if not isinstance(value, str) else f'"{value}"'
+
+
+@st.composite
+def size_settings(draw):
+    """A few of the settings that size a run, each maybe absurd."""
+    settings_ = {"hidden": draw(WIDTHS), "latent_dim": draw(SIZES)}
+    for key, values in (("decoder_hidden", WIDTHS), ("k", SIZES), ("batch_size", SIZES),
+                        ("channels", st.lists(SIZES, min_size=1, max_size=2))):
+        if draw(st.booleans()):
+            settings_[key] = draw(values)
+    if "channels" in settings_ or draw(st.integers(0, 4)) == 0:
+        settings_["arch"] = "conv"
+    if draw(st.integers(0, 3)) == 0:
+        settings_["dtype"] = "float64"
+    if settings_.get("k", 1) != 1 and draw(st.booleans()):
+        settings_["objective"] = "iwae"
+    return settings_
+
+
+def _run_dir():
+    return tempfile.mkdtemp(prefix="run-", dir=WORK)
+
+
+@SIZE_FUZZ
+@given(size_settings())
+def test_fuzz_toml_sizes(sizes_data, settings_):
+    path = write("sizes.toml", "\n".join(f"{k} = {_toml_value(v)}"
+                                         for k, v in settings_.items()).encode())
+    run_command("toml sizes", train.main,
+                ["--config", path, "--dataset", sizes_data, "--epochs", "1", "--device", "cpu",
+                 "--no-plots", "--quiet", "--threads", "1", "--out", os.path.join(_run_dir(),
+                                                                                 "r")])
+
+
+@SIZE_FUZZ
+@given(size_settings())
+def test_fuzz_command_line_sizes(sizes_data, settings_):
+    argv = []
+    for key, value in settings_.items():
+        argv += [f"--{key.replace('_', '-')}",
+                 ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+    run_command("command-line sizes", train.main,
+                argv + ["--dataset", sizes_data, "--epochs", "1", "--device", "cpu",
+                        "--no-plots", "--quiet", "--threads", "1",
+                        "--out", os.path.join(_run_dir(), "r")])
+
+
+def _dense_shapes(D, hidden, latent, decoder):
+    """The param/ arrays a dense VAE of these sizes holds, in forward order."""
+    shapes, widths = {}, [D, *hidden]
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        shapes.update({f"enc{i}.W": (a, b), f"enc{i}.b": (b,)})
+    for head in ("mu", "logvar"):
+        shapes.update({f"{head}.W": (widths[-1], latent), f"{head}.b": (latent,)})
+    dims = [latent, *decoder]
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        shapes.update({f"dec{i}.W": (a, b), f"dec{i}.b": (b,)})
+    shapes.update({"out.W": (dims[-1], D), "out.b": (D,)})
+    return shapes
+
+
+def _zeros_npz(path, shapes, meta, compressed):
+    """param/ arrays of zeros (streamed: never held whole) and the metadata, as an .npz."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED,
+                         compresslevel=1) as z:
+        for name, shape in shapes.items():
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                          "shape": tuple(shape)})
+            with z.open(f"param/{name}.npy", "w", force_zip64=True) as member:
+                member.write(header.getvalue())
+                left = 4 * int(np.prod(shape))
+                while left:
+                    member.write(bytes(min(left, 1 << 20)))
+                    left -= min(left, 1 << 20)
+        z.writestr("__meta__.npy", _npy(np.array(json.dumps(meta))))
+
+
+SMALL_OR_HUGE = st.one_of(st.integers(1, 64), st.integers(1, 64), st.sampled_from(
+    [500, 2000, 20_000, 100_000, 10**9]))
+
+
+@st.composite
+def sized_checkpoints(draw, training_meta):
+    """(metadata, param shapes, compressed): a dense VAE's settings, and arrays that agree with
+    them (as the campaign's 3.7 MB file did: at most 2 * 10**7 numbers to write here) or not.
+    On 8x8 images, half of them are training checkpoints (``training_meta``'s other fields)."""
+    D = draw(st.sampled_from([64, 64, 64, 2, 1000, 20_000]))
+    hidden = draw(st.lists(SMALL_OR_HUGE, min_size=1, max_size=2))
+    latent = draw(SMALL_OR_HUGE)
+    decoder = draw(st.one_of(st.just(hidden[::-1]), st.lists(SMALL_OR_HUGE, min_size=1,
+                                                             max_size=2)))
+    config = {"model": "vae", "input_dim": D, "hidden_dims": hidden, "latent_dim": latent,
+              "decoder_hidden_dims": decoder, "likelihood": "bernoulli", "activation": "relu",
+              "gaussian_std": 1.0, "dtype": "float32", "seed": 0}
+    meta = {"format": "minivae", "version": 1, "config": config}
+    if D == 64 and draw(st.booleans()):
+        meta = {**json.loads(json.dumps(training_meta)), "config": config}
+    shapes = _dense_shapes(D, hidden, latent, decoder)
+    if sum(int(np.prod(s)) for s in shapes.values()) > 2 * 10**7 or draw(st.integers(0, 5)) == 5:
+        shapes = _dense_shapes(min(D, 64), [8], 2, [8])              # arrays that disagree
+    return meta, shapes, draw(st.booleans())
+
+
+def test_fuzz_checkpoint_sizes(sizes_data, checkpoint):
+    """Metadata and arrays together: load_model, sample -n N and evaluate --iw K --batch-size
+    B, each refused with a message or run, within the budget."""
+    _, meta = load_npz(os.path.join(checkpoint[0], "checkpoint.npz"))
+
+    @SIZE_FUZZ
+    @given(sized_checkpoints(meta), st.sampled_from([1, 64, 10**4, 10**9]),
+           st.sampled_from([None, 1, 100, 5000]), st.sampled_from([1, 100, 10**6]))
+    def fuzz(checkpoint_, n, iw, batch):
+        sized_checkpoint_commands(sizes_data, checkpoint_, n, iw, batch)
+
+    fuzz()
+
+
+def sized_checkpoint_commands(sizes_data, checkpoint_, n, iw, batch):
+    meta, shapes, compressed = checkpoint_
+    path = os.path.join(WORK, "sized.npz")
+    _zeros_npz(path, shapes, meta, compressed)
+
+    def load():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MINIVAE_MAX_DATA_BYTES", str(RUN_BUDGET))
+            load_model(path)
+    check("checkpoint sizes", load, (CheckpointError, RunError), slack=RUN_BUDGET + RUN_SLACK)
+    sample_main = __import__("minivae.sample").sample.main
+    evaluate_main = __import__("minivae.evaluate").evaluate.main
+    run_command("checkpoint sizes: sample", sample_main,
+                [path, "-n", str(n), "--device", "cpu", "--threads", "1",
+                 "--out", os.path.join(WORK, "sized.png")])
+    run_command("checkpoint sizes: evaluate", evaluate_main,
+                [path, "--device", "cpu", "--threads", "1", "--dataset", sizes_data,
+                 "--batch-size", str(batch)] + (["--iw", str(iw)] if iw else []))
