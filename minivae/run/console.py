@@ -60,10 +60,8 @@ def describe_model(cfg, model) -> str:
     if cfg.model in ("vae", "cvae"):
         goal = f"beta {cfg.beta:g}" if cfg.k == 1 and cfg.objective == "elbo" else \
             f"objective {cfg.objective} k={cfg.k}"
-        goal += f", warm-up {cfg.kl_warmup} epochs" if cfg.kl_warmup else ""
-        goal += f", free bits {cfg.free_bits:g}" if cfg.free_bits else ""
-        name = f"CVAE of {model.num_classes} classes" if cfg.model == "cvae" else "VAE"
-        return f"{name} {dims} ({cfg.activation}, {cfg.likelihood} likelihood, {goal})"
+        goal += f", {model.num_classes} classes" if cfg.model == "cvae" else ""
+        return f"{cfg.model.upper()} {dims} ({cfg.activation}, {cfg.likelihood} likelihood, {goal})"
     return f"autoencoder {dims} ({LOSS_NAMES[cfg.likelihood]} per pixel, as in Keras)"
 
 
@@ -124,9 +122,20 @@ def header_lines(cfg, model, data, device: str, run_dir: str, resumed: bool) -> 
         f"{plural(len(data.x_test), 'test image')}, {plural(len(data.batches), 'step')} of "
         f"{cfg.batch_size}",
         f"  device: {device} {cfg.dtype}, {optimizer}, {plural(cfg.epochs, 'epoch')}",
+        *kl_line(cfg),
         f"  forms:  {model.ops.description}",
         f"  output: {run_dir}",
     ]
+
+
+def kl_line(cfg) -> list[str]:
+    """The KL warm-up and free bits of a run, as a header line; none without them."""
+    parts = []
+    if getattr(cfg, "kl_warmup", 0):
+        parts.append(f"beta 0 -> {cfg.beta:g} over {plural(cfg.kl_warmup, 'epoch')} (--kl-warmup)")
+    if getattr(cfg, "free_bits", 0):
+        parts.append(f"{cfg.free_bits:g} nats free per dimension (--free-bits)")
+    return [f"  KL:     {'; '.join(parts)}"] if parts else []
 
 
 def _short_name(dataset: str) -> str:

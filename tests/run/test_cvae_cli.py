@@ -32,8 +32,10 @@ def test_a_cvae_trains_on_the_labels_and_draws_its_class_grid(tiny, tmp_path, ca
     out = tmp_path / "run"
     assert train.main(cvae_args(tiny, out, 2, "--kl-warmup", "1", "--free-bits", "0.05")) == 0
     printed = capsys.readouterr().out
-    assert "Training a CVAE of 4 classes 64-32-3-32-64" in printed
-    assert "warm-up 1 epochs, free bits 0.05" in printed
+    assert "Training a CVAE 64-32-3-32-64 (relu, bernoulli likelihood, beta 1, 4 classes)" in printed
+    assert ("  KL:     beta 0 -> 1 over 1 epoch (--kl-warmup); 0.05 nats free per dimension "
+            "(--free-bits)") in printed
+    assert all(len(line) <= 100 for line in printed.splitlines() if str(out) not in line)
     assert f"python -m minivae.sample {out} --label 7" in printed
     model, _, _ = load_model(str(out))
     assert type(model) is CVAE and model.num_classes == 4 and model.free_bits == 0.05
