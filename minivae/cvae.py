@@ -64,7 +64,7 @@ class CVAE(VAE):
         encoder, heads, decoder = super()._layer_specs()
         C = self.num_classes
         for part in (encoder, decoder):
-            first = part[0]                                     # Dense (in, out) or Conv2d (in, out, k)
+            first = part[0]                     # Dense (in, out), or Conv2d (in, out, k)
             part[0] = first._replace(args=(first.args[0] + C, *first.args[1:]))
         return encoder, heads, decoder
 

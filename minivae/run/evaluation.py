@@ -13,8 +13,8 @@ Four measurements, each over a whole test set in batches:
   log-likelihood as the number K of samples grows.
 * :func:`active_units`: how many latent dimensions the encoder uses, and
   :func:`latent_diagnostics`: that and each dimension's KL (posterior collapse).
-* :func:`iw_sweep`: the importance-weighted bound at several K from the same
-  samples, image by image, with the effective sample sizes.
+* :func:`log_weight_chunks`: the log importance weights themselves, chunk by
+  chunk, which sweep.py's ``iw_sweep`` reads at several K.
 
 A CVAE's measurements take the test labels (``labels``, (N,) on the model's
 device) and are conditional: its ELBO and L_K bound log p(x | y).
@@ -82,7 +82,7 @@ def require_vae(model, what: str) -> None:
         raise ValueError(f"{what} needs a VAE (an autoencoder has no q(z|x) and no prior)")
 
 
-def _given(model, labels, s):
+def given_labels(model, labels, s):
     """What a model reads besides x for rows ``s``: (y,) for a CVAE, () for the others."""
     if model.kind != "cvae":
         return ()
@@ -93,7 +93,7 @@ def _given(model, labels, s):
 
 def reconstruct(model, x, labels=None):
     """model.reconstruct(x), or (x, y) for a CVAE: (B, D) -> (B, D)."""
-    return model.reconstruct(x, *_given(model, labels, slice(None)))
+    return model.reconstruct(x, *given_labels(model, labels, slice(None)))
 
 
 def per_example_loss(model, x, batch_size: int = 1000, rng: Generator | None = None,
@@ -113,7 +113,7 @@ def per_example_loss(model, x, batch_size: int = 1000, rng: Generator | None = N
         eps = rng.normal((B, model.latent_dim), dtype=model.dtype) if model.kind != "ae" else None
         # One sample and the analytic KL, also for an IWAE: the VAE's (or the AE's) own loss.
         one_sample = VAE.loss if model.kind == "vae" else type(model).loss   # an IWAE's too
-        loss, parts = one_sample(model, xb, *_given(model, labels, s), eps,
+        loss, parts = one_sample(model, xb, *given_labels(model, labels, s), eps,
                                  reduce=False)             # (B,), {"recon", "kl"}: (B,)
         batches.append((loss, parts["recon"], parts["kl"]))
     loss, recon, kl = (model.xp.concatenate(column) for column in zip(*batches))   # (N,) each
@@ -147,7 +147,8 @@ def reconstruction_metrics(model, x, image_shape, batch_size: int = 1000, labels
     totals = model.xp.zeros(3, dtype=model.xp.float64)    # sums of mse, psnr, ssim
     for s in _batches(x.shape[0], batch_size):
         xb = model._as_input(x[s])                         # (B, D), on the model's device
-        totals += _quality_sums(xb, model.reconstruct(xb, *_given(model, labels, s)), image_shape)
+        rb = model.reconstruct(xb, *given_labels(model, labels, s))   # (B, D)
+        totals += _quality_sums(xb, rb, image_shape)
     return _quality_means(totals, x.shape[0], image_shape)
 
 
@@ -188,7 +189,7 @@ def test_set_metrics(model, x, image_shape, batch_size: int = 1000, rng: Generat
         xb = model._as_input(x[s])                         # (B, D)
         eps = rng.normal((xb.shape[0], model.latent_dim), dtype=model.dtype)   # as per_example_loss
         eps = xp.asarray(eps)                              # a NumPy generator's, uploaded
-        given = _given(model, labels, s)                   # (y,) for a CVAE
+        given = given_labels(model, labels, s)                   # (y,) for a CVAE
         y1h = tuple(model.one_hot(y) for y in given)       # (B, C)
         mu, logvar, _, _, out = model._forward(xb, *y1h, eps)   # as model.loss: (B, Z) x4, (B, D)
         recon = model.likelihood.nll(out, xb)              # (B,)
@@ -226,7 +227,7 @@ def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size
     out = []
     for s in _batches(x.shape[0], batch_size):
         out.append(_iw_batch(model, x[s], k, rng, k_chunk or iw_k_chunk(model, batch_size),
-                             _given(model, labels, s)))
+                             given_labels(model, labels, s)))
     lse, lse2 = (xp.concatenate(column) for column in zip(*out))   # (N,) each
     log_px = lse - math.log(k)                              # (N,)
     return (log_px, xp.exp(2 * lse - lse2)) if ess else log_px
@@ -236,16 +237,19 @@ def _iw_batch(model, x, k, rng, k_chunk, given=()):
     """(logsumexp_k log w_k, logsumexp_k 2 log w_k), each (B,), over k samples in chunks."""
     xp = model.xp
     lse = lse2 = None                                      # running log-sums, (B,)
-    for log_w in _log_weight_chunks(model, x, k, rng, k_chunk, given):   # (kc, B) each
+    for log_w in log_weight_chunks(model, x, k, rng, k_chunk, given):   # (kc, B) each
         chunk, chunk2 = (logsumexp_softmax(a, xp)[0] for a in (log_w, 2 * log_w))   # (B,) each
         lse = chunk if lse is None else xp.logaddexp(lse, chunk)
         lse2 = chunk2 if lse2 is None else xp.logaddexp(lse2, chunk2)
     return lse, lse2
 
 
-def _log_weight_chunks(model, x, k, rng, k_chunk, given=()):
+def log_weight_chunks(model, x, k, rng, k_chunk, given=()):
     """log w = log p(x|z) + log p(z) - log q(z|x) of k samples per row of x (B, D), in chunks
-    of k_chunk samples: yields (kc, B) float64 arrays (docs/math.md §9). ``given``: a CVAE's (y,)."""
+    of k_chunk samples: yields (kc, B) float64 arrays (docs/math.md §9).
+
+    ``given``: what the model reads besides x, a CVAE's (y,) (``given_labels``).
+    """
     xp = model.xp
     x = xp.asarray(x, dtype=model.dtype)                   # (B, D)
     B, D = x.shape
@@ -260,34 +264,6 @@ def _log_weight_chunks(model, x, k, rng, k_chunk, given=()):
         log_px_z = model.log_px_given_z(z.reshape(kc * B, -1), x_rep, *y_rep)   # (kc*B,)
         log_w = log_px_z.reshape(kc, B) + log_prior_ratio(z, eps, logvar)   # (kc, B)
         yield log_w.astype(xp.float64)
-
-
-SWEEP_KS = (1, 10, 100, 1000, 5000)   # evaluate --iw-sweep
-
-
-def iw_sweep(model, x, ks=SWEEP_KS, rng: Generator | None = None, batch_size: int = 100,
-             labels=None) -> dict:
-    """L_K for every K in ``ks``, image by image, from one set of max(ks) samples per image.
-
-    Returns {K: (L_K (N,), ESS_K (N,))} as NumPy float64: L_K(x) = logsumexp of the
-    first K log-weights - log K (§9), ESS_K their effective sample size (§12). The
-    estimates for the different K share their samples (the first K of max(ks)), so
-    their differences are measured far more precisely than independent estimates
-    would be: the sweep's check that L_K rises with K compares them image by image.
-    """
-    require_vae(model, "the importance-weighted bound")
-    ks = sorted(set(int(k) for k in ks))
-    K, xp = ks[-1], model.xp
-    rng = rng or eval_generator(model, 0)
-    k_chunk = iw_k_chunk(model, batch_size)
-    bounds = {k: [] for k in ks}
-    for s in _batches(x.shape[0], batch_size):
-        log_w = xp.concatenate(list(_log_weight_chunks(model, x[s], K, rng, k_chunk,
-                                                       _given(model, labels, s))))   # (K, B)
-        for k in ks:
-            lse, lse2 = (logsumexp_softmax(a, xp)[0] for a in (log_w[:k], 2 * log_w[:k]))
-            bounds[k].append(xp.stack([lse - math.log(k), xp.exp(2 * lse - lse2)]))   # (2, B)
-    return {k: tuple(to_numpy(xp.concatenate(v, axis=1))) for k, v in bounds.items()}
 
 
 ACTIVE_THRESHOLD = 0.01   # Burda et al. 2015, Sec. 5.2: a unit is active above this variance
@@ -312,7 +288,7 @@ def active_units(model, x, threshold: float = ACTIVE_THRESHOLD, batch_size: int 
     a NumPy (Z,) array.
     """
     require_vae(model, "counting active units")
-    mu = model.xp.concatenate([model.encode(x[s], *_given(model, labels, s))[0]
+    mu = model.xp.concatenate([model.encode(x[s], *given_labels(model, labels, s))[0]
                                for s in _batches(x.shape[0], batch_size)])   # (N, Z)
     variances = to_numpy(latent_activity(mu))              # (Z,)
     return int((variances > threshold).sum()), variances
@@ -330,7 +306,7 @@ def latent_diagnostics(model, x, labels=None, threshold: float = ACTIVE_THRESHOL
     xp, means = model.xp, []
     kl = xp.zeros(model.latent_dim, dtype=xp.float64)                # (Z,) sums over images
     for s in _batches(x.shape[0], batch_size):
-        mu, logvar = model.encode(x[s], *_given(model, labels, s))   # (B, Z) each
+        mu, logvar = model.encode(x[s], *given_labels(model, labels, s))   # (B, Z) each
         kl += model.ops.gaussian_kl_per_dim(mu, logvar).astype(xp.float64).sum(axis=0)
         means.append(mu)
     variances = to_numpy(latent_activity(xp.concatenate(means)))    # (Z,)

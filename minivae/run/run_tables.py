@@ -116,8 +116,8 @@ def append_latents(run_dir: str, row: dict) -> None:
     """
     path = os.path.join(run_dir, LATENTS)
     kl_dims = [float(v) for v in row["kl_dims"]]
-    header = "" if os.path.exists(path) and os.path.getsize(path) else \
-        ",".join(["epoch", "active_units", "kl"] + [f"kl_{j + 1}" for j in range(len(kl_dims))]) + "\n"
+    names = ["epoch", "active_units", "kl"] + [f"kl_{j + 1}" for j in range(len(kl_dims))]
+    header = "" if os.path.exists(path) and os.path.getsize(path) else ",".join(names) + "\n"
     line = ",".join([str(int(row["epoch"])), str(int(row["active_units"])), _cell(row["kl"])]
                     + [_cell(v) for v in kl_dims]) + "\n"
     try:

@@ -36,7 +36,8 @@ def learning_rate(schedule: str, lr: float, epoch: int) -> float:
     return lr
 
 
-def kl_weight(beta: float, warmup_epochs: int, epoch: int, step: int, steps_per_epoch: int) -> float:
+def kl_weight(beta: float, warmup_epochs: int, epoch: int, step: int,
+              steps_per_epoch: int) -> float:
     """The KL's weight at ``step`` (0-based) of ``epoch`` (1-based) under a linear warm-up.
 
     Bowman et al. 2016; Sønderby et al. 2016 (docs/math.md §14): beta rises from 0

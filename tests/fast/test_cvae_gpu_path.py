@@ -52,7 +52,8 @@ def test_a_cvae_epoch_with_warmup_and_its_measurements(standin):
     from minivae.data import BatchIterator
     from minivae.run import epoch
     from minivae.run.config import TrainConfig
-    from minivae.run.evaluation import iw_sweep, latent_diagnostics, test_set_metrics
+    from minivae.run.evaluation import latent_diagnostics, test_set_metrics
+    from minivae.run.sweep import iw_sweep
     model = CVAE(**TINY, num_classes=4, free_bits=0.05, device="cuda")
     rng = np.random.default_rng(0)
     images = standin.asarray(rng.random((120, 12), dtype=np.float32))

@@ -8,7 +8,8 @@ import pytest
 
 from minivae import CVAE, VAE
 from minivae.run import evaluate, train
-from minivae.run.evaluation import eval_generator, iw_log_likelihood, iw_sweep
+from minivae.run.evaluation import eval_generator, iw_log_likelihood
+from minivae.run.sweep import iw_sweep
 from minivae.run.sweep import BURDA_SETTING, published_lines
 
 from conftest import make_tiny

@@ -60,12 +60,15 @@ def test_binarization(tiny, tmp_path, capsys):
 
 def test_conditional(tiny, tmp_path, capsys):
     results = conditional.main(args(tmp_path, "--epochs", "1", "--hidden", "8", "--latent-dim",
-                                    "2", "--n-test", "20", "--k", "10"), data=tiny)
-    assert set(results) == {"VAE", "CVAE"}
-    for r in results.values():
+                                    "2", "--n-test", "20", "--k", "10", "--k-mix", "5"), data=tiny)
+    assert set(results) == {"VAE", "CVAE", "mixture", "accuracy"}
+    for name in ("VAE", "CVAE"):
+        r = results[name]
         assert r["per_image"].shape == (20,) and r["nll"] < r["loss"] + 1   # L_K tighter
+    assert results["mixture"].shape == (20,) and 0 <= results["accuracy"] <= 1
     printed = capsys.readouterr().out
     assert "VAE minus CVAE" in printed and "log 10 = 2.30" in printed
+    assert "the CVAE without labels" in printed and "as a classifier" in printed
     assert (tmp_path / "conditional.png").stat().st_size > 0
 
 
