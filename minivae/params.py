@@ -85,7 +85,8 @@ def check_layers(n_layers: int, lower: str) -> None:
     """
     _, held = _BUDGET.get()
     budget.check(held + n_layers * LAYER_BYTES, f"a model of {n_layers:,} layers", lower,
-                 per=f" for their Python objects ({budget.size(LAYER_BYTES)} a layer)")
+                 per=f" for their Python objects ({budget.size(LAYER_BYTES)} a layer)"
+                 + (f" and the {budget.size(held)} held already" if held else ""))
 
 
 class ParamStore:
@@ -106,7 +107,8 @@ class ParamStore:
             shown = " x ".join(f"{n:,}" for n in shapes[name])
             budget.check(held + 2 * total * np.dtype(dtype).itemsize,
                          f"a model of {total:,} parameters (the largest, {name}, {shown})",
-                         f"lower the sizes that set {name}'s shape", per=" with their gradients")
+                         f"lower the sizes that set {name}'s shape", per=" with their gradients"
+                         + (f" and the {budget.size(held)} held already" if held else ""))
         self.params = ParamDict(xp.empty((total,), dtype=dtype), shapes, ops)   # (P,) and views
         self.grads = ParamDict(xp.zeros((total,), dtype=dtype), shapes, ops)    # (P,) and views
 

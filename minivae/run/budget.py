@@ -111,14 +111,26 @@ def _option(key: str, cfg) -> str:
     return f"{OPTIONS[key]} {_shown(getattr(cfg, key))}"
 
 
+def _lower(key: str, cfg) -> str:
+    """What lowers a term of row_terms: "lower --latent-dim", "use fewer layers in --hidden"."""
+    if key == "image":
+        return "use smaller images"
+    if key == "decoder_hidden" and cfg.decoder_hidden is None:
+        key = "hidden"                                     # the decoder mirrors --hidden
+    values = getattr(cfg, key)
+    many = isinstance(values, (list, tuple)) and len(values) > 6
+    return f"use fewer layers in {OPTIONS[key]}" if many else f"lower {OPTIONS[key]}"
+
+
 def _levers(cfg, terms, rows: int, eval_rows: int) -> tuple[str, str]:
     """(what was asked, what lowers it) for a step too large: the batch, k, the widest term."""
-    widest = _option(max(terms, key=lambda k: sum(terms[k])), cfg)
+    key = max(terms, key=lambda k: sum(terms[k]))
+    widest = _option(key, cfg)
     if rows < eval_rows:       # the test set's batches of 1000 weigh more than the step
-        return f"{widest} (on {eval_rows:,} test images at a time)", f"lower {widest}"
+        return f"{widest}, on {eval_rows:,} test images at a time,", _lower(key, cfg)
     batch = f"--k {cfg.k} with --batch-size {cfg.batch_size}" if cfg.k > 1 else \
         f"--batch-size {cfg.batch_size}"
-    if widest == "the image size" or rows > 100 * eval_rows:
+    if key == "image" or rows > 100 * eval_rows:
         return batch, "lower one of them" if cfg.k > 1 else "lower it"
     return f"{batch} and {widest}", "lower one of them"
 
