@@ -135,7 +135,7 @@ def test_latent_dim_1_draws_every_figure(tiny, tmp_path, model):
     assert train.main(args) == 0
     expected = {"loss_curves", "quality", "reconstructions", "latent_space", "interpolation"}
     if model == "vae":
-        expected |= {"samples", "manifold"}
+        expected |= {"samples", "manifold", "latent_kl"}   # latent_kl: each dimension's KL per epoch
     assert {p.stem for p in out.glob("*.png")} == expected
     report = (out / "report.html").read_text(encoding="utf-8")
     assert 'id="explorer-data"' in report and "the point sets z1" in report
