@@ -41,3 +41,14 @@ def test_generator_state_round_trips_on_the_cpu():
     h = Generator(np, 99)
     h.set_state(state)
     np.testing.assert_array_equal(h.normal((5,)), expected)
+
+
+def test_importing_minivae_does_not_load_cupy():
+    """CuPy (half a second to load) is imported when a GPU is first asked for, not before."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, minivae; m = minivae.VAE(input_dim=8, hidden_dims=(4,), "
+            "latent_dim=2); minivae.Adam(m.params); minivae.to_numpy(np.zeros(2)); "
+            "print('cupy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -54,7 +54,9 @@ class MinivaeSide:
         self.model = minivae.VAE(input_dim=784, hidden_dims=hidden, latent_dim=20,
                                  device=device, seed=1, fast=fused)
         self.opt = minivae.Adam(self.model.params, lr=1e-3, fast=fused)
-        self.batches = BatchIterator(self.xp.asarray(x), batch_size, seed=1)
+        # threads=None: the benchmark sets the BLAS threads itself (--threads); the default
+        # "auto" would choose its own count between batches
+        self.batches = BatchIterator(self.xp.asarray(x), batch_size, seed=1, threads=None)
         self.x_step = self.batches.data[:batch_size]            # (B, D): step()'s batch
 
     def step(self):

@@ -18,14 +18,34 @@ minivae/fast/ and reach CuPy through :func:`cupy_module`.
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 
-try:  # CuPy is an optional extra: `pip install minivae[gpu]`.
-    import cupy as _cupy
-except Exception:  # ImportError, or a CuPy built for a missing CUDA
-    _cupy = None
-_cupyx = None      # cupyx (pinned host memory), imported at its first use
+# CuPy is an optional extra (`pip install minivae[gpu]`), imported the first time a
+# GPU is asked for, not with minivae: loading it takes about half a second, which a
+# CPU run should not pay (nor a Ctrl-C during it).
+_cupy = None
+_cupy_tried = False   # True once the import was tried (or a module was set by use_cupy)
+_cupyx = None         # cupyx (pinned host memory), imported at its first use
+
+
+def _load_cupy():
+    """The ``cupy`` module, imported on the first call; None where it does not load."""
+    global _cupy, _cupy_tried
+    if not _cupy_tried:
+        _cupy_tried = True
+        try:
+            import cupy
+            _cupy = cupy
+        except Exception:  # ImportError, or a CuPy built for a missing CUDA
+            _cupy = None
+    return _cupy
+
+
+def _loaded_cupy():
+    """CuPy if it is already imported (by minivae or by the caller): arrays may be CuPy's."""
+    return _cupy if _cupy_tried else sys.modules.get("cupy")
 
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float64")
@@ -49,7 +69,7 @@ PROBE_KERNEL = ("T x", "T y", "y = x + (T)1", "minivae_probe")   # an Elementwis
 
 def cuda_problem() -> str | None:
     """Why ``device="cuda"`` cannot run here (a sentence), or None when it can."""
-    if _cupy is None:
+    if _load_cupy() is None:
         return "CuPy is not installed"
     if _PROBE["module"] is not _cupy:
         _PROBE.update(module=_cupy, problem=_probe_cuda(_cupy))
@@ -95,20 +115,22 @@ def resolve_device(device: str) -> str:
 
 def get_xp(device: str):
     """The array module for a device name: numpy for "cpu", cupy for "cuda"."""
-    return _cupy if resolve_device(device) == "cuda" else np
+    return _load_cupy() if resolve_device(device) == "cuda" else np
 
 
 def get_array_module(a):
     """The array module (numpy or cupy) that owns array ``a``."""
-    if _cupy is not None and isinstance(a, _cupy.ndarray):
-        return _cupy
+    cp = _loaded_cupy()
+    if cp is not None and isinstance(a, cp.ndarray):
+        return cp
     return np
 
 
 def to_numpy(a) -> np.ndarray:
     """A NumPy array with the values of ``a`` (copies from the GPU if needed)."""
-    if _cupy is not None and isinstance(a, _cupy.ndarray):
-        return _cupy.asnumpy(a)
+    cp = _loaded_cupy()
+    if cp is not None and isinstance(a, cp.ndarray):
+        return cp.asnumpy(a)
     return np.asarray(a)
 
 
@@ -186,7 +208,7 @@ class Generator:
 
 def cupy_module():
     """The ``cupy`` module, or None where CuPy is not installed or does not load."""
-    return _cupy
+    return _load_cupy()
 
 
 def use_cupy(module, cupyx=None):
@@ -197,9 +219,9 @@ def use_cupy(module, cupyx=None):
     it in with this (tests/conftest.py); ``use_cupy(*previous)`` puts CuPy back.
     Nothing in minivae calls it. The GPU probe runs again for the new module.
     """
-    global _cupy, _cupyx
-    previous = (_cupy, _cupyx)
-    _cupy, _cupyx = module, cupyx
+    global _cupy, _cupyx, _cupy_tried
+    previous = (_load_cupy(), _cupyx)     # the real CuPy (or None), to be put back
+    _cupy, _cupyx, _cupy_tried = module, cupyx, True
     return previous
 
 

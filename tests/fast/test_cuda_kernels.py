@@ -212,12 +212,14 @@ def test_tf32_changes_float32_gemms_only_while_on():
 
 def test_choosing_ops_for_numpy_never_imports_cupy(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_tried", True)   # CuPy counts as imported
     assert get_xp("cpu") is np
     assert type(choose_ops(np)).__module__ == "minivae.fast.forms"
 
 
 def test_enable_tf32_without_cupy_only_sets_the_variable(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_tried", True)   # CuPy counts as imported
     monkeypatch.delenv("CUPY_TF32", raising=False)
     gpu.enable_tf32()
     assert os.environ["CUPY_TF32"] == "1"

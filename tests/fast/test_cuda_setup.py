@@ -53,6 +53,7 @@ def no_nvrtc(x):
 def test_a_gpu_whose_libraries_work_is_used_and_the_probe_runs_once(monkeypatch):
     cp = fake_cupy()
     monkeypatch.setattr(backend, "_cupy", cp)
+    monkeypatch.setattr(backend, "_cupy_tried", True)   # CuPy counts as imported
     assert cuda_available() and cuda_available()
     assert cuda_problem() is None and resolve_device("auto") == "cuda"
     assert cp.calls == ["count", backend.PROBE_KERNEL]            # asked once, then kept
@@ -60,6 +61,7 @@ def test_a_gpu_whose_libraries_work_is_used_and_the_probe_runs_once(monkeypatch)
 
 def test_a_gpu_without_nvrtc_is_not_used_and_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", fake_cupy(kernel=no_nvrtc))
+    monkeypatch.setattr(backend, "_cupy_tried", True)   # CuPy counts as imported
     assert not cuda_available()
     assert resolve_device("auto") == "cpu"
     with pytest.raises(RuntimeError) as e:
@@ -76,11 +78,13 @@ def test_a_gpu_without_nvrtc_is_not_used_and_the_error_says_what_to_install(monk
 ])
 def test_no_gpu_a_bad_driver_or_a_wrong_result_means_the_cpu(monkeypatch, cp, says):
     monkeypatch.setattr(backend, "_cupy", cp)
+    monkeypatch.setattr(backend, "_cupy_tried", True)   # CuPy counts as imported
     assert not cuda_available() and says in cuda_problem()
 
 
 def test_without_cupy_the_reason_is_given(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_tried", True)   # CuPy counts as imported
     assert not cuda_available() and cuda_problem() == "CuPy is not installed"
 
 
