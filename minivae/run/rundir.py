@@ -81,7 +81,7 @@ def check_new_run_dir(run_dir: str) -> None:
         # a run that started here an instant ago (then the lock refuses this one).
         theirs = sorted(name for name in os.listdir(run_dir)
                         if name != LOCK and not name.startswith(TMP_PREFIX))
-        if theirs:
+        if theirs and not is_run_dir(run_dir):   # again: that run may have marked it meanwhile
             shown = ", ".join(theirs[:3]) + (", ..." if len(theirs) > 3 else "")
             raise RunError(f"{run_dir} already exists and was not made by minivae (it holds "
                            f"{shown}); a run never writes into such a directory. Choose an "
