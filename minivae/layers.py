@@ -3,7 +3,9 @@
 Shapes, one alphabet for the whole package:
     B  batch size        D  input size (784 for MNIST)
     H  a hidden width    Z  latent size
+    K  samples of z      Y  classes (a CVAE's one-hot label)
     I, O  a Dense layer's input and output sizes
+    C, H, W  a conv layer's channels, image height and width (conv.py)
 
 Every layer follows one protocol (as in numpy-ml and micrograd):
 

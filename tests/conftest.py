@@ -180,6 +180,21 @@ def make_tiny(path, n_train=512, n_test=128, seed=0):
     return str(path)
 
 
+def peak_bytes(fn):
+    """(the exception fn() raised or None, the peak bytes Python allocated while it ran)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        fn()
+    except Exception as e:                        # noqa: BLE001: the caller checks its type
+        raised = e
+    else:
+        raised = None
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return raised, peak
+
+
 def adam_by_hand(p, grads, lr, b1, b2, eps, wd=0.0):
     """Adam's plain formula (Kingma & Ba 2014) applied to the gradients in turn: (p, m, v)."""
     m = v = 0

@@ -58,17 +58,22 @@ def nonnegative_float(value):
     return x
 
 
-def int_list(value):
-    """ "512,256" or [512, 256] -> (512, 256): the hidden layer widths."""
+def _number_list(value, parse, expected):
+    """ "1,2" or [1, 2] -> (1, 2), each item through ``parse``; none, or a bad one, is an error."""
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
     try:
-        widths = tuple(positive_int(str(v).strip()) for v in items)
+        numbers = tuple(parse(str(v).strip()) for v in items)
     except argparse.ArgumentTypeError:
-        widths = ()
-    if not widths:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as "
-                                         f"400 or 512,256; got {shown(value)}")
-    return widths
+        numbers = ()
+    if not numbers:
+        raise argparse.ArgumentTypeError(f"expected {expected}; got {shown(value)}")
+    return numbers
+
+
+def int_list(value):
+    """ "512,256" or [512, 256] -> (512, 256): the hidden layer widths."""
+    return _number_list(value, positive_int,
+                        "comma-separated positive integers such as 400 or 512,256")
 
 
 def optional_int_list(value):
@@ -80,15 +85,8 @@ def optional_label_list(value):
     """ "0,1,2" or [0, 1, 2] -> (0, 1, 2): class labels (integers >= 0); None or "" stay None."""
     if value in (None, ""):
         return None
-    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-    try:
-        labels = tuple(nonnegative_int(str(v).strip()) for v in items)
-    except argparse.ArgumentTypeError:
-        labels = ()
-    if not labels:
-        raise argparse.ArgumentTypeError(f"expected comma-separated labels (integers >= 0) such "
-                                         f"as 0,1,2,3,4; got {shown(value)}")
-    return labels
+    return _number_list(value, nonnegative_int,
+                        "comma-separated labels (integers >= 0) such as 0,1,2,3,4")
 
 
 def unit_interval(value):

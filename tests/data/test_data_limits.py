@@ -10,7 +10,6 @@ import gzip
 import os
 import threading
 import time
-import tracemalloc
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +23,7 @@ from minivae.data.download import download, fetch_from_mirrors
 from minivae.data.idx import read_idx
 
 from test_data_download import LocalMirror
+from conftest import peak_bytes
 
 MiB = 1 << 20
 T10K = MNIST.files[("test", "images")]           # 7,840,016 bytes uncompressed
@@ -36,20 +36,6 @@ def gzip_of_zeros(n_bytes: int) -> bytes:
     for _ in range(n_bytes // MiB):
         parts.append(z.compress(chunk))
     return b"".join(parts) + z.flush()
-
-
-def peak_bytes(fn):
-    """(exception raised by fn(), peak bytes allocated while it ran)."""
-    tracemalloc.start()
-    try:
-        fn()
-    except Exception as e:                        # noqa: BLE001: the caller checks its type
-        raised = e
-    else:
-        raised = None
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return raised, peak
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ nothing was inflated. MINIVAE_MAX_DATA_BYTES sets the budget on purpose.
 
 import io
 import json
-import tracemalloc
 import zipfile
 import zlib
 
@@ -20,22 +19,9 @@ from minivae.data.custom import load_array_file
 from minivae.files import budget
 from minivae.files.npyfile import MAX_RATIO, MIN_BOMB
 from minivae.files.serialize import CheckpointError, load_npz
+from conftest import peak_bytes
 
 MiB = 1 << 20
-
-
-def peak_of(fn):
-    """(exception raised by fn() or None, peak bytes allocated while it ran)."""
-    tracemalloc.start()
-    try:
-        fn()
-    except Exception as e:                  # noqa: BLE001: the caller checks its type
-        raised = e
-    else:
-        raised = None
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return raised, peak
 
 
 def npz_of_zeros(path, shape, name="x", meta=None):
@@ -81,7 +67,7 @@ def test_a_small_npz_of_a_gigabyte_of_zeros_is_refused_without_inflating(tmp_pat
     monkeypatch.delenv(budget.ENV, raising=False)
     path = npz_of_zeros(tmp_path / "zeros.npz", (128 * 1024, 32, 32))
     assert (tmp_path / "zeros.npz").stat().st_size * MAX_RATIO < 128 * MiB
-    err, peak = peak_of(lambda: load_dataset(path, "train"))
+    err, peak = peak_bytes(lambda: load_dataset(path, "train"))
     assert isinstance(err, DataError), err
     assert "inflate to 128 MiB" in str(err) and "MINIVAE_MAX_DATA_BYTES" in str(err)
     assert peak < MiB                                          # nothing was inflated
@@ -91,7 +77,7 @@ def test_a_checkpoint_bomb_is_refused_the_same_way(tmp_path, monkeypatch):
     monkeypatch.delenv(budget.ENV, raising=False)
     path = npz_of_zeros(tmp_path / "ckpt.npz", (MIN_BOMB + MiB,), name="param/enc0.W",
                         meta={"format": "minivae", "version": 1, "config": {"model": "vae"}})
-    err, peak = peak_of(lambda: load_npz(path))
+    err, peak = peak_bytes(lambda: load_npz(path))
     assert isinstance(err, CheckpointError) and "times), more than images or weights" in str(err)
     assert peak < MiB
 

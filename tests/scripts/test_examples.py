@@ -25,7 +25,8 @@ import beta_sweep  # noqa: E402
 import importance_weighted  # noqa: E402
 import latent_size  # noqa: E402
 
-SCRIPTS = ["latent_size", "beta_sweep", "anomaly_detection", "importance_weighted"]
+SCRIPTS = ["latent_size", "beta_sweep", "anomaly_detection", "importance_weighted",
+           "posterior_collapse", "binarization", "conditional"]   # (the last three: test_latent_examples.py)
 
 
 @pytest.fixture

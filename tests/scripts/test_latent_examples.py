@@ -1,9 +1,9 @@
 """The examples of the conditional VAE, posterior collapse and binarization: each main() on a
-tiny synthetic data set, one or two epochs, as tests/scripts/test_examples.py runs the others."""
+tiny synthetic data set, one or two epochs, as tests/scripts/test_examples.py runs the others
+(which also runs their --help and checks that they use only the public API)."""
 
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -13,21 +13,10 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
                         "examples")
 sys.path.insert(0, EXAMPLES)
 
-import _common  # noqa: E402
 import binarization  # noqa: E402
 import conditional  # noqa: E402
 import posterior_collapse  # noqa: E402
-
-SCRIPTS = ["posterior_collapse", "binarization", "conditional"]
-
-
-@pytest.fixture
-def tiny():
-    """120 training and 60 test images of 8 x 8 uint8 noise, labels 0..9 (each present)."""
-    rng = np.random.default_rng(0)
-    images = lambda n: rng.integers(0, 256, (n, 8, 8), dtype=np.uint8)  # noqa: E731
-    labels = lambda n: np.arange(n) % 10  # noqa: E731
-    return _common.Data(images(120), labels(120), images(60), labels(60))
+from test_examples import tiny  # noqa: E402,F401 (the fixture: 8 x 8 noise, labels 0..9)
 
 
 def args(tmp_path, *more):
@@ -70,20 +59,3 @@ def test_conditional(tiny, tmp_path, capsys):
     assert "VAE minus CVAE" in printed and "log 10 = 2.30" in printed
     assert "the CVAE without labels" in printed and "as a classifier" in printed
     assert (tmp_path / "conditional.png").stat().st_size > 0
-
-
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_script_runs_from_the_command_line(script):
-    done = subprocess.run([sys.executable, os.path.join(EXAMPLES, f"{script}.py"), "--help"],
-                          capture_output=True, text=True, cwd=os.path.dirname(EXAMPLES))
-    assert done.returncode == 0, done.stderr
-    assert "--epochs" in done.stdout and "--data-dir" in done.stdout
-
-
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_the_examples_use_only_the_public_api(script):
-    import re
-    with open(os.path.join(EXAMPLES, f"{script}.py"), encoding="utf-8") as f:
-        source = f.read()
-    private = re.findall(r"minivae(?:\.\w+)*\._\w+|\.\s*_[a-z]\w*|\.(?:en|de)coder\b", source)
-    assert not private, f"examples/{script}.py reaches into minivae's private parts: {private}"
