@@ -203,12 +203,17 @@ class Spec(NamedTuple):
     args: tuple = ()
     kwargs: dict | None = None
 
-    def build(self, xp=np, store=None, rng=None, dtype="float32") -> Layer:
-        """The layer itself; one with parameters takes its views from ``store``."""
+    def build(self, xp=np, store=None, rng=None, dtype="float32", forms=None) -> Layer:
+        """The layer itself; one with parameters takes its views from ``store``.
+
+        ``forms``: {layer class: a faster form of it}, built in its place (the same
+        maths in fewer GPU launches: a fast set's ``layer_forms``, fast/cuda_kernels.py).
+        """
+        cls = forms.get(self.cls, self.cls) if forms else self.cls
         if self.name is None:
-            return self.cls(*self.args, xp=xp, **(self.kwargs or {}))
-        return self.cls(*self.args, **(self.kwargs or {}), rng=rng, dtype=dtype, xp=xp,
-                        store=store, name=self.name)
+            return cls(*self.args, xp=xp, **(self.kwargs or {}))
+        return cls(*self.args, **(self.kwargs or {}), rng=rng, dtype=dtype, xp=xp,
+                   store=store, name=self.name)
 
 
 def activation_spec(name: str) -> Spec:

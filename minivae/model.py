@@ -117,11 +117,14 @@ class BaseModel:
         shapes = {k: v for s in specs for k, v in s.cls.shapes(s.name, *s.args).items()}
         store = ParamStore(shapes, self.xp, self.dtype, self.ops)   # the optimizer reads ops there
         self.params, self.grads = store.params, store.grads
-        built = {s.name: s.build(self.xp, store, self.rng, self.dtype) for s in specs}  # init order
+        forms = self.ops.layer_forms    # faster forms of some layers (fast/cuda_kernels.py), or none
+        built = {s.name: s.build(self.xp, store, self.rng, self.dtype, forms)    # in init order
+                 for s in specs}
         if self.init == "glorot":                 # Keras's starting point instead of PyTorch's
             for s in specs:
                 glorot_uniform(built[s.name], self.rng)
-        layer = lambda s: built[s.name] if s.name is not None else s.build(self.xp)    # noqa: E731
+        layer = lambda s: (built[s.name] if s.name is not None                # noqa: E731
+                           else s.build(self.xp, forms=forms))
         self.encoder = [layer(s) for s in encoder]
         self.decoder = [layer(s) for s in decoder]
         if self.arch == "conv" or self.pixel_range != "unit":   # flat [0, 1] rows in

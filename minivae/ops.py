@@ -33,6 +33,7 @@ class Ops:
     name = "plain"
     description = "plain forms (minivae/ops.py)"
     likelihoods = LIKELIHOODS     # name -> likelihood class (a fast set may swap one)
+    layer_forms: dict = {}        # layer class -> a faster form of it (layers.Spec.build)
 
     def __init__(self, xp):
         self.xp = xp

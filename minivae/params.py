@@ -42,16 +42,17 @@ class ParamDict(dict):
 
     flat = None
     ops = None   # the model's elementwise forms (ops.py or fast/), which its optimizer runs
+    offsets = None   # name -> where its view starts in flat
     __setitem__ = __delitem__ = update = pop = popitem = setdefault = clear = _refuse("parameters")
 
     def __init__(self, flat, shapes: dict, ops=None):
-        views, offset = {}, 0
+        views, offsets, offset = {}, {}, 0
         for name, shape in shapes.items():
             n = math.prod(shape)
             views[name] = flat[offset:offset + n].reshape(shape)   # (n,) -> shape, a view
-            offset += n
+            offsets[name], offset = offset, offset + n
         dict.__init__(self, views)
-        self.flat, self.ops = flat, ops
+        self.flat, self.ops, self.offsets = flat, ops, offsets
 
 
 _BUDGET = contextvars.ContextVar("param_budget", default=(None, 0))

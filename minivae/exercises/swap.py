@@ -233,8 +233,9 @@ def with_student_functions(model, workspace, optimizer="adam"):
                        f"see python -m minivae.exercises check {workspace}")
     fns = namespace({name: on_device(fn, model.xp) for name, fn in loaded.functions.items()})
     for layer in all_layers(model):
-        if type(layer) in LAYERS:
-            layer.__class__, layer.fns = LAYERS[type(layer)][0], fns
+        plain = next((cls for cls in type(layer).__mro__ if cls in LAYERS), None)   # or a GPU form
+        if plain is not None:
+            layer.__class__, layer.fns = LAYERS[plain][0], fns
     if model.likelihood.name in LIKELIHOODS:
         model.likelihood = StudentLikelihood(model.likelihood,
                                              getattr(fns, LIKELIHOODS[model.likelihood.name][0]))

@@ -19,8 +19,10 @@ first use and kept (functools.cache); CuPy compiles it once per dtype.
 ``CudaOps`` has the methods of ``minivae.ops.Ops`` it replaces, with the
 same maths (the plain forms are in ops.py and likelihoods.py), and
 ``FusedBernoulli`` those of ``likelihoods.Bernoulli``. ``minivae.fast.forms.choose_ops``
-picks CudaOps for a model or optimizer built on the GPU with fast=True.
-Launches, by reading the plain forms as CuPy runs them:
+picks CudaOps for a model or optimizer built on the GPU with fast=True; such a
+model builds its Dense and ReLU layers in the forms below them here
+(``CudaOps.layer_forms``, swapped in by ``ops.layer_form``). Launches, by
+reading the plain forms as CuPy runs them:
 
     function                  plain form on CuPy    fused
     Bernoulli nll + grad      14 (incl. row sum)    2 (kernel + row sum)
@@ -29,14 +31,17 @@ Launches, by reading the plain forms as CuPy runs them:
     reparameterize_backward   8                     1
     gaussian_kl               6 (incl. row sum)     2 (kernel + row sum)
     gaussian_kl_per_dim       5                     1
+    Dense, forward + backward 2 + 3                 2 + 2 (the bias as a row of W)
+    ReLU, forward + backward  2 + 1                 1 + 1
 
 (counted on the CPU stand-in for CuPy, tests/fast/test_gpu_launches.py: the
-default model's step is 85 launches in plain forms, 44 fused).
+default model's step is 85 launches in plain forms, 37 fused).
 
 This module needs CuPy, which it takes from the backend (the only module that
 imports it); minivae/fast/forms.py imports this one only for CuPy arrays.
 
-Shapes: B batch, D pixels, Z latent size, H hidden width, P parameters.
+Shapes: B batch, D pixels, Z latent size, H hidden width, P parameters,
+I, O a Dense layer's input and output sizes.
 """
 
 from __future__ import annotations
@@ -44,8 +49,10 @@ from __future__ import annotations
 import functools
 
 from ..backend import cupy_module
+from ..layers import Dense, ReLU
 from ..likelihoods import LIKELIHOODS, Bernoulli
 from ..ops import Ops, adam_constants
+from ..params import ParamStore
 
 if cupy_module() is None:
     raise ImportError("minivae.fast.forms.cuda_kernels needs CuPy: pip install -e \".[gpu]\"")
@@ -83,6 +90,12 @@ SPECS = {
         dmu = dz + c * mu;
         dlogvar = dz * eps * ((T)0.5 * sigma) + c * ((T)0.5 * expm1(logvar));
         """),
+    "relu": (
+        "T x", "T y, bool active",
+        """
+        active = x > (T)0;                               // kept for the backward: dy * active
+        y = x * (T)active;                               // max(x, 0); a NaN stays NaN, as in ReLU
+        """),
     "gaussian_kl": (
         "T mu, T logvar", "T kl",
         """
@@ -117,12 +130,72 @@ class FusedBernoulli(Bernoulli):
         return nll.sum(axis=1), grad                                              # (B,), (B, D)
 
 
+# -- layers in fewer launches: the same maths as layers.py -------------------------
+
+class BiasRowDense(Dense):
+    """layers.Dense with its bias as one more row of W (the "bias trick"):
+
+        [x, 1] (B, I+1) @ [W; b] (I+1, O)  =  x W + b                       one GEMM
+        [x, 1]^T (I+1, B) @ dy (B, O)      =  [x^T dy; 1^T dy]  =  [dW; db]  one GEMM
+
+    so the bias add of the forward and the bias gradient's sum of the backward
+    ride on the GEMMs. W and b lie one after the other in the model's flat
+    vector (params.py), so [W; b] is a view of it, not a copy, and so is
+    [dW; db] of the gradient's. [x, 1] is x copied beside a column of ones; the
+    ones are written when a batch size is first seen.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, rng=None, dtype="float32", xp=None,
+                 store: ParamStore | None = None, name: str = "dense"):
+        if store is None:
+            store = ParamStore(self.shapes(name, in_dim, out_dim), xp, dtype)
+        super().__init__(in_dim, out_dim, rng, dtype, xp, store, name)
+        self._Wb, self._dWb = (bias_as_row(d, name) for d in (store.params, store.grads))
+        self.x1 = None                               # [x, 1] (B, I+1), kept for [dW; db]
+
+    def forward(self, x):
+        B, I = x.shape
+        if self.x1 is None or self.x1.shape[0] != B:      # a new batch size: the ones, once
+            self.x1 = self.xp.empty((B, I + 1), dtype=self._W.dtype)
+            self.x1[:, I] = 1
+        self.x = x                                        # (B, I), as layers.Dense keeps it
+        self.x1[:, :I] = x                                # (B, I) into (B, I+1), one copy
+        return self.x1 @ self._Wb                         # (B, I+1) @ (I+1, O) -> (B, O)
+
+    def backward(self, dy, need_dx: bool = True):
+        self.xp.matmul(self.x1.T, dy, out=self._dWb)      # (I+1, B) @ (B, O) -> [dW; db]
+        if not need_dx:
+            return None
+        return dy @ self._W.T                             # (B, O) @ (O, I) -> (B, I)
+
+
+def bias_as_row(d, name: str):
+    """[W; b] (I+1, O): the flat vector of ``d`` where "<name>.W" (I, O) and then "<name>.b"
+    (O,) lie, as one matrix (a view)."""
+    start, (I, O) = d.offsets[f"{name}.W"], d[f"{name}.W"].shape
+    if d.offsets[f"{name}.b"] != start + I * O:
+        raise ValueError(f"{name}.b does not follow {name}.W in the flat vector")
+    return d.flat[start:start + (I + 1) * O].reshape(I + 1, O)
+
+
+class FusedReLU(ReLU):
+    """layers.ReLU with its forward in one kernel, which writes y and the mask together."""
+
+    def forward(self, x):
+        # The outputs in x's memory order (a conv layer's images keep the batch last), which
+        # a kernel would not keep if it allocated them itself.
+        y, self.active = self.xp.empty_like(x), self.xp.empty_like(x, dtype=bool)   # (B, H) each
+        kernel("relu")(x, y, self.active)
+        return y
+
+
 class CudaOps(Ops):
     """ops.Ops with each elementwise chain in one fused kernel."""
 
     name = "cuda-fused"
     description = "fused CUDA kernels (CuPy)"
     likelihoods = {**LIKELIHOODS, "bernoulli": FusedBernoulli}
+    layer_forms = {Dense: BiasRowDense, ReLU: FusedReLU}   # the same layers, fewer launches
 
     def reparameterize(self, mu, logvar, eps):
         return kernel("reparameterize")(mu, logvar, _same_dtype(eps, mu))   # (z, std), (B, Z)

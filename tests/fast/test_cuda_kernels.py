@@ -117,6 +117,61 @@ def test_kl_kernel_equals_the_plain_form(fused, dtype):
     assert gpu_ops.gaussian_kl(mu_g, logvar_g).dtype == dtype
 
 
+# -- the GPU's forms of Dense and ReLU against layers.py's (fast/cuda_kernels.py) -------
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_bias_row_dense_equals_the_plain_dense(dtype):
+    """[x, 1] @ [W; b] is x W + b, and [x, 1]^T dy is [dW; db]: every output and gradient
+    of layers.Dense, for two batch sizes in turn (the column of ones is kept per size)."""
+    from minivae.fast.cuda_kernels import BiasRowDense
+    from minivae.layers import Dense
+    xp = get_xp("cuda")
+    plain = Dense(7, 5, dtype=dtype, xp=np)
+    fused = BiasRowDense(7, 5, dtype=dtype, xp=xp)
+    fused.W[...], fused.b[...] = on_gpu(plain.W), on_gpu(plain.b)
+    tol = TOL[dtype]
+    for b in (6, 3, 6):
+        x, dy = rand((b, 7), b, dtype), rand((b, 5), b + 1, dtype)
+        np.testing.assert_allclose(to_numpy(fused.forward(on_gpu(x))), plain.forward(x), **tol)
+        dx = fused.backward(on_gpu(dy))
+        np.testing.assert_allclose(to_numpy(dx), plain.backward(dy), **tol)
+        np.testing.assert_allclose(to_numpy(fused.dW), plain.dW, **tol)
+        np.testing.assert_allclose(to_numpy(fused.db), plain.db, **tol)
+        assert fused.backward(on_gpu(dy), need_dx=False) is None
+
+
+@pytest.mark.cuda
+def test_the_bias_row_is_a_view_of_the_flat_vectors():
+    from minivae.fast.cuda_kernels import BiasRowDense, bias_as_row
+    model = VAE(input_dim=12, hidden_dims=(8,), latent_dim=3, device="cuda", seed=0)
+    dense = [layer for layer in model.encoder + model.decoder if isinstance(layer, BiasRowDense)]
+    assert len(dense) == 3 and isinstance(model.mu_head, BiasRowDense)
+    wb = bias_as_row(model.params, "enc0")                  # (I+1, O): W's rows, then b
+    wb[-1] = 7.0
+    assert (to_numpy(model.params["enc0.b"]) == 7.0).all()
+    from minivae.params import ParamStore
+    store = ParamStore({"a.b": (3,), "a.W": (2, 3)}, get_xp("cuda"))
+    with pytest.raises(ValueError, match="a.b does not follow a.W"):
+        bias_as_row(store.params, "a")
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_fused_relu_equals_the_plain_relu_and_keeps_the_memory_order(dtype):
+    from minivae.fast.cuda_kernels import FusedReLU
+    from minivae.layers import ReLU
+    x = rand((4, 3, 5, 6), 11, dtype)
+    x[0, 0, 0, :3] = [0.0, -0.0, np.nan]                    # the kink, and a NaN that must stay
+    x_gpu = on_gpu(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)   # batch last, as conv layers
+    plain, fused = ReLU(np), FusedReLU(get_xp("cuda"))
+    y = fused.forward(x_gpu)
+    np.testing.assert_array_equal(to_numpy(y), plain.forward(x))    # bit for bit, NaN included
+    assert y.strides == x_gpu.strides and fused.active.dtype == bool
+    dy = rand((4, 3, 5, 6), 12, dtype)
+    np.testing.assert_array_equal(to_numpy(fused.backward(on_gpu(dy))), plain.backward(dy))
+
+
 @pytest.mark.cuda
 def test_a_gpu_model_and_optimizer_use_the_fused_set_unless_told_not_to():
     from minivae.fast.cuda_kernels import CudaOps, FusedBernoulli
@@ -239,7 +294,7 @@ def test_every_kernel_literal_is_cast_to_T():
     tree = ast.parse(open(KERNEL_FILE).read())
     specs = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                  and getattr(node.targets[0], "id", None) == "SPECS")
-    assert sorted(specs) == ["adam", "bernoulli", "gaussian_kl", "reparameterize",
+    assert sorted(specs) == ["adam", "bernoulli", "gaussian_kl", "relu", "reparameterize",
                              "reparameterize_backward"]
     for name, (_, _, body) in specs.items():
         code = re.sub(r"//[^\n]*", "", body)                        # comments may say anything
