@@ -124,7 +124,8 @@ class _ConvBase(Layer):
     def shapes(cls, name, in_channels, out_channels, kernel_size):
         """{"<name>.W": the PyTorch weight shape, "<name>.b": (out_channels,)}."""
         k = kernel_size
-        w = (out_channels, in_channels, k, k) if cls is Conv2d else (in_channels, out_channels, k, k)
+        w = ((out_channels, in_channels, k, k) if issubclass(cls, Conv2d)
+             else (in_channels, out_channels, k, k))
         return {f"{name}.W": w, f"{name}.b": (out_channels,)}
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -147,6 +148,10 @@ class _ConvBase(Layer):
         a = 1.0 / math.sqrt(self._W.shape[1] * self.k * self.k)
         self._W[...] = rng.uniform(self._W.shape, -a, a, dtype=self._W.dtype)
         self._b[...] = rng.uniform(self._b.shape, -a, a, dtype=self._b.dtype)
+
+    def col2im(self, cols, shape):
+        """col2im with this layer's k, s and p (a GPU form does it in one kernel)."""
+        return col2im(cols, shape, self.k, self.stride, self.padding, self.xp)
 
     def _check_input(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -183,7 +188,7 @@ class Conv2d(_ConvBase):
         if not need_dx:                                                      # the first layer:
             return None                                                      # skip GEMM + col2im
         dcols = self._W.reshape(self.out_channels, -1).T @ dy2               # (K, L)
-        return col2im(dcols, self.x_shape, self.k, self.stride, self.padding, self.xp)
+        return self.col2im(dcols, self.x_shape)                              # (B, C, H, W)
 
 
 class ConvTranspose2d(_ConvBase):
@@ -218,7 +223,7 @@ class ConvTranspose2d(_ConvBase):
         W2 = self._W.reshape(self.in_channels, -1)                           # (C, O k k)
         cols = W2.T @ self.x2                                                # (O k k, H W B)
         self.y_shape = (B, self.out_channels, self.out_size(H, 0), self.out_size(W, 1))
-        y = col2im(cols, self.y_shape, self.k, self.stride, self.padding, self.xp)
+        y = self.col2im(cols, self.y_shape)
         y += self._b[None, :, None, None]
         return y                                                             # (B, O, Ho, Wo)
 

@@ -13,14 +13,15 @@ run once per element, with a type placeholder T that CuPy fills in from the
 arrays (float for float32, double for float64), so one source serves both
 dtypes and the float64 gradient checks run through the same kernels. Every
 literal is written (T)0.5, (T)1: a bare 0.5 is a double in C++ and would
-silently turn float32 arithmetic into float64. Each kernel is built at its
-first use and kept (functools.cache); CuPy compiles it once per dtype.
+silently turn float32 arithmetic into float64 (index arithmetic on ints, as
+col2im's, keeps its 0s ints). Each kernel is built at its first use and kept
+(functools.cache); CuPy compiles it once per dtype.
 
 ``CudaOps`` has the methods of ``minivae.ops.Ops`` it replaces, with the
 same maths (the plain forms are in ops.py and likelihoods.py), and
 ``FusedBernoulli`` those of ``likelihoods.Bernoulli``. ``minivae.fast.forms.choose_ops``
 picks CudaOps for a model or optimizer built on the GPU with fast=True; such a
-model builds its Dense and ReLU layers in the forms below them here
+model builds its Dense, ReLU and conv layers in the forms below them here
 (``CudaOps.layer_forms``, swapped in by ``ops.layer_form``). Launches, by
 reading the plain forms as CuPy runs them:
 
@@ -33,15 +34,18 @@ reading the plain forms as CuPy runs them:
     gaussian_kl_per_dim       5                     1
     Dense, forward + backward 2 + 3                 2 + 2 (the bias as a row of W)
     ReLU, forward + backward  2 + 1                 1 + 1
+    col2im (conv layers)      k^2 + 1 (17 for k=4)  1 (a gather: each pixel sums its taps)
 
 (counted on the CPU stand-in for CuPy, tests/fast/test_gpu_launches.py: the
-default model's step is 85 launches in plain forms, 37 fused).
+default model's step is 85 launches in plain forms, 37 fused; the small conv
+VAE's there, 131 with conv.py's col2im and 83 with the gather).
 
 This module needs CuPy, which it takes from the backend (the only module that
 imports it); minivae/fast/forms.py imports this one only for CuPy arrays.
 
 Shapes: B batch, D pixels, Z latent size, H hidden width, P parameters,
-I, O a Dense layer's input and output sizes.
+I, O a Dense layer's input and output sizes; in col2im, conv.py's (C x H x W
+an image, k x k the kernel, s the stride, p the padding, Ho x Wo the output).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from __future__ import annotations
 import functools
 
 from ..backend import cupy_module
+from ..conv import Conv2d, ConvTranspose2d, output_size
 from ..layers import Dense, ReLU
 from ..likelihoods import LIKELIHOODS, Bernoulli
 from ..ops import Ops, adam_constants
@@ -100,6 +105,31 @@ SPECS = {
         "T mu, T logvar", "T kl",
         """
         kl = (T)0.5 * (mu * mu + (expm1(logvar) - logvar));   // each dimension's KL, >= 0
+        """),
+    # conv.col2im as a gather: one thread per pixel (c, h, w, b) of x (C, H, W, B) sums the
+    # entries of cols (C, k, k, Ho, Wo, B) copied from it: tap (u, v) of output (io, jo)
+    # read pixel (s io + u - p, s jo + v - p), so for each tap io = (h + p - u) / s, where
+    # that divides exactly and lands inside the output. No two threads write one pixel.
+    "col2im": (
+        "raw T cols, int32 H, int32 W, int32 B, int32 k, int32 s, int32 p, int32 Ho, int32 Wo",
+        "T x",
+        """
+        const int b = i % B;                             // i: this pixel, in x's C order
+        const int w = i / B % W;
+        const int h = i / B / W % H;
+        const ptrdiff_t c = i / B / W / H;               // 64-bit: the index into cols below
+        T sum = (T)0;
+        for (int u = 0; u < k; u++) {
+            const int hs = h + p - u;                    // s io, for the output row io
+            const int io = hs / s;
+            for (int v = 0; v < k; v++) {
+                const int ws = w + p - v;                // s jo, for the output column jo
+                const int jo = ws / s;
+                if (hs >= 0 && hs % s == 0 && io < Ho && ws >= 0 && ws % s == 0 && jo < Wo)
+                    sum += cols[((((c * k + u) * k + v) * Ho + io) * Wo + jo) * B + b];
+            }
+        }
+        x = sum;
         """),
 }
 
@@ -189,13 +219,36 @@ class FusedReLU(ReLU):
         return y
 
 
+class GatherCol2im:
+    """A conv layer's col2im (conv.py) in one launch, the "col2im" kernel: one thread per
+    pixel sums what the pixel's patches gave, where conv.col2im adds one tap at a time
+    (k^2 launches) onto zeros (one more)."""
+
+    def col2im(self, cols, shape):
+        B, C, H, W = shape
+        k, s, p = self.k, self.stride, self.padding
+        x = self.xp.empty((C, H, W, B), dtype=cols.dtype)   # every pixel is written: no zeros
+        kernel("col2im")(cols, H, W, B, k, s, p, output_size(H, k, s, p),
+                         output_size(W, k, s, p), x)
+        return x.transpose(3, 0, 1, 2)                      # (B, C, H, W), a view, as conv's
+
+
+class FusedConv2d(GatherCol2im, Conv2d):
+    """conv.Conv2d with its backward's col2im (dx) in one kernel."""
+
+
+class FusedConvTranspose2d(GatherCol2im, ConvTranspose2d):
+    """conv.ConvTranspose2d with its forward's col2im in one kernel."""
+
+
 class CudaOps(Ops):
     """ops.Ops with each elementwise chain in one fused kernel."""
 
     name = "cuda-fused"
     description = "fused CUDA kernels (CuPy)"
     likelihoods = {**LIKELIHOODS, "bernoulli": FusedBernoulli}
-    layer_forms = {Dense: BiasRowDense, ReLU: FusedReLU}   # the same layers, fewer launches
+    layer_forms = {Dense: BiasRowDense, ReLU: FusedReLU,     # the same layers, fewer launches
+                   Conv2d: FusedConv2d, ConvTranspose2d: FusedConvTranspose2d}
 
     def reparameterize(self, mu, logvar, eps):
         return kernel("reparameterize")(mu, logvar, _same_dtype(eps, mu))   # (z, std), (B, Z)

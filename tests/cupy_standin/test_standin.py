@@ -180,8 +180,95 @@ def test_an_elementwise_kernel_refuses_what_cupy_refuses():
     with pytest.raises(TypeError, match="Unsupported type <class 'numpy.ndarray'>"):
         k(x32, np.ones(3, np.float32))
     assert k(x32, 2.0).dtype == np.float32               # a scalar takes T from the arrays
-    with pytest.raises(NotImplementedError, match="raw"):
-        cp.ElementwiseKernel("raw T x", "T y", "y = x[i]", "gather")
+    gather = cp.ElementwiseKernel("raw T x", "T y", "y = x[i]", "gather")
+    with pytest.raises(ValueError, match="Loop size is undecided"):
+        gather(x32)                                      # no array that is not raw: no shape
+    assert gather(x32, size=2).shape == (2,)
+    with pytest.raises(ValueError, match="'size' can be used only if all of the ndarray are 'raw'"):
+        gather(x32, cp.empty(3, dtype=cp.float32), size=3)
+    with pytest.raises(TypeError, match="Type is mismatched"):
+        gather(x32, x64)                                 # a raw array binds T too
+
+
+# -- ElementwiseKernel: raw arrays, i, loops and ifs (a gather, as fast/cuda_kernels' col2im) --
+
+def test_i_is_the_outputs_c_order_index_and_raw_reads_are_flat():
+    transpose = cp.ElementwiseKernel("raw T a, int32 R, int32 C", "T y", """
+        const int r = i % R;              // y (C, R): i = j R + r
+        const int j = i / R;
+        y = a[r * C + j];                 // a (R, C), read flat in C order
+    """, "transpose")
+    wrong = cp.ElementwiseKernel("raw T a, int32 R, int32 C", "T y", """
+        const int r = i % R;
+        const int j = i / R;
+        y = a[j * R + r];                 // R and C swapped: in bounds, the wrong element
+    """, "transpose_wrong")
+    a = np.arange(12.0).reshape(3, 4)
+    y = cp.empty((4, 3))
+    assert transpose(cp.asarray(a), 3, 4, y) is y
+    np.testing.assert_array_equal(y.get(), a.T)
+    assert not np.array_equal(wrong(cp.asarray(a), 3, 4, cp.empty((4, 3))).get(), a.T)
+    index = cp.ElementwiseKernel("T x", "T y", "y = (T)i", "index")
+    np.testing.assert_array_equal(index(cp.zeros((2, 3))).get(), np.arange(6.0).reshape(2, 3))
+
+
+def test_int_locals_divide_as_c_does():
+    divide = cp.ElementwiseKernel("T x", "int32 q, int32 r", """
+        const int n = (int)x;
+        q = n / 3;                        // C truncates toward zero: -7 / 3 = -2
+        r = n % 3;                        //   and the remainder takes n's sign: -1
+    """, "divide")
+    q, r = divide(cp.asarray(np.array([-7.0, 7.0, -1.0])))
+    assert q.dtype == np.int32 and q.tolist() == [-2, 2, 0] and r.tolist() == [-1, 1, -1]
+
+
+def test_a_for_loop_and_ifs_mask_their_updates():
+    positive_row_sums = cp.ElementwiseKernel("raw T a, int32 n", "T y, int32 count", """
+        T s = (T)0;
+        count = 0;
+        for (int j = 0; j < n; j++) {
+            const T v = a[i * n + j];
+            if (v > (T)0) {               // elements where v <= 0 keep s and count
+                s += v;
+                count++;
+                if (v > (T)2) s += (T)100;    // nested: both conditions
+            }
+        }
+        y = s;
+    """, "positive_row_sums")
+    a = np.random.default_rng(0).uniform(-3, 3, (5, 7))
+    y, count = positive_row_sums(cp.asarray(a), 7, cp.empty(5), cp.empty(5, dtype=cp.int32))
+    want = np.where(a > 0, a, 0).sum(axis=1) + 100 * (a > 2).sum(axis=1)
+    np.testing.assert_allclose(y.get(), want)
+    assert count.get().tolist() == (a > 0).sum(axis=1).tolist()
+
+
+def test_an_index_is_checked_only_where_the_element_reads():
+    shift = cp.ElementwiseKernel("raw T a", "T y", """
+        y = (T)0;
+        if (i >= 1) y = a[i - 1];         // element 0 computes the index -1, and reads nothing
+    """, "shift")
+    a = cp.asarray(np.array([1.0, 2.0, 3.0]))
+    assert shift(a, cp.empty(3)).tolist() == [0.0, 1.0, 2.0]
+    unguarded = cp.ElementwiseKernel("raw T a", "T y", "y = a[i - 1]", "unguarded")
+    with pytest.raises(IndexError, match="raw a.* of 3 elements read out of bounds by 1 "
+                                         "element.*the first 0"):
+        unguarded(a, cp.empty(3))
+
+
+@pytest.mark.parametrize("in_params, body, what", [
+    ("T x", "if (x > (T)0) y = x; else y = -x;", "'else'"),
+    ("T x", "while (x > (T)0) y = x;", "'while'"),
+    ("raw T x", "x[i] = (T)1; y = (T)0;", "writing to raw x"),
+    ("T x", "y = x + undeclared;", "'undeclared', which is no parameter"),
+    ("raw T x, T c", "y = c > (T)0 ? x[i] : (T)0;", r"raw x inside \?:"),
+    ("T x", "for (int j = 0; j < i; j++) y = x;", "condition differs between elements"),
+    ("T x", "const T t = x; if (x > (T)0) { const T t = (T)1; } y = t;", "declares 't' again"),
+])
+def test_what_the_translation_does_not_model_is_named(in_params, body, what):
+    with pytest.raises(NotImplementedError, match=what):
+        k = cp.ElementwiseKernel(in_params, "T y", body, "unmodelled")
+        k(*(cp.ones(2) for _ in in_params.split(",")))
 
 
 # -- the hook: the stand-in is used only where a test puts it ---------------------------

@@ -48,14 +48,20 @@ def test_the_learners_functions_compute_what_minivae_does(solved, capsys, kwargs
 
 
 @pytest.mark.cuda
-def test_on_the_gpu_the_learners_numpy_functions_get_host_copies(solved):
-    a = minivae.VAE(seed=0, dtype="float64", device="cuda")
-    b = with_student_functions(minivae.VAE(seed=0, dtype="float64", device="cuda"), str(solved))
-    from minivae.exercises.swap import StudentDense, StudentReLU, all_layers
-    swapped = [type(layer) for layer in all_layers(b) if isinstance(layer, (minivae.layers.Dense,
-                                                                          minivae.layers.ReLU))]
-    assert set(swapped) == {StudentDense, StudentReLU}      # the GPU's forms of them swapped too
-    same_step(a, b, a.xp.asarray(np.random.default_rng(1).normal(size=(6, 20))))
+@pytest.mark.parametrize("kwargs", [{}, CONV], ids=["dense", "conv"])
+def test_on_the_gpu_the_learners_numpy_functions_get_host_copies(solved, kwargs):
+    a = minivae.VAE(seed=0, dtype="float64", device="cuda", **kwargs)
+    b = with_student_functions(minivae.VAE(seed=0, dtype="float64", device="cuda", **kwargs),
+                               str(solved))
+    from minivae.conv import Conv2d, ConvTranspose2d
+    from minivae.exercises.swap import LAYERS, all_layers
+    plain = (minivae.layers.Dense, minivae.layers.ReLU, Conv2d, ConvTranspose2d)
+    swapped = {type(layer) for layer in all_layers(b) if isinstance(layer, plain)}
+    built = {next(c for c in type(layer).__mro__ if c in LAYERS) for layer in all_layers(a)
+             if isinstance(layer, plain)}
+    assert swapped == {LAYERS[c][0] for c in built}         # the GPU's forms of them swapped too
+    assert (Conv2d in built) == bool(kwargs)
+    same_step(a, b, a.xp.asarray(np.random.default_rng(1).normal(size=(6, a.latent_dim))))
     opt_a, opt_b = minivae.Adam(a.params), minivae.Adam(b.params)
     opt_a.step(a.grads)
     opt_b.step(b.grads)

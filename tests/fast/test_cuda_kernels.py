@@ -172,6 +172,62 @@ def test_the_fused_relu_equals_the_plain_relu_and_keeps_the_memory_order(dtype):
     np.testing.assert_array_equal(to_numpy(fused.backward(on_gpu(dy))), plain.backward(dy))
 
 
+# (k, s, p, output_padding, H, W): the conv VAE's; k not a multiple of s, no padding, odd
+# sizes, output_padding; padding 2; a stride larger than the kernel (pixels no tap reads); k 1
+CONV_SETTINGS = [(4, 2, 1, 0, 8, 8), (3, 2, 0, 1, 7, 9), (5, 3, 2, 2, 11, 6),
+                 (2, 3, 1, 1, 7, 5), (1, 1, 0, 0, 3, 4)]
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("k, s, p, op, H, W", CONV_SETTINGS)
+def test_the_fused_conv_layers_equal_the_plain_ones(dtype, k, s, p, op, H, W):
+    """The col2im gather (one thread per pixel) against conv.col2im (one add per tap): the
+    forward and every gradient of Conv2d (its backward's dx) and ConvTranspose2d (its forward)."""
+    from minivae.conv import Conv2d, ConvTranspose2d
+    from minivae.fast.cuda_kernels import FusedConv2d, FusedConvTranspose2d
+    xp = get_xp("cuda")
+    for plain_cls, fused_cls, extra in ((Conv2d, FusedConv2d, {}),
+                                        (ConvTranspose2d, FusedConvTranspose2d,
+                                         {"output_padding": op})):
+        plain = plain_cls(2, 3, k, stride=s, padding=p, dtype=dtype, **extra)
+        fused = fused_cls(2, 3, k, stride=s, padding=p, dtype=dtype, xp=xp, **extra)
+        fused.W[...], fused.b[...] = on_gpu(plain.W), on_gpu(plain.b)
+        x = rand((5, 2, H, W), k + s, dtype)
+        y = plain.forward(x)
+        np.testing.assert_allclose(to_numpy(fused.forward(on_gpu(x))), y, **TOL[dtype])
+        dy = rand(y.shape, p + 7, dtype)
+        dx = fused.backward(on_gpu(dy))
+        np.testing.assert_allclose(to_numpy(dx), plain.backward(dy), **TOL[dtype])
+        assert dx.shape == x.shape
+        np.testing.assert_allclose(to_numpy(fused.dW), plain.dW, **TOL[dtype])
+        np.testing.assert_allclose(to_numpy(fused.db), plain.db, **TOL[dtype])
+
+
+@pytest.mark.cuda
+def test_a_conv_model_on_the_gpu_builds_the_fused_conv_layers(standin):
+    """One launch for each col2im, where conv.py's adds once per tap onto zeros."""
+    from cupy_standin._ledger import LEDGER
+    from minivae.conv import Conv2d, ConvTranspose2d
+    from minivae.exercises.swap import all_layers
+    from minivae.fast.cuda_kernels import FusedConv2d, FusedConvTranspose2d
+    conv = dict(arch="conv", image_shape=(1, 9, 7), channels=(3, 4), kernel_size=3, stride=2,
+                padding=1, latent_dim=2, seed=0, device="cuda")
+    fused, plain = VAE(**conv), VAE(**conv, fast=False)
+    kinds = {type(layer) for layer in all_layers(fused)}
+    assert {FusedConv2d, FusedConvTranspose2d} <= kinds and not {Conv2d, ConvTranspose2d} & kinds
+    x = standin.asarray(np.random.default_rng(0).random((3, 63), dtype=np.float32))
+    eps = standin.zeros((3, 2), dtype=np.float32)
+    with LEDGER.window() as w:
+        loss = fused.loss_and_grads(x, eps)[0]
+    assert float(loss) == pytest.approx(float(plain.loss_and_grads(x, eps)[0]), rel=1e-6)
+    np.testing.assert_allclose(to_numpy(fused.grads.flat), to_numpy(plain.grads.flat),
+                               rtol=1e-5, atol=1e-6)
+    launched = [e.what for e in w.launches]   # col2im: the decoder's 2 forwards, a conv's dx
+    assert launched.count("ElementwiseKernel minivae_col2im") == 3, w.table()
+    assert "zeros" not in launched, w.table()
+
+
 @pytest.mark.cuda
 def test_a_gpu_model_and_optimizer_use_the_fused_set_unless_told_not_to():
     from minivae.fast.cuda_kernels import CudaOps, FusedBernoulli
@@ -290,16 +346,25 @@ def test_host_copy_on_the_cpu_is_ready_at_once_and_a_copy():
 
 
 def test_every_kernel_literal_is_cast_to_T():
-    """A bare 0.5 is a double in C++: it would turn float32 kernels into float64 arithmetic."""
+    """A bare 0.5 is a double in C++: it would turn float32 kernels into float64 arithmetic.
+
+    One exception: a whole number compared with or assigned to an int (col2im's ``u = 0``,
+    ``hs >= 0``), which is index arithmetic: no T is involved, and (T)0 there would turn
+    an int comparison into a float one."""
     tree = ast.parse(open(KERNEL_FILE).read())
     specs = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                  and getattr(node.targets[0], "id", None) == "SPECS")
-    assert sorted(specs) == ["adam", "bernoulli", "gaussian_kl", "relu", "reparameterize",
-                             "reparameterize_backward"]
-    for name, (_, _, body) in specs.items():
+    assert sorted(specs) == ["adam", "bernoulli", "col2im", "gaussian_kl", "relu",
+                             "reparameterize", "reparameterize_backward"]
+    for name, (inputs, _, body) in specs.items():
         code = re.sub(r"//[^\n]*", "", body)                        # comments may say anything
+        ints = set(re.findall(r"\bint(?:32)?\s+(\w+)", inputs + code))   # int parameters, locals
         for number in re.finditer(r"(?<![\w.])\d+(\.\d*)?([eE][-+]?\d+)?", code):
-            assert code[:number.start()].endswith("(T)"), \
+            before = code[:number.start()]
+            beside = re.search(r"(\w+)\s*(==|!=|<=|>=|<|>|=)\s*$", before)
+            if number.group().isdigit() and beside and beside.group(1) in ints:
+                continue                                            # index arithmetic
+            assert before.endswith("(T)"), \
                 f"{name}: literal {number.group()} is not written (T){number.group()}"
 
 

@@ -39,10 +39,11 @@ MODELS = {
 }
 # Launches of one step (loss_and_grads, then Adam's step) on the stand-in, as counted when
 # each budget was last set. A Dense layer is 4 (3 for a model's first), a ReLU 2
-# (fast/cuda_kernels.py). A conv layer's im2col is three launches; its col2im still adds
-# once per kernel tap (16 for k = 4): 48 of the conv VAE's 131.
+# (fast/cuda_kernels.py). A conv layer's im2col is three launches (the padding two, the
+# copy one), its col2im one (a gather kernel; conv.py's adds once per tap: the conv VAE's
+# step was 131 with it).
 BUDGET = {"vae": 37, "vae-plain-forms": 85, "iwae-k5": 62, "elbo-k5": 43, "vae-gaussian": 48,
-          "autoencoder": 24, "conv-vae": 131, "conv-autoencoder": 94}
+          "autoencoder": 24, "conv-vae": 83, "conv-autoencoder": 46}
 
 
 def cupyx_module():

@@ -10,7 +10,8 @@ CuPy's own compiler options:
                         generator, once with T = float and once with T = double
                         (every input an array: CuPy declares a scalar input as
                         a const T parameter instead of a const T& element, the
-                        same type for the body)
+                        same type for the body; a raw one a 2-D CArray, as
+                        col2im's cols)
     RawKernel           benchmarks/speed/cuda_floors.py's RAW_SOURCES, as written
 
 A kernel body that would fail on the GPU fails here; the last tests check
@@ -74,8 +75,9 @@ def elementwise_source(in_params, out_params, body, name, dtype):
 
     in_types, out_types, type_map = kernel._decide_params_type(
         dtypes(kernel.in_params), dtypes(kernel.out_params))
-    args = tuple(_kernel._ArgInfo(ARG_NDARRAY, cupy.ndarray, np.dtype(t), 1, True, True)
-                 for t in in_types + out_types)
+    args = tuple(_kernel._ArgInfo(ARG_NDARRAY, cupy.ndarray, np.dtype(t), 2 if p.raw else 1,
+                                  True, True)             # a raw array keeps its shape: (K, L)
+                 for p, t in zip(kernel.in_params + kernel.out_params, in_types + out_types))
     indexer = _kernel._ArgInfo(ARG_INDEXER, _carray.Indexer, None, 1, True, True)
     code = _kernel._get_elementwise_kernel_code(args + (indexer,), type_map, kernel.params,
                                                 kernel.operation, kernel.name, kernel.preamble)
