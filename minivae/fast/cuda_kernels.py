@@ -22,7 +22,7 @@ same maths (the plain forms are in ops.py and likelihoods.py), and
 ``FusedBernoulli`` those of ``likelihoods.Bernoulli``. ``minivae.fast.forms.choose_ops``
 picks CudaOps for a model or optimizer built on the GPU with fast=True; such a
 model builds its Dense, ReLU and conv layers in the forms below them here
-(``CudaOps.layer_forms``, swapped in by ``ops.layer_form``). Launches, by
+(``CudaOps.layer_forms``, built in place by ``layers.Spec.build``). Launches, by
 reading the plain forms as CuPy runs them:
 
     function                  plain form on CuPy    fused
