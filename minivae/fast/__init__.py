@@ -6,7 +6,8 @@ A model is built with one choice, ``fast=True`` (the default) or
     forms.py         choose_ops: the faster forms of minivae/ops.py (FastOps,
                      NumbaOps; CudaOps on the GPU), chosen once per model
     cpu_kernels.py   Adam's update as one loop compiled by Numba (the "numba" extra)
-    cuda_kernels.py  fused CuPy kernels for the elementwise chains of a step
+    cuda_kernels.py  fused CuPy kernels for the elementwise chains of a step, and
+                     Dense, ReLU and the conv layers in fewer GPU launches
     threads.py       how many CPU threads the matrix products use (--threads)
     gpu.py           TF32 for float32 products; reading a GPU value without waiting
 """
