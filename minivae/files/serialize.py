@@ -14,6 +14,7 @@ a checkpoint before a model is built from it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -62,12 +63,23 @@ def default_file_mode() -> int:
 
 
 def atomic_write(path, data: bytes) -> str:
-    """Replace ``path`` by ``data`` atomically; returns the path.
+    """Replace ``path`` by ``data`` atomically; returns the path (:func:`atomic_file`)."""
+    with atomic_file(path) as f:
+        f.write(data)
+    return os.fspath(path)
+
+
+@contextlib.contextmanager
+def atomic_file(path, text: bool = False):
+    """A file to write in a ``with`` block; it replaces ``path`` atomically when the block ends.
 
     The bytes go to a temporary file in the same directory (a rename across
     file systems would not be atomic), reach the disk (fsync), get the mode of
     a normally written file, and are renamed over ``path``. Readers see the
-    old file or the new one, never a part, even after SIGKILL or a crash.
+    old file or the new one, never a part, even after SIGKILL or a crash; if
+    the block raises (Ctrl-C included), the temporary file is removed and
+    ``path`` is left as it was. ``text=True``: a UTF-8 text file, for large
+    tables written row by row rather than held in memory whole.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -75,8 +87,9 @@ def atomic_write(path, data: bytes) -> str:
     try:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        mode = {"mode": "w", "encoding": "utf-8", "newline": ""} if text else {"mode": "wb"}
+        with os.fdopen(fd, **mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())   # the bytes are on disk before the name points at them
         os.chmod(tmp, default_file_mode())
@@ -87,7 +100,6 @@ def atomic_write(path, data: bytes) -> str:
     except BaseException:
         _remove(tmp)
         raise
-    return path
 
 
 def write_text(path, text: str) -> None:

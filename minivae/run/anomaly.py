@@ -14,20 +14,21 @@ occurred in training (:func:`unseen_labels`) it calls those images the
 anomalies and prints the ROC-AUC of each score (:func:`roc_auc`): the
 probability that a random anomaly scores higher than a random normal image
 (0.5 is chance, 1 a perfect detector). ``evaluate --predictions FILE`` writes
-the labs' prediction.csv: every test image and its reconstruction.
+the labs' prediction.csv: every test image and its reconstruction. Both files
+are written row by row into a temporary file renamed into place at the end
+(files/serialize.py's atomic_file): never half-written, and the predictions,
+two numbers per pixel, never held in memory whole.
 
 Shapes: N test images, B batch, D pixels.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from ..backend import to_numpy
 from ..data import DataError
-from ..files.serialize import write_text
+from ..files.serialize import atomic_file
 from .evaluation import per_example_loss
 
 PER_IMAGE_COLUMNS = ("row_id", "label", "unseen", "loss", "recon", "kl", "mse")
@@ -108,34 +109,40 @@ def roc_auc(scores, positive) -> float:
 def write_per_image(path, scores: dict, labels=None, unseen=None) -> None:
     """``path``: one row per test image, the columns of PER_IMAGE_COLUMNS (label and unseen
     empty where unknown)."""
-    n = len(scores["loss"])
-    lines = [",".join(PER_IMAGE_COLUMNS)]
-    for i in range(n):
-        label = "" if labels is None else str(int(labels[i]))
-        flag = "" if unseen is None else str(int(unseen[i]))
-        values = ",".join(f"{scores[k][i]:.7g}" for k in PER_IMAGE_COLUMNS[3:])
-        lines.append(f"{i},{label},{flag},{values}")
-    write_text(os.fspath(path), "\n".join(lines) + "\n")
+    with atomic_file(path, text=True) as f:
+        f.write(",".join(PER_IMAGE_COLUMNS) + "\n")
+        for i in range(len(scores["loss"])):
+            label = "" if labels is None else str(int(labels[i]))
+            flag = "" if unseen is None else str(int(unseen[i]))
+            values = ",".join(f"{scores[k][i]:.7g}" for k in PER_IMAGE_COLUMNS[3:])
+            f.write(f"{i},{label},{flag},{values}\n")
 
 
-def write_predictions(path, x, recon) -> None:
+def write_predictions(path, batches) -> int:
     """The labs' prediction.csv: row_id, orig_px0..orig_px{D-1}, recon_px0..recon_px{D-1}.
 
-    x, recon: NumPy (N, D) in [0, 1], every test image and its reconstruction.
+    batches: (x, recon) pairs of NumPy (B, D) arrays in [0, 1], the test images in
+    order and their reconstructions (:func:`reconstructed_batches`). Written batch by
+    batch, so memory does not grow with the number of rows; returns that number.
     """
-    n, d = x.shape
-    header = ",".join(["row_id", *(f"orig_px{i}" for i in range(d)),
-                       *(f"recon_px{i}" for i in range(d))])
-    table = np.concatenate([np.arange(n)[:, None], x, recon], axis=1)    # (N, 1 + 2D)
-    with open(os.fspath(path), "w", encoding="utf-8", newline="") as f:
-        np.savetxt(f, table, fmt=["%d"] + ["%.6g"] * (2 * d), delimiter=",", header=header,
-                   comments="")
+    n = 0
+    with atomic_file(path, text=True) as f:
+        for x, recon in batches:
+            b, d = x.shape
+            if n == 0:
+                f.write(",".join(["row_id", *(f"orig_px{i}" for i in range(d)),
+                                  *(f"recon_px{i}" for i in range(d))]) + "\n")
+            table = np.concatenate([np.arange(n, n + b)[:, None], x, recon], axis=1)  # (B, 1 + 2D)
+            np.savetxt(f, table, fmt=["%d"] + ["%.6g"] * (2 * d), delimiter=",")
+            n += b
+    return n
 
 
-def reconstructions(model, x, labels=None, batch_size: int = 1000):
-    """decode(mu(x)) (or an autoencoder's decode(encode(x))) of every row: NumPy (N, D)."""
+def reconstructed_batches(model, x, labels=None, batch_size: int = 1000):
+    """Yield (x, decode(mu(x))) (an autoencoder's decode(encode(x))) for ``batch_size`` rows
+    of ``x`` (N, D) at a time, as NumPy (B, D) arrays."""
     cvae = getattr(model, "kind", None) == "cvae"
-    out = [to_numpy(model.reconstruct(x[s:s + batch_size],
-                                      *((labels[s:s + batch_size],) if cvae else ())))
-           for s in range(0, x.shape[0], batch_size)]
-    return np.concatenate(out)
+    for s in range(0, x.shape[0], batch_size):
+        xb = x[s:s + batch_size]                                           # (B, D)
+        given = (labels[s:s + batch_size],) if cvae else ()
+        yield to_numpy(xb), to_numpy(model.reconstruct(xb, *given))

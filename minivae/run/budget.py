@@ -12,7 +12,10 @@ commands know, and names the option that lowers it:
     in_option_words(e, cfg)               a model refused by params.py, in the options' words
     check_training(cfg, model, data)      data + parameters, gradients, optimizer state + a step
     check_sample(model, n)                -n images: decoded, then drawn
-    check_evaluation(model, n, iw, batch) the test set, its batches, --iw's samples
+    check_evaluation(model, n, iw,        the test set, its batches, --iw's samples,
+                     batch, sweep_images, --iw-sweep's log-weights, --per-image's
+                     per_image)           scores
+    split_bytes(dataset, split)           what loading a split of a data set reads
 
 A step holds, per example, every layer's output and its gradient (B rows in
 the encoder, K B in the decoder of an IWAE); :func:`row_terms` counts them.
@@ -27,16 +30,21 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..architecture import conv_sizes
+from ..data import DATASETS, DataError
 from ..files import budget
 from ..files.npyfile import check_npy, check_npz
 from .evaluation import IW_CHUNK_ROWS
 from .rundir import RunError
+from .sweep import SWEEP_KS
 
 STEP_COPIES = 2            # each value and its gradient (measured: 1.5 to 3 times below this)
 EVAL_ROWS = 1000           # evaluation.py's batches of test images
 SSIM_COPIES = 4            # metrics.py's SSIM: a few float64 maps per image (measured ~1.6)
 FIGURE_BYTES = 400 << 10   # one image drawn into sample's PNG (0.6 inch at 100 dpi): 336 KiB
                            # measured (sample -n 1024 against -n 4096, peak RSS)
+SWEEP_COPIES = 4           # --iw-sweep's (K, B) float64 log-weights: the chunks then joined,
+                           # 2 log w, logsumexp's exp and softmax (measured 4.0 to 4.1)
+SWEEP_RESULTS = 4          # its L_K and ESS of each image and K: float64, batches then joined
 
 
 def row_terms(m) -> dict:
@@ -161,13 +169,35 @@ def check_data_file(cfg, error) -> None:
         return                                   # MNIST and Fashion-MNIST: 55 MB
     cap = budget.memory_budget()
     arrays = (check_npz if path.endswith(".npz") else check_npy)(path, cap, error)
-    raw = sum(math.prod(shape) * dtype.itemsize for shape, dtype in arrays.values())
+    raw = _array_bytes(arrays)
     pixels = sum(math.prod(shape) for shape, _ in arrays.values())
     itemsize = np.dtype(cfg.dtype).itemsize
     smaller = " or --dtype float32" if itemsize > 4 else ""
     budget.check(2 * raw + pixels * itemsize,
                  f"{path} ({pixels:,} pixels, trained on as {cfg.dtype})",
                  f"train on fewer or smaller images{smaller}", error=error, budget=cap)
+
+
+def _array_bytes(arrays: dict) -> int:
+    """The bytes of the arrays a .npy/.npz header declares: {name: (shape, dtype)}."""
+    return sum(math.prod(shape) * dtype.itemsize for shape, dtype in arrays.values())
+
+
+def split_bytes(dataset: str, split: str) -> int:
+    """Bytes that loading ``split`` of ``dataset`` reads, from its declared sizes alone.
+
+    A named data set's IDX files of images and labels; every array of a .npy/.npz
+    (the loader reads the whole file). 0 for what cannot be read: the loader says why.
+    """
+    if str(dataset).endswith((".npy", ".npz")):
+        check = check_npz if str(dataset).endswith(".npz") else check_npy
+        try:
+            return _array_bytes(check(dataset, budget.memory_budget(), DataError))
+        except (DataError, OSError):
+            return 0
+    info = DATASETS.get(str(dataset).lower().replace("_", "-"))
+    return 0 if info is None else sum(math.prod(info.files[(split, kind)].shape)
+                                      for kind in ("images", "labels"))   # uint8: 1 byte each
 
 
 def held_bytes(arrays) -> int:
@@ -218,27 +248,68 @@ def check_sample(model, n: int) -> None:
                  per=f" ({budget.size(per_image)} an image, decoded then drawn)")
 
 
-def check_evaluation(model, n_test: int, iw: int | None, batch_size: int) -> None:
-    """Refuse an evaluation whose test set and batches exceed the budget (before converting).
+def check_evaluation(model, n_test: int, iw: int | None, batch_size: int,
+                     sweep_images: int | None = None, per_image: int | None = None) -> None:
+    """Refuse an evaluation whose test set and largest piece of work exceed the budget
+    (before converting).
 
-    The ELBO and the reconstructions take EVAL_ROWS images at a time; --iw runs
-    the decoder on --batch-size images times the samples of a chunk (about
-    IW_CHUNK_ROWS rows, or --batch-size when it is larger).
+    The ELBO and the reconstructions take EVAL_ROWS images at a time (so do
+    --predictions, written that many rows at a time); --iw runs the decoder on
+    --batch-size images times the samples of a chunk (about IW_CHUNK_ROWS rows,
+    or --batch-size when it is larger); --iw-sweep on ``sweep_images`` images
+    also holds every log-weight of a batch (:func:`_sweep_work`); --per-image
+    holds each test image's scores and reads ``per_image`` bytes for the
+    training labels (:func:`_per_image_work`). Each piece of work is (bytes,
+    rows at a time, what was asked, what lowers it, what the bytes are for);
+    None asked: the model's own batches, where the test set or the model is large.
     """
     held = n_test * model.input_dim * (model.dtype.itemsize + 1)   # the file's, and as floats
     rows = min(EVAL_ROWS, n_test)
-    elbo = step_bytes(model, rows) + SSIM_COPIES * 8 * rows * model.input_dim
-    b = min(batch_size, n_test)
-    iw_rows = b * max(1, IW_CHUNK_ROWS // b)
-    iw_need = step_bytes(model, iw_rows) if iw else 0
-    if iw and iw_need > elbo and b > IW_CHUNK_ROWS:
-        asked, lower = f"--iw {iw} with --batch-size {batch_size}", \
-            f"lower --batch-size (to {IW_CHUNK_ROWS} or less)"
-    elif held > max(elbo, iw_need):
+    batch = step_bytes(model, rows)
+    work = [(batch + SSIM_COPIES * 8 * rows * model.input_dim, rows, None, None, "per batch")]
+    if iw:
+        work.append(_iw_work(model, min(batch_size, n_test), iw, batch_size))
+    if sweep_images is not None:
+        work.append(_sweep_work(model, min(sweep_images, n_test), batch_size))
+    if per_image is not None:
+        work.append(_per_image_work(model, n_test, per_image, batch))
+    need, rows, asked, lower, what = max(work, key=lambda w: w[0])
+    if asked is None and held > need:
         asked, lower = f"the {n_test:,} test images", "evaluate on fewer images (--dataset FILE)"
-    else:
-        asked, lower = f"this model on {max(rows, iw_rows if iw else 0):,} test images at a " \
-            "time", "evaluate it where the budget is larger"
-    batch = max(elbo, iw_need)
-    budget.check(held + batch, asked, lower,
-                 per=f" ({budget.size(batch)} per batch, beside {budget.size(held)} of images)")
+    elif asked is None:
+        asked, lower = f"this model on {rows:,} test images at a time", \
+            "evaluate it where the budget is larger"
+    budget.check(held + need, asked, lower,
+                 per=f" ({budget.size(need)} {what}, beside {budget.size(held)} of images)")
+
+
+def _iw_work(model, b: int, iw: int, batch_size: int) -> tuple:
+    """--iw K on batches of b images: the decoder on samples x images rows at a time."""
+    rows = b * max(1, IW_CHUNK_ROWS // b)            # evaluation.iw_k_chunk's, on the CPU
+    if b <= IW_CHUNK_ROWS:                           # IW_CHUNK_ROWS rows, whatever the batch
+        return step_bytes(model, rows), rows, None, None, "per batch"
+    return (step_bytes(model, rows), rows, f"--iw {iw} with --batch-size {batch_size}",
+            f"lower --batch-size (to {IW_CHUNK_ROWS} or less)", "per batch")
+
+
+def _sweep_work(model, n: int, batch_size: int) -> tuple:
+    """--iw-sweep on n images: --iw's decoder, all K = max(SWEEP_KS) log-weights of a batch
+    of b images, (K, b) float64 (sweep.iw_sweep), and L_K and ESS of every image and K."""
+    b, K = min(batch_size, n), max(SWEEP_KS)
+    rows = b * max(1, IW_CHUNK_ROWS // b)
+    weights = SWEEP_COPIES * 8 * K * b
+    results = SWEEP_RESULTS * 8 * 2 * len(SWEEP_KS) * n
+    return (step_bytes(model, rows) + weights + results, rows,
+            f"--iw-sweep ({K:,} samples of each image) with --batch-size {batch_size}",
+            "lower --batch-size" + (" or --sweep-images" if results > weights else ""),
+            f"per batch of {b:,} images with their {K * b:,} log-weights")
+
+
+def _per_image_work(model, n_test: int, reads: int, batch: int) -> tuple:
+    """--per-image: the four scores of every test image (anomaly.per_image_scores), made
+    in the ELBO's batches, and the ``reads`` bytes of the training split for its labels."""
+    scores = 4 * n_test * (2 * model.dtype.itemsize + 8)   # batches, joined, then as float64
+    also = f", {budget.size(reads)} read for the training labels" if reads else ""
+    return (batch + scores + reads, n_test, f"--per-image ({n_test:,} test images scored{also})",
+            "leave it out, or evaluate on fewer images (--dataset FILE)",
+            "for the scores" + (", the training split" if reads else "") + " and a batch")

@@ -19,7 +19,9 @@ Prints, in nats per test image:
   anomalies (anomaly.py); ``--predictions FILE.csv`` writes every test image
   and its reconstruction in the labs' format.
 
-CKPT is a run directory or its checkpoint.npz.
+CKPT is a run directory or its checkpoint.npz. Ctrl-C or SIGTERM ends it
+with one line that says what was interrupted, status 130 or 143
+(signals.py); the CSV files are written atomically, never left in part.
 """
 
 from __future__ import annotations
@@ -34,16 +36,18 @@ import numpy as np
 from ..backend import to_numpy
 from .values import dataset_name, nonnegative_int, positive_int
 from ..data import DataError, load_dataset, to_unit_float
-from .anomaly import (PER_IMAGE_COLUMNS, per_image_scores, reconstructions, roc_auc,
+from .anomaly import (PER_IMAGE_COLUMNS, per_image_scores, reconstructed_batches, roc_auc,
                       unseen_labels, write_per_image, write_predictions)
 from .metrics import mse_scale
 from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo, require_vae)
-from .budget import check_evaluation
+from .budget import check_evaluation, split_bytes
+from .console import flush_every_line
 from ..data.custom import fingerprint
 from ..files.budget import OverBudget
 from ..files.serialize import CheckpointError
 from .runs import add_checkpoint_args, check_same_data, checkpoint_path, open_checkpoint
+from .signals import run_aborting_cleanly
 from .sweep import SWEEP_IMAGES, sweep_report
 from ..fast.threads import BlasThreads, add_threads_option
 
@@ -83,9 +87,10 @@ def build_parser():
     return p
 
 
-def check_test_set(model, images, image_shape, meta, dataset, args):
+def check_test_set(model, images, test_labels, image_shape, meta, dataset, args):
     """(image shape for the metrics, None) for test images the model can score, else
-    (None, why): another image shape, a data file changed since training, too much memory."""
+    (None, why): another image shape, a data file changed since training, too much memory
+    (the test set and the work its options ask for: budget.check_evaluation)."""
     shape, saved = tuple(images.shape[1:]), meta.get("image_shape")
     if saved and shape != tuple(saved):          # an 8x8 model and 4x16 images: same pixels
         return None, (f"{dataset} holds images of shape {'x'.join(map(str, shape))}, and the "
@@ -94,20 +99,32 @@ def check_test_set(model, images, image_shape, meta, dataset, args):
     if math.prod(shape) != model.input_dim:
         return None, (f"{dataset} has {math.prod(shape)} pixels per image, the model expects "
                       f"{model.input_dim}")
-    path = checkpoint_path(args.checkpoint)
+    path, run = checkpoint_path(args.checkpoint), meta.get("train_config", {})
     try:
         if args.dataset is None and str(dataset).endswith((".npy", ".npz")):
             check_same_data(meta, fingerprint(dataset), dataset, path, "its scores would be "
                             "another data set's. Put the original file back, or pass --dataset "
                             "FILE to evaluate on another one on purpose")
-        check_evaluation(model, len(images), args.iw, args.batch_size)
+        reads = None if not args.per_image else (   # per_image() reads the training labels
+            0 if test_labels is None else split_bytes(run.get("dataset", "mnist"), "train"))
+        sweep = (args.sweep_images or len(images)) if args.iw_sweep else None   # None: all
+        check_evaluation(model, len(images), args.iw, args.batch_size, sweep_images=sweep,
+                         per_image=reads)
     except (CheckpointError, OverBudget, OSError) as e:
         return None, str(e)
     return (image_shape if saved else shape), None   # a model.save() file: the data's shape
 
 
 def main(argv=None) -> int:
+    """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
+    flush_every_line()                      # every line reaches a pipe or a log at once
+    return run_aborting_cleanly(command, argv)
+
+
+def command(argv, progress) -> int:
+    """The command itself; ``progress`` (signals.Progress) says what it is doing."""
     args = build_parser().parse_args(argv)
+    progress.now(f"loading {args.checkpoint}")
     opened = open_checkpoint(args)
     if opened is None:
         return 1
@@ -121,13 +138,15 @@ def main(argv=None) -> int:
             return 1
     run = meta.get("train_config", {})
     dataset = args.dataset or run.get("dataset", "mnist")
+    progress.now(f"loading the test set of {dataset}")
     try:
         images, test_labels = load_dataset(dataset, "test",
                                            root=args.data_dir or run.get("data_dir"))
     except (DataError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    image_shape, refused = check_test_set(model, images, image_shape, meta, dataset, args)
+    image_shape, refused = check_test_set(model, images, test_labels, image_shape, meta,
+                                          dataset, args)
     if refused:
         print(f"error: {refused}", file=sys.stderr)
         return 1
@@ -145,6 +164,7 @@ def main(argv=None) -> int:
     epoch = meta.get("epoch", "?")
     print(f"{args.checkpoint}: {type(model).__name__} after epoch {epoch}, {len(x)} test "
           f"image{'s' * (len(x) != 1)} of {dataset}")
+    progress.now("measuring the test loss")
     elbo = evaluate_elbo(model, x, rng=eval_generator(model, seed), labels=labels)
     quality = reconstruction_metrics(model, x, image_shape, labels=labels)
     factor, scale = mse_scale(model.pixel_range)        # the MSE on the loss's scale
@@ -170,11 +190,13 @@ def main(argv=None) -> int:
               f"PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.4f}")
     try:
         if args.per_image:
+            progress.now("scoring each test image", target=args.per_image)
             for line in per_image(model, x, test_labels, run, args.per_image,
                                   eval_generator(model, seed)):
                 print(line)
         if args.predictions:
-            write_predictions(args.predictions, to_numpy(x), reconstructions(model, x))
+            progress.now("writing the predictions", target=args.predictions)
+            write_predictions(args.predictions, reconstructed_batches(model, x))
             print(f"  predictions: {args.predictions}, {len(x)} rows (row_id, orig_px0.., "
                   "recon_px0..)")
     except (DataError, OSError) as e:
@@ -182,6 +204,7 @@ def main(argv=None) -> int:
         return 1
     if args.iw:
         threads.tick()                                # the load may have changed meanwhile
+        progress.now(f"estimating -log p(x) with --iw {args.iw}")
         start = time.perf_counter()
         log_px = iw_log_likelihood(model, x, args.iw, rng=eval_generator(model, seed + 1),
                                    batch_size=args.batch_size, labels=labels)   # (N,)
@@ -196,6 +219,7 @@ def main(argv=None) -> int:
                   "docs/math.md §13)")
     if args.iw_sweep:
         threads.tick()
+        progress.now("measuring --iw-sweep")
         for line in sweep_report(model, x, labels, run, meta.get("epoch"), seed,
                                  images=args.sweep_images, batch_size=args.batch_size):
             print(line)

@@ -7,6 +7,9 @@ A VAE's decoder turns any z from the prior N(0, I) into an image, so new
 images need no data at all: draw n codes, decode them, tile the means into
 one picture. CKPT is a run directory or its checkpoint.npz (or any file
 written by ``model.save``).
+
+Ctrl-C or SIGTERM ends it with one line, status 130 or 143 (signals.py); the
+grid is written atomically, so it is never left half-written.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from ..backend import Generator, to_numpy
 from .rundir import is_run_dir
 from .values import nonnegative_int, positive_int
 from .budget import check_sample
+from .console import flush_every_line
 from ..files.budget import OverBudget
+from .signals import run_aborting_cleanly
 from .runs import add_checkpoint_args, open_checkpoint
 from ..fast.threads import BlasThreads, add_threads_option
 
@@ -84,7 +89,15 @@ def check_label(label, num_classes, checkpoint) -> str | None:
 
 
 def main(argv=None) -> int:
+    """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
+    flush_every_line()                      # every line reaches a pipe or a log at once
+    return run_aborting_cleanly(command, argv)
+
+
+def command(argv, progress) -> int:
+    """The command itself; ``progress`` (signals.Progress) says what it is doing."""
     args = build_parser().parse_args(argv)
+    progress.now(f"loading {args.checkpoint}")
     opened = open_checkpoint(args)
     if opened is None:
         return 1
@@ -115,6 +128,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     model.rng = Generator(model.xp, args.seed)           # the codes depend on --seed only
+    progress.now(f"drawing {args.n:,} samples", target=args.out)
     if model.kind == "cvae" and args.label is None:      # the class grid: a row per class
         C, cols = model.num_classes, max(1, args.n // model.num_classes)
         z = model.rng.normal((cols, model.latent_dim), dtype=model.dtype)   # (cols, Z)

@@ -13,6 +13,9 @@ process at once, without a word; a training run treats it like Ctrl-C:
                       finish: both raise at once, Ctrl-C KeyboardInterrupt
                       and SIGTERM Terminated (TerminateAsInterrupt); the
                       command says "Aborted." and exits with the same status.
+    sample, evaluate  the same, and the line says what was interrupted and
+                      which of the command's files were written (Progress):
+                      each is written atomically, so none is ever left in part.
 
 Terminated is a KeyboardInterrupt, so whatever cleans up after Ctrl-C (an
 atomic write removing its temporary file, the run directory's lock) cleans
@@ -21,6 +24,7 @@ up after SIGTERM too.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -107,3 +111,67 @@ class StopOnSignal:
     def __exit__(self, *exc):
         for signum, handler in self._old.items():
             signal.signal(signum, handler)
+
+
+def _identity(path):
+    """(inode, modification time) of ``path``, or None: a file replaced in place gets another."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+class Progress:
+    """What a command (sample, evaluate) is doing, for the line Ctrl-C or SIGTERM ends it with.
+
+    The command says what it starts, ``progress.now("drawing 64 samples", target="grid.png")``,
+    naming the file it is about to write. Files are written atomically (files/serialize.py),
+    so when the command is aborted each is whole or was not written at all:
+
+        Interrupted while estimating -log p(x) with --iw 5000; scores.csv was written
+        in full, and no file is left half-written.
+        Stopped by SIGTERM while drawing 64 samples; grid.png was not written, and no
+        file is left half-written.
+    """
+
+    def __init__(self, doing: str):
+        self.doing, self.target, self.before, self.written = doing, None, None, []
+
+    def now(self, doing: str, target=None) -> None:
+        """The command starts ``doing``; ``target``: the file it will write, if any."""
+        self._check_target()
+        self.doing, self.target, self.before = doing, target, _identity(target) if target else None
+
+    def _check_target(self) -> None:
+        """Move the target to ``written`` once it was replaced (renamed into place)."""
+        if self.target is not None and _identity(self.target) not in (None, self.before):
+            self.written.append(self.target)
+            self.target = None
+
+    def aborted(self, e: KeyboardInterrupt) -> str:
+        """The line to print when ``e`` (Ctrl-C, or SIGTERM's Terminated) aborts the command."""
+        self._check_target()
+        what = "Stopped by SIGTERM" if isinstance(e, Terminated) else "Interrupted"
+        files = []
+        if self.written:
+            files.append(f"{', '.join(map(str, self.written))} "
+                         f"{'was' if len(self.written) == 1 else 'were'} written in full")
+        if self.target is not None:
+            files.append(f"{self.target} " + ("was left as it was" if self.before else
+                                              "was not written"))
+        if not files:
+            return f"{what} while {self.doing}; no file was written."
+        return f"{what} while {self.doing}; {', '.join(files)}, and no file is left half-written."
+
+
+def run_aborting_cleanly(command, argv) -> int:
+    """``command(argv, progress)``'s exit status; Ctrl-C or SIGTERM ends it with progress's
+    line (Progress.aborted) and 130 or 143, not a traceback: sample's and evaluate's main."""
+    progress = Progress("starting")
+    with TerminateAsInterrupt():            # SIGTERM aborts like Ctrl-C, not silently
+        try:
+            return command(argv, progress)
+        except KeyboardInterrupt as e:
+            print(f"\n{progress.aborted(e)}", file=sys.stderr)
+            return aborted_status(e)        # 130 for Ctrl-C, 143 for SIGTERM

@@ -5,8 +5,11 @@ _ArrayMemoryError, or the TOML parser's RecursionError): each is now one line
 that says what was asked, what it needs, the budget, and what lowers it,
 before anything large is allocated (tracemalloc measures the peak of each,
 the tiny data set included). Beside them, what the data set becomes in
-training (its float copy), a deep hidden list, sample -n and evaluate --iw.
-run/budget.py's estimate of a step is checked against measured steps.
+training (its float copy), a deep hidden list, sample -n, evaluate --iw,
+--iw-sweep (5000 log-weights of each image of a batch) and --per-image (the
+scores of every test image). run/budget.py's estimates of a step, a sweep's
+batch and the scores are checked against what they measure; --predictions is
+written a batch at a time, and its peak is shown not to grow with the rows.
 """
 
 import os
@@ -19,9 +22,13 @@ import minivae
 from minivae import evaluate, sample
 from minivae.files import budget
 from minivae.run import train
-from minivae.run.budget import check_evaluation, step_bytes
+from minivae.run.anomaly import per_image_scores, reconstructed_batches, write_predictions
+from minivae.run.budget import (EVAL_ROWS, _per_image_work, _sweep_work, check_evaluation,
+                                step_bytes)
+from minivae.run.evaluation import eval_generator
+from minivae.run.sweep import iw_sweep
 
-from conftest import make_tiny
+from conftest import make_tiny, peak_bytes
 
 MiB = 1 << 20
 
@@ -164,6 +171,85 @@ def test_evaluation_counts_the_test_set_itself(monkeypatch):
     with pytest.raises(budget.OverBudget, match="the 100,000 test images needs"):
         check_evaluation(model, 100_000, None, 100)
     check_evaluation(model, 10_000, 100, 100)
+
+
+def test_evaluate_iw_sweep_with_a_large_batch_is_refused_naming_the_batch(wide_run, capsys,
+                                                                          monkeypatch):
+    """5000 log-weights of each of 2000 images, float64 and held 4 times: 320 MB."""
+    monkeypatch.setenv(budget.ENV, str(100 * MiB))
+    argv = [wide_run, "--device", "cpu", "--threads", "1", "--iw-sweep", "--batch-size", "2000"]
+    status, err, peak = command_at_peak(evaluate.main, argv + ["--sweep-images", "all"], capsys)
+    assert status == 1, err
+    assert "--iw-sweep (5,000 samples of each image) with --batch-size 2000 needs" in err
+    assert "10,000,000 log-weights" in err and "lower --batch-size" in err
+    assert peak < 16 * MiB
+    assert evaluate.main(argv + ["--sweep-images", "4"]) == 0   # a batch of 4 images fits
+
+
+@pytest.mark.parametrize("n, batch", [(40, 40), (300, 100), (30, 1)])
+def test_the_sweep_estimate_bounds_a_measured_sweep(n, batch):
+    model = minivae.VAE(input_dim=64, hidden_dims=(32,), latent_dim=2, seed=0)
+    x = (np.random.default_rng(0).random((n, 64)) > 0.5).astype(np.float32)
+    _, peak = peak_bytes(lambda: iw_sweep(model, x, rng=eval_generator(model, 0),
+                                          batch_size=batch))
+    estimate = _sweep_work(model, n, batch)[0]
+    assert peak <= estimate <= 5 * peak, (peak, estimate)
+
+
+@pytest.fixture(scope="module")
+def small_images_run(tmp_path_factory):
+    """A run on 2x2 images with 200,000 test images: their scores outweigh the images."""
+    where = tmp_path_factory.mktemp("small_images")
+    rng = np.random.default_rng(0)
+    path = where / "small.npz"
+    np.savez(path, x_train=rng.integers(0, 256, (64, 2, 2), dtype=np.uint8),
+             y_train=np.zeros(64, dtype=np.uint8),
+             x_test=rng.integers(0, 256, (200_000, 2, 2), dtype=np.uint8),
+             y_test=np.zeros(200_000, dtype=np.uint8))
+    assert train.main(["--dataset", str(path), "--epochs", "1", "--batch-size", "32", "--hidden",
+                       "4", "--latent-dim", "2", "--device", "cpu", "--no-plots", "--quiet",
+                       "--threads", "1", "--out", str(where / "run")]) == 0
+    return str(where / "run")
+
+
+def test_evaluate_per_image_counts_every_test_images_scores(small_images_run, tmp_path, capsys,
+                                                            monkeypatch):
+    """4 MB of images fit a 12 MiB budget; with the 13 MB of their scores they do not."""
+    monkeypatch.setenv(budget.ENV, str(12 * MiB))
+    argv = [small_images_run, "--device", "cpu", "--threads", "1"]
+    scores = tmp_path / "scores.csv"
+    status, err, peak = command_at_peak(evaluate.main, argv + ["--per-image", str(scores)],
+                                        capsys)
+    assert status == 1, err
+    assert "--per-image (200,000 test images scored, " in err
+    assert "read for the training labels) needs" in err
+    assert "leave it out, or evaluate on fewer images (--dataset FILE)" in err
+    assert peak < 8 * MiB and not scores.exists()      # the uint8 file, no float or score yet
+    assert evaluate.main(argv) == 0                    # the same evaluation without it fits
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_per_image_estimate_bounds_the_scores(dtype):
+    model = minivae.VAE(input_dim=4, hidden_dims=(4,), latent_dim=2, seed=0, dtype=dtype)
+    x = np.random.default_rng(0).random((50_000, 4)).astype(dtype)
+    _, peak = peak_bytes(lambda: per_image_scores(model, x, eval_generator(model, 0)))
+    estimate = _per_image_work(model, len(x), 0, step_bytes(model, EVAL_ROWS))[0]
+    assert peak <= estimate <= 5 * peak, (peak, estimate)
+
+
+def test_predictions_are_written_a_batch_at_a_time(tmp_path):
+    """Bounded already: the peak does not grow with the rows, and stays under the
+    estimate of the ELBO's batch that check_evaluation counts. (Written whole, the
+    (N, 1 + 2D) float64 table of 16,000 rows alone would be 4.2 MB.)"""
+    model = minivae.VAE(input_dim=16, hidden_dims=(8,), latent_dim=2, seed=0)
+    peaks = {}
+    for n in (2000, 16000):
+        x = np.random.default_rng(0).random((n, 16)).astype(np.float32)
+        _, peaks[n] = peak_bytes(lambda: write_predictions(tmp_path / "p.csv",
+                                                           reconstructed_batches(model, x)))
+    assert peaks[16000] < peaks[2000] + MiB / 4, peaks
+    assert peaks[16000] < step_bytes(model, EVAL_ROWS), peaks
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 1 + 16000
 
 
 def measured_step(model, batch):
