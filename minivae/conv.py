@@ -149,8 +149,12 @@ class _ConvBase(Layer):
         self._W[...] = rng.uniform(self._W.shape, -a, a, dtype=self._W.dtype)
         self._b[...] = rng.uniform(self._b.shape, -a, a, dtype=self._b.dtype)
 
+    def im2col(self, x):
+        """im2col with this layer's k, s and p (a CPU form does it in one compiled pass)."""
+        return im2col(x, self.k, self.stride, self.padding, self.xp)
+
     def col2im(self, cols, shape):
-        """col2im with this layer's k, s and p (a GPU form does it in one kernel)."""
+        """col2im with this layer's k, s and p (a fast form does it in one kernel or pass)."""
         return col2im(cols, shape, self.k, self.stride, self.padding, self.xp)
 
     def _check_input(self, x):
@@ -169,7 +173,7 @@ class Conv2d(_ConvBase):
         self._check_input(x)
         B, C, H, W = x.shape
         self.x_shape = x.shape
-        self.cols = im2col(x, self.k, self.stride, self.padding, self.xp)   # (K, L), for dW
+        self.cols = self.im2col(x)                                           # (K, L), for dW
         W2 = self._W.reshape(self.out_channels, -1)                          # (O, K)
         y = W2 @ self.cols                                      # (O, K) @ (K, L) -> (O, L)
         y += self._b[:, None]
@@ -232,7 +236,7 @@ class ConvTranspose2d(_ConvBase):
         #   dcols = im2col(dy)   (O k k, H W B)
         #   dW2 = x2 dcols^T     (C, H W B) (H W B, O k k) -> (C, O k k)
         #   dx2 = W2 dcols       (C, O k k) (O k k, H W B) -> (C, H W B)
-        dcols = im2col(dy, self.k, self.stride, self.padding, self.xp)       # (O k k, H W B)
+        dcols = self.im2col(dy)                                              # (O k k, H W B)
         self.xp.matmul(self.x2, dcols.T, out=self._dW.reshape(self.in_channels, -1))
         _channel_major(dy).sum(axis=1, out=self._db)                         # (O, Ho Wo B) -> (O,)
         if not need_dx:

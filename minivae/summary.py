@@ -30,8 +30,9 @@ def describe(layer) -> str:
         return " + ".join(describe(inner) for inner in layer.layers)
     if isinstance(layer, Dense):
         return f"{layer.name} (Dense {layer.W.shape[0]}->{layer.W.shape[1]})"
-    if isinstance(layer, (Conv2d, ConvTranspose2d)):
-        return (f"{layer.name} ({type(layer).__name__} {layer.in_channels}->{layer.out_channels}, "
+    if isinstance(layer, (Conv2d, ConvTranspose2d)):     # or a faster form of one (fast/)
+        kind = "ConvTranspose2d" if isinstance(layer, ConvTranspose2d) else "Conv2d"
+        return (f"{layer.name} ({kind} {layer.in_channels}->{layer.out_channels}, "
                 f"k{layer.k} s{layer.stride} p{layer.padding})")
     return type(layer).__name__
 

@@ -164,6 +164,13 @@ def rand(xp, shape, seed=0, low=0.0, high=1.0):
     return xp.asarray(np.random.default_rng(seed).uniform(low, high, shape))
 
 
+# Conv layer settings the fast forms are checked in, (k, s, p, output_padding, H, W): the
+# conv VAE's; k not a multiple of s, no padding, odd sizes, output_padding; padding 2; a
+# stride larger than the kernel (pixels no tap reads); k 1
+CONV_SETTINGS = [(4, 2, 1, 0, 8, 8), (3, 2, 0, 1, 7, 9), (5, 3, 2, 2, 11, 6),
+                 (2, 3, 1, 1, 7, 5), (1, 1, 0, 0, 3, 4)]
+
+
 def make_tiny(path, n_train=512, n_test=128, seed=0):
     """Gaussian blobs at random places, 8x8 uint8, labelled by quadrant."""
     rng = np.random.default_rng(seed)

@@ -158,7 +158,7 @@ def test_a_numba_that_does_not_load_is_said_once_and_adam_runs_in_numpys_form(mo
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", broken)
-    fast_module.numba_adam_kernel.cache_clear()
+    fast_module.numba_kernels.cache_clear()
     try:
         rng = np.random.default_rng(9)
         p, g = rng.standard_normal(50), rng.standard_normal(50)
@@ -171,7 +171,7 @@ def test_a_numba_that_does_not_load_is_said_once_and_adam_runs_in_numpys_form(mo
         FastOps(np).adam_update(states[1][0], g, *states[1][1:], **{**kw, "step": 2})
         assert all(np.array_equal(a, b) for a, b in zip(*states))
     finally:
-        fast_module.numba_adam_kernel.cache_clear()
+        fast_module.numba_kernels.cache_clear()
 
 
 def test_building_a_model_does_not_load_numba():

@@ -2,12 +2,13 @@
 
     git worktree add ../minivae-old <commit>           # the version to compare with
     python benchmarks/speed/compare_versions.py --old ../minivae-old --threads 1
+    python benchmarks/speed/compare_versions.py --old ../minivae-old --threads 1 --arch conv
 
 The older package is copied under the name ``minivae_old`` into a temporary
 folder, so both import in one process; they then alternate blocks of
-training steps (loss_and_grads + Adam, batch 128, the default model) on the
-same batches, so both see the same machine load. Prints the medians and
-their ratio (new / old).
+training steps (loss_and_grads + Adam, batch 128, the default model, or with
+--arch conv the conv VAE of 1x28x28 images) on the same batches, so both see
+the same machine load. Prints the medians and their ratio (new / old).
 """
 
 import argparse
@@ -29,6 +30,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS threads")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--steps", type=int, default=100, help="steps per block")
+    p.add_argument("--arch", choices=["dense", "conv"], default="dense",
+                   help="the default dense model, or the conv VAE (1x28x28)")
     args = p.parse_args(argv)
     import numpy as np
     tmp = tempfile.mkdtemp()
@@ -42,7 +45,8 @@ def main(argv=None):
     x = np.random.default_rng(0).random((7000, 784), dtype=np.float32)   # (N, D)
 
     def side(pkg):
-        model = pkg.VAE(seed=1)
+        model = (pkg.VAE(seed=1) if args.arch == "dense"
+                 else pkg.VAE(arch="conv", image_shape=(1, 28, 28), seed=1))
         opt = pkg.Adam(model.params, lr=1e-3)
         start = [0]
 
@@ -64,8 +68,9 @@ def main(argv=None):
             sides[name](args.steps)
             times[name].append((time.perf_counter() - t0) / args.steps * 1e3)
     new, old = statistics.median(times["new"]), statistics.median(times["old"])
-    print(f"{args.threads} BLAS thread(s), load average {os.getloadavg()[0]:.2f}: "
-          f"new {new:.3f} ms/step, old {old:.3f} ms/step, new / old = {new / old:.3f}")
+    print(f"{args.arch} model, {args.threads} BLAS thread(s), load average "
+          f"{os.getloadavg()[0]:.2f}: new {new:.3f} ms/step, old {old:.3f} ms/step, "
+          f"new / old = {new / old:.3f}")
     shutil.rmtree(tmp)
 
 

@@ -4,8 +4,10 @@ A model is built with one choice, ``fast=True`` (the default) or
 ``fast=False``; its optimizer takes the same choice from it.
 
     forms.py         choose_ops: the faster forms of minivae/ops.py (FastOps,
-                     NumbaOps; CudaOps on the GPU), chosen once per model
-    cpu_kernels.py   Adam's update as one loop compiled by Numba (the "numba" extra)
+                     NumbaOps, with the CPU's conv layer forms; CudaOps on the
+                     GPU), chosen once per model
+    cpu_kernels.py   loops compiled by Numba (the "numba" extra): Adam's update,
+                     the conv layers' im2col and col2im
     cuda_kernels.py  fused CuPy kernels for the elementwise chains of a step, and
                      Dense, ReLU and the conv layers in fewer GPU launches
     threads.py       how many CPU threads the matrix products use (--threads)

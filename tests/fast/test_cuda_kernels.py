@@ -27,7 +27,7 @@ from minivae.fast import gpu
 from minivae.fast.gpu import HostCopy
 from minivae.run.train_cli import build_parser, parse_args
 
-from conftest import make_tiny
+from conftest import CONV_SETTINGS, make_tiny
 
 import cuda_floors  # benchmarks/speed/ (on sys.path through conftest): its bounded busy kernel
 
@@ -170,12 +170,6 @@ def test_the_fused_relu_equals_the_plain_relu_and_keeps_the_memory_order(dtype):
     assert y.strides == x_gpu.strides and fused.active.dtype == bool
     dy = rand((4, 3, 5, 6), 12, dtype)
     np.testing.assert_array_equal(to_numpy(fused.backward(on_gpu(dy))), plain.backward(dy))
-
-
-# (k, s, p, output_padding, H, W): the conv VAE's; k not a multiple of s, no padding, odd
-# sizes, output_padding; padding 2; a stride larger than the kernel (pixels no tap reads); k 1
-CONV_SETTINGS = [(4, 2, 1, 0, 8, 8), (3, 2, 0, 1, 7, 9), (5, 3, 2, 2, 11, 6),
-                 (2, 3, 1, 1, 7, 5), (1, 1, 0, 0, 3, 4)]
 
 
 @pytest.mark.cuda

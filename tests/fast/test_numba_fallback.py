@@ -1,4 +1,5 @@
-"""A Numba that fails in any way leaves Adam in NumPy's form, said in one warning.
+"""A Numba that fails in any way leaves Adam and the conv layers in NumPy's forms, said in one
+warning.
 
 Numba is an optional extra: whatever goes wrong while importing it or
 compiling the loop (an AttributeError from a Numba built for another NumPy,
@@ -57,11 +58,11 @@ def fake_numba(monkeypatch):
             fake.njit = njit
         monkeypatch.setitem(sys.modules, "numba", fake)
         monkeypatch.delitem(sys.modules, KERNELS, raising=False)   # imported again, with the fake
-        forms.numba_adam_kernel.cache_clear()
+        forms.numba_kernels.cache_clear()
 
     saved = sys.modules.get(KERNELS)
     yield install
-    forms.numba_adam_kernel.cache_clear()
+    forms.numba_kernels.cache_clear()
     sys.modules.pop(KERNELS, None)               # the module built on the fake, if any
     if saved is not None:
         sys.modules[KERNELS] = saved
@@ -99,3 +100,23 @@ def test_a_training_step_runs_through_a_broken_numba(fake_numba, monkeypatch):
     assert [str(w.message).split(" (")[0] for w in said] == ["Numba is installed but does not load"]
     assert "AttributeError" in str(said[0].message)   # the cause is named
     assert not np.array_equal(model.params.flat, before)
+
+
+@pytest.mark.parametrize("njit", FAKES.values(), ids=FAKES.keys())
+def test_a_conv_model_trains_through_a_broken_numba_with_one_warning(fake_numba, monkeypatch, njit):
+    """The conv layers' compiled passes fall back to conv.py's, Adam to NumPy's form: one
+    warning for the three loops, at the first conv pass, and conv.py's numbers."""
+    fake_numba(njit)
+    monkeypatch.setattr(forms, "numba_installed", lambda: True)   # as for an installed Numba
+    conv = dict(arch="conv", image_shape=(1, 8, 8), channels=(3, 4), kernel_size=4, stride=2,
+                padding=1, latent_dim=2, seed=0, dtype="float64")
+    model, plain = VAE(**conv), VAE(**conv, fast=False)
+    opt = Adam(model.params, lr=0.01)
+    x, eps = np.random.default_rng(0).random((4, 64)), np.zeros((4, 2))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        loss = model.loss_and_grads(x, eps)[0]
+        opt.step(model.grads)
+    assert [str(w.message).split(" (")[0] for w in said] == ["Numba is installed but does not load"]
+    assert loss == plain.loss_and_grads(x, eps)[0]
+    np.testing.assert_array_equal(model.grads.flat, plain.grads.flat)
