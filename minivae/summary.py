@@ -30,11 +30,17 @@ def describe(layer) -> str:
         return " + ".join(describe(inner) for inner in layer.layers)
     if isinstance(layer, Dense):
         return f"{layer.name} (Dense {layer.W.shape[0]}->{layer.W.shape[1]})"
-    if isinstance(layer, (Conv2d, ConvTranspose2d)):     # or a faster form of one (fast/)
-        kind = "ConvTranspose2d" if isinstance(layer, ConvTranspose2d) else "Conv2d"
-        return (f"{layer.name} ({kind} {layer.in_channels}->{layer.out_channels}, "
+    if isinstance(layer, (Conv2d, ConvTranspose2d)):
+        return (f"{layer.name} ({kind(layer)} {layer.in_channels}->{layer.out_channels}, "
                 f"k{layer.k} s{layer.stride} p{layer.padding})")
-    return type(layer).__name__
+    return kind(layer)
+
+
+def kind(layer) -> str:
+    """The layer's class name; a faster form of a layer (minivae/fast/) is named as the layer
+    it speeds up: "ReLU" for FusedReLU, "Conv2d" for CompiledConv2d."""
+    plain = next(c for c in type(layer).__mro__ if not c.__module__.startswith("minivae.fast"))
+    return plain.__name__
 
 
 def describe_input(layer: InputLayer) -> str:

@@ -47,3 +47,14 @@ def test_conv_shapes_follow_the_layers():
     shapes = [shape for _, _, shape, _ in rows]
     assert shapes[:3] == ["(B, 1, 28, 28)", "(B, 32, 14, 14)", "(B, 32, 14, 14)"]
     assert "(B, 64, 7, 7)" in shapes
+
+
+@pytest.mark.cuda
+def test_a_gpu_model_reads_as_the_same_model_as_on_the_cpu():
+    """On the GPU a model is built from faster forms of its layers (fast/cuda_kernels.py):
+    FusedReLU, BiasRowDense, FusedConv2d... Its summary names the layers it computes."""
+    for build in (lambda **kw: minivae.VAE(**kw),
+                  lambda **kw: minivae.VAE(arch="conv", hidden_dims=(32,), latent_dim=8, **kw)):
+        text = str(build(device="cuda")).replace("cuda", "cpu")
+        assert "Fused" not in text and "Compiled" not in text
+        assert text == str(build())
