@@ -206,6 +206,25 @@ class Generator:
             self.__init__(self.xp, state.get("seed"))     # CuPy's generator: reseeded
 
 
+def device_memory(xp) -> tuple[int, int] | None:
+    """(free, total) bytes of the GPU that arrays of ``xp`` live on; None for NumPy.
+
+    Free counts what CUDA reports free plus what CuPy's memory pool holds unused
+    (the pool keeps freed blocks for the next arrays). Other processes on the
+    GPU take from the same free memory, so it can shrink while a run goes on.
+    """
+    if xp is np:
+        return None
+    free, total = xp.cuda.runtime.memGetInfo()
+    return free + xp.get_default_memory_pool().free_bytes(), total
+
+
+def out_of_device_memory(e: BaseException) -> bool:
+    """True for CuPy's OutOfMemoryError: the GPU's memory ran out, not the machine's."""
+    cp = _loaded_cupy()
+    return cp is not None and isinstance(e, cp.cuda.memory.OutOfMemoryError)
+
+
 def cupy_module():
     """The ``cupy`` module, or None where CuPy is not installed or does not load."""
     return _load_cupy()

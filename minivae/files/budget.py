@@ -30,17 +30,20 @@ class OverBudget(ValueError):
     a command can say the same in its own words: ``e.reworded(lower="lower --hidden")``.
     """
 
-    def __init__(self, need: int, asked: str, lower: str, per: str = "", budget: int = 0):
+    def __init__(self, need: int, asked: str, lower: str, per: str = "", budget: int = 0,
+                 where: str | None = None):
         self.need, self.asked, self.lower, self.per, self.budget = need, asked, lower, per, budget
+        self.where = where      # the budget in words; default: describe_budget's
         super().__init__(str(self))
 
     def __str__(self):
         return (f"{self.asked} needs {size(self.need)}{self.per}, more than "
-                f"{describe_budget(self.budget)}; {self.lower}")
+                f"{self.where or describe_budget(self.budget)}; {self.lower}")
 
     def reworded(self, asked=None, lower=None) -> "OverBudget":
         return OverBudget(self.need, self.asked if asked is None else asked,
-                          self.lower if lower is None else lower, self.per, self.budget)
+                          self.lower if lower is None else lower, self.per, self.budget,
+                          self.where)
 
 
 def memory_budget() -> int:
@@ -75,14 +78,15 @@ def describe_budget(budget: int) -> str:
 
 
 def check(need: int, asked: str, lower: str, per: str = "", error=None,
-          budget: int | None = None) -> None:
+          budget: int | None = None, where: str | None = None) -> None:
     """Raise OverBudget (or ``error`` with its message) if ``need`` bytes exceed the budget.
 
     ``asked``: what needs the memory, e.g. "--k 10000 with --batch-size 1000";
     ``per``: e.g. " per step"; ``lower``: what to do instead, e.g. "lower one of them".
-    ``budget``: default :func:`memory_budget`.
+    ``budget``: default :func:`memory_budget`; ``where``: another budget in words
+    (a GPU's free memory, run/budget.py).
     """
     budget = memory_budget() if budget is None else budget
     if need > budget:
-        e = OverBudget(need, asked, lower, per, budget)
+        e = OverBudget(need, asked, lower, per, budget, where)
         raise e if error is None else error(str(e))

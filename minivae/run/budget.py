@@ -30,10 +30,11 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..architecture import conv_sizes
+from ..backend import device_memory
 from ..data import DATASETS, DataError
 from ..files import budget
 from ..files.npyfile import check_npy, check_npz
-from .evaluation import IW_CHUNK_ROWS
+from .evaluation import iw_k_chunk
 from .rundir import RunError
 from .sweep import SWEEP_KS
 
@@ -230,22 +231,23 @@ def check_training(cfg, model, data) -> None:
     step = max(step_bytes(model, cfg.batch_size, getattr(model, "k", 1), terms),
                step_bytes(model, rows, 1, terms) + SSIM_COPIES * 8 * rows * model.input_dim)
     if getattr(model, "objective", None) == "iwae":       # the test set's bound: 100 images
-        step = max(step, step_bytes(model, 100, min(model.k, IW_CHUNK_ROWS // 100), terms))
+        step = max(step, step_bytes(model, 100, min(model.k, iw_k_chunk(model, 100)), terms))
     asked, lower = _levers(cfg, terms, cfg.batch_size * cfg.k, rows)
     if weights > step:
         asked, lower = (f"the model's {model.num_params:,} parameters with their gradients "
                         f"and {cfg.optimizer}'s state"), "make its layers smaller"
     parts = (f"{budget.size(step)} per step or test batch, beside {budget.size(held)} of data "
              f"and {budget.size(weights)} of model and optimizer state")
-    budget.check(held + weights + step, asked, lower, per=f" ({parts})", error=RunError)
+    check_both(model, held + weights + step, asked, lower, per=f" ({parts})", error=RunError)
 
 
 def check_sample(model, n: int) -> None:
     """Refuse ``-n`` images whose decoding and drawing exceed the budget."""
     _, dec = (sum(column) for column in zip(*row_terms(model).values()))
     per_image = model.dtype.itemsize * dec + FIGURE_BYTES
-    budget.check(n * per_image, f"-n {n:,}", "lower -n",
-                 per=f" ({budget.size(per_image)} an image, decoded then drawn)")
+    check_both(model, n * per_image, f"-n {n:,}", "lower -n",
+               per=f" ({budget.size(per_image)} an image, decoded then drawn)",
+               on_device=n * model.dtype.itemsize * dec)
 
 
 def check_evaluation(model, n_test: int, iw: int | None, batch_size: int,
@@ -255,7 +257,7 @@ def check_evaluation(model, n_test: int, iw: int | None, batch_size: int,
 
     The ELBO and the reconstructions take EVAL_ROWS images at a time (so do
     --predictions, written that many rows at a time); --iw runs the decoder on
-    --batch-size images times the samples of a chunk (about IW_CHUNK_ROWS rows,
+    --batch-size images times the samples of a chunk (about iw_k_chunk's rows,
     or --batch-size when it is larger); --iw-sweep on ``sweep_images`` images
     also holds every log-weight of a batch (:func:`_sweep_work`); --per-image
     holds each test image's scores and reads ``per_image`` bytes for the
@@ -279,24 +281,40 @@ def check_evaluation(model, n_test: int, iw: int | None, batch_size: int,
     elif asked is None:
         asked, lower = f"this model on {rows:,} test images at a time", \
             "evaluate it where the budget is larger"
-    budget.check(held + need, asked, lower,
-                 per=f" ({budget.size(need)} {what}, beside {budget.size(held)} of images)")
+    check_both(model, held + need, asked, lower,
+               per=f" ({budget.size(need)} {what}, beside {budget.size(held)} of images)")
+
+
+def check_both(model, need: int, asked: str, lower: str, per: str = "", error=None,
+               on_device: int | None = None) -> None:
+    """budget.check against the machine's budget and, for a model on a GPU, ``on_device``
+    bytes (default ``need``: what a GPU run holds lives on the GPU) against the GPU's free
+    memory: CuPy would otherwise fail mid-run with its OutOfMemoryError."""
+    budget.check(need, asked, lower, per=per, error=error)
+    memory = device_memory(model.xp)
+    if memory is not None:
+        free, total = memory
+        budget.check(need if on_device is None else on_device, asked,
+                     f"{lower}, or run on the CPU (--device cpu)", per=per, error=error,
+                     budget=free, where=f"the {budget.size(free)} free on the GPU (of its "
+                                        f"{budget.size(total)})")
 
 
 def _iw_work(model, b: int, iw: int, batch_size: int) -> tuple:
     """--iw K on batches of b images: the decoder on samples x images rows at a time."""
-    rows = b * max(1, IW_CHUNK_ROWS // b)            # evaluation.iw_k_chunk's, on the CPU
-    if b <= IW_CHUNK_ROWS:                           # IW_CHUNK_ROWS rows, whatever the batch
+    most = iw_k_chunk(model, 1)                      # rows a decoder call takes (more on a GPU)
+    rows = b * iw_k_chunk(model, b)
+    if b <= most:                                    # about that many rows, whatever the batch
         return step_bytes(model, rows), rows, None, None, "per batch"
     return (step_bytes(model, rows), rows, f"--iw {iw} with --batch-size {batch_size}",
-            f"lower --batch-size (to {IW_CHUNK_ROWS} or less)", "per batch")
+            f"lower --batch-size (to {most} or less)", "per batch")
 
 
 def _sweep_work(model, n: int, batch_size: int) -> tuple:
     """--iw-sweep on n images: --iw's decoder, all K = max(SWEEP_KS) log-weights of a batch
     of b images, (K, b) float64 (sweep.iw_sweep), and L_K and ESS of every image and K."""
     b, K = min(batch_size, n), max(SWEEP_KS)
-    rows = b * max(1, IW_CHUNK_ROWS // b)
+    rows = b * iw_k_chunk(model, b)
     weights = SWEEP_COPIES * 8 * K * b
     results = SWEEP_RESULTS * 8 * 2 * len(SWEEP_KS) * n
     return (step_bytes(model, rows) + weights + results, rows,

@@ -20,6 +20,12 @@ process at once, without a word; a training run treats it like Ctrl-C:
 Terminated is a KeyboardInterrupt, so whatever cleans up after Ctrl-C (an
 atomic write removing its temporary file, the run directory's lock) cleans
 up after SIGTERM too.
+
+Running out of memory ends a command the same way, with one line and status 1:
+the memory budget (files/budget.py, run/budget.py) refuses what it can foresee
+before allocating, but a GPU is shared with other processes and its free
+memory can shrink while a run goes on, so CuPy's OutOfMemoryError (a
+MemoryError) can still come mid-run.
 """
 
 from __future__ import annotations
@@ -29,7 +35,11 @@ import signal
 import sys
 import threading
 
+from ..backend import out_of_device_memory
+
 NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+MEMORY_ADVICE = ("Lower the sizes asked for (--batch-size, -n, --iw...), close what else uses "
+                 "the memory (on a GPU: nvidia-smi lists it), or run on the CPU (--device cpu).")
 
 
 class Terminated(KeyboardInterrupt):
@@ -113,6 +123,12 @@ class StopOnSignal:
             signal.signal(signum, handler)
 
 
+def ran_out_of_memory(e: MemoryError) -> str:
+    """"the GPU ran out of memory (CuPy's message)", or "this machine ran out of memory"."""
+    where = "the GPU" if out_of_device_memory(e) else "this machine"
+    return f"{where} ran out of memory ({str(e).rstrip('.') or type(e).__name__})"
+
+
 def _identity(path):
     """(inode, modification time) of ``path``, or None: a file replaced in place gets another."""
     try:
@@ -149,10 +165,13 @@ class Progress:
             self.written.append(self.target)
             self.target = None
 
-    def aborted(self, e: KeyboardInterrupt) -> str:
-        """The line to print when ``e`` (Ctrl-C, or SIGTERM's Terminated) aborts the command."""
+    def aborted(self, e: BaseException) -> str:
+        """The line to print when ``e`` (Ctrl-C, SIGTERM's Terminated, or a MemoryError no
+        memory budget foresaw) aborts the command."""
         self._check_target()
-        what = "Stopped by SIGTERM" if isinstance(e, Terminated) else "Interrupted"
+        what = ("Stopped by SIGTERM" if isinstance(e, Terminated) else
+                "Interrupted" if isinstance(e, KeyboardInterrupt) else
+                f"error: {ran_out_of_memory(e)}")
         files = []
         if self.written:
             files.append(f"{', '.join(map(str, self.written))} "
@@ -175,3 +194,6 @@ def run_aborting_cleanly(command, argv) -> int:
         except KeyboardInterrupt as e:
             print(f"\n{progress.aborted(e)}", file=sys.stderr)
             return aborted_status(e)        # 130 for Ctrl-C, 143 for SIGTERM
+        except MemoryError as e:            # on a GPU: CuPy's OutOfMemoryError
+            print(f"{progress.aborted(e)}\n{MEMORY_ADVICE}", file=sys.stderr)
+            return 1

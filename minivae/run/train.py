@@ -44,7 +44,8 @@ from .divergence import NonFiniteLoss, advice, check_gaussian_std
 from .epoch import measure, train_epoch
 from .evaluation import binarize_test_set, latent_diagnostics, pick_examples, reconstruct
 from .schedule import learning_rate as scheduled_rate
-from .signals import Interrupted, StopOnSignal, TerminateAsInterrupt, aborted_status
+from .signals import (MEMORY_ADVICE, Interrupted, StopOnSignal, TerminateAsInterrupt,
+                      aborted_status, ran_out_of_memory)
 from ..optim import SGD, Adam
 from .presets import check_fits
 from .run_tables import (append_latents, append_metrics, read_latents, read_metrics,
@@ -92,6 +93,11 @@ def command(argv) -> int:
         if cfg.device != "cuda":
             raise
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except MemoryError as e:                # one the budget did not foresee: on a GPU, CuPy's
+        print(f"error: {ran_out_of_memory(e)}\n{MEMORY_ADVICE}", file=sys.stderr)
+        if cfg.out and os.path.exists(os.path.join(cfg.out, CHECKPOINT)):
+            print(f"The last finished epoch is safe in {cfg.out}.", file=sys.stderr)
         return 1
     finally:
         restore_original()                  # the BLAS threads as they were before the run

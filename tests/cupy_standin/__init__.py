@@ -14,7 +14,7 @@ tests do so for every ``cuda``-marked test on a machine without a GPU
     a.sum(), a.astype()  cupy.ndarray's methods, no others                      _methods.py
     ElementwiseKernel    runs its own CUDA C++ body, translated to NumPy        _kernels.py
     random.RandomState   CuPy's methods on NumPy's PCG64                        random.py
-    cuda                 Device (compute capability 9.0), Stream, Event, pools  cuda.py
+    cuda                 Device (9.0), Stream, Event, pools, memGetInfo, OOM    cuda.py
     cupyx                empty_pinned, allow_synchronize                        _cupyx.py
     LEDGER               every launch, wait and copy, with its line             _ledger.py
 

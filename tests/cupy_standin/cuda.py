@@ -149,7 +149,24 @@ def get_device_id():
     return 0
 
 
+# The device's memory as runtime.memGetInfo() reports it, (free, total): the tests set
+# "free" to play a GPU other processes have filled.
+MEMORY = {"free": 80 << 30, "total": 80 << 30}
+
+
+class OutOfMemoryError(MemoryError):
+    """cupy.cuda.memory.OutOfMemoryError, with CuPy's message."""
+
+    def __init__(self, size, total, limit=0):
+        self._size, self._total, self._limit = size, total, limit
+        super().__init__(f"Out of memory allocating {size:,} bytes (allocated so far: "
+                         f"{total:,} bytes).")
+
+
+memory = types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError, MemoryPool=MemoryPool)
+
 runtime = types.SimpleNamespace(
+    memGetInfo=lambda: (MEMORY["free"], MEMORY["total"]),
     getDeviceCount=lambda: 1,
     getDevice=lambda: 0,
     runtimeGetVersion=lambda: 13000,

@@ -1,0 +1,119 @@
+"""A GPU's memory: what cannot fit is refused before it is allocated, with the GPU's free
+memory named, and an OutOfMemoryError that comes anyway (another process filled the GPU)
+ends each command with one line, status 1, and nothing lost.
+
+On the CPU stand-in for CuPy the GPU's free memory is what the test sets
+(cupy_standin.cuda.MEMORY), and CuPy's OutOfMemoryError is raised where the
+test puts it; on a real GPU these tests use the stand-in too (``standin``).
+"""
+
+import pytest
+
+from minivae import VAE, backend
+from minivae.files.budget import OverBudget
+from minivae.run import budget, evaluate, sample, train
+
+from conftest import make_tiny, use_standin
+
+ARGS = ["--hidden", "16", "--latent-dim", "2", "--batch-size", "32", "--quiet", "--threads", "1"]
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    """The stand-in, with 80 GiB free unless a test sets MEMORY["free"] lower."""
+    import cupy_standin
+    previous = use_standin()
+    monkeypatch.setitem(cupy_standin.cuda.MEMORY, "free", 80 << 30)
+    yield cupy_standin
+    backend.use_cupy(*previous)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return make_tiny(tmp_path / "tiny.npz", n_train=96, n_test=40)
+
+
+def oom(*args, **kwargs):
+    import cupy_standin
+    raise cupy_standin.cuda.memory.OutOfMemoryError(2_000_000_000, 70_000_000_000)
+
+
+@pytest.mark.cuda
+def test_device_memory_is_the_free_memory_and_the_pools_unused_blocks(gpu, monkeypatch):
+    monkeypatch.setitem(gpu.cuda.MEMORY, "free", 5 << 30)
+    monkeypatch.setattr(gpu.cuda.MemoryPool, "free_bytes", lambda self: 1 << 30)
+    assert backend.device_memory(gpu) == (6 << 30, 80 << 30)
+    assert backend.device_memory(__import__("numpy")) is None
+
+
+@pytest.mark.cuda
+def test_what_does_not_fit_the_gpus_free_memory_is_refused_by_name(gpu, monkeypatch):
+    model = VAE(input_dim=784, hidden_dims=(64,), latent_dim=4, device="cuda", seed=0)
+    budget.check_sample(model, 10_000)                           # 80 GiB free: it fits
+    monkeypatch.setitem(gpu.cuda.MEMORY, "free", 10 << 20)       # another process took the rest
+    with pytest.raises(OverBudget) as e:
+        budget.check_sample(model, 10_000)
+    text = str(e.value)
+    assert "-n 10,000 needs" in text and "the 10 MiB free on the GPU (of its 80 GiB)" in text
+    assert text.endswith("lower -n, or run on the CPU (--device cpu)")
+    budget.check_sample(VAE(input_dim=784, hidden_dims=(64,), latent_dim=4, seed=0), 10_000)
+
+
+@pytest.mark.cuda
+def test_train_evaluate_and_sample_refuse_before_they_start(gpu, monkeypatch, tmp_path, tiny,
+                                                            capsys):
+    run = tmp_path / "run"
+    assert train.main(["--dataset", tiny, *ARGS, "--epochs", "1", "--device", "cuda",
+                       "--no-plots", "--out", str(run)]) == 0
+    capsys.readouterr()
+    monkeypatch.setitem(gpu.cuda.MEMORY, "free", 64 << 10)
+    assert train.main(["--dataset", tiny, *ARGS, "--epochs", "1", "--device", "cuda",
+                       "--out", str(tmp_path / "second")]) == 1
+    assert "free on the GPU" in capsys.readouterr().err
+    assert not (tmp_path / "second" / "checkpoint.npz").exists()
+    assert evaluate.main([str(run), "--iw", "50", "--device", "cuda", "--threads", "1"]) == 1
+    assert "free on the GPU (of its 80 GiB)" in capsys.readouterr().err
+    assert sample.main([str(run), "-n", "5000", "--out", str(tmp_path / "g.png"),
+                        "--device", "cuda"]) == 1
+    assert "free on the GPU" in capsys.readouterr().err and not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.cuda
+def test_an_out_of_memory_error_mid_run_ends_each_command_with_one_line(gpu, monkeypatch,
+                                                                        tmp_path, tiny, capsys):
+    run = tmp_path / "run"
+    assert train.main(["--dataset", tiny, *ARGS, "--epochs", "1", "--device", "cuda",
+                       "--no-plots", "--out", str(run)]) == 0
+    saved = (run / "checkpoint.npz").read_bytes()
+    capsys.readouterr()
+    monkeypatch.setattr(VAE, "loss_and_grads", oom)              # the GPU fills up mid-run
+    assert train.main(["--resume", str(run), "--epochs", "2", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the GPU ran out of memory (Out of memory allocating "
+                          "2,000,000,000 bytes")
+    assert "nvidia-smi" in err and f"The last finished epoch is safe in {run}." in err
+    assert "Traceback" not in err and (run / "checkpoint.npz").read_bytes() == saved
+
+    monkeypatch.setattr(VAE, "sample", oom)
+    grid = tmp_path / "grid.png"
+    assert sample.main([str(run), "-n", "6", "--out", str(grid), "--device", "cuda"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the GPU ran out of memory (Out of memory allocating")
+    assert f"bytes)) while drawing 6 samples; {grid} was not written" in err
+    assert not grid.exists()
+
+    monkeypatch.setattr(evaluate, "iw_log_likelihood", oom)
+    assert evaluate.main([str(run), "--iw", "50", "--device", "cuda", "--threads", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "ran out of memory" in err and "while estimating -log p(x) with --iw 50" in err
+    assert "Traceback" not in err
+
+
+def test_running_out_of_the_machines_memory_says_so(monkeypatch, tmp_path, tiny, capsys):
+    def host_oom(*args, **kwargs):
+        raise MemoryError()
+    monkeypatch.setattr(VAE, "loss_and_grads", host_oom)
+    assert train.main(["--dataset", tiny, *ARGS, "--epochs", "1",
+                       "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: this machine ran out of memory (MemoryError)")
