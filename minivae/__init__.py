@@ -15,7 +15,8 @@ from .data import BatchIterator, load_dataset, load_fashion_mnist, load_mnist
 from .backend import cuda_available, get_xp, to_numpy
 from .gradcheck import GradcheckError, check_model, gradcheck
 from .iwae import IWAE
-from .layers import Dense, Flatten, LeakyReLU, ReLU, Sigmoid, Tanh, Unflatten
+from .images import Flatten, Unflatten
+from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Tanh
 from .likelihoods import MSE, Bernoulli, Gaussian
 from .run.metrics import mse, psnr, ssim
 from .optim import SGD, Adam

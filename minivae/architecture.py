@@ -32,7 +32,8 @@ import math
 import numpy as np
 
 from .conv import Conv2d, ConvTranspose2d, output_size
-from .layers import ACTIVATIONS, Dense, Flatten, Spec, Unflatten
+from .images import Flatten, Unflatten
+from .layers import ACTIVATIONS, Dense, Spec
 from .likelihoods import RANGES
 
 ARCHS = ("dense", "conv")

@@ -32,7 +32,8 @@ from __future__ import annotations
 import numpy as np
 
 from .architecture import positive_int
-from .layers import Unflatten, forward_through
+from .images import Unflatten
+from .layers import forward_through
 from .vae import VAE
 
 

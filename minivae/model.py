@@ -22,7 +22,8 @@ from .architecture import (NO_ACTIVATION, activation_list, check_architecture,
 from .architecture import positive_int as _positive_int
 from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast.forms import choose_ops
-from .layers import (INITS, Chain, Dense, Identity, InputLayer, Spec, activation_spec,
+from .images import InputLayer
+from .layers import (INITS, Chain, Dense, Identity, Spec, activation_spec,
                      forward_through, glorot_uniform, make_activation)
 from .params import ParamStore, check_layers, param_budget
 from .summary import summary_text

@@ -21,7 +21,8 @@ The shapes come from running one row of zeros through the model.
 from __future__ import annotations
 
 from .conv import Conv2d, ConvTranspose2d
-from .layers import Chain, Dense, InputLayer
+from .images import InputLayer
+from .layers import Chain, Dense
 
 
 def describe(layer) -> str:

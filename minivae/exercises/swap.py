@@ -24,7 +24,8 @@ import numpy as np
 
 from ..backend import get_array_module, to_numpy
 from ..conv import Conv2d, ConvTranspose2d, _channel_major
-from ..layers import Chain, Dense, InputLayer, ReLU, Sigmoid, Tanh
+from ..images import InputLayer
+from ..layers import Chain, Dense, ReLU, Sigmoid, Tanh
 from ..ops import Ops
 from ..run.rundir import RunError
 from ..vae import VAE
