@@ -22,17 +22,19 @@ face: 0.5 is chance, 1 a perfect detector.
 Writes out/faces_anomaly.png (reconstructions of held-out faces and of
 non-faces by each model, and the ROC curves) and out/prediction.csv: the
 lab's format, one row per test image, row_id then its 625 original pixels
-orig_px0.. and the conv Autoencoder's reconstruction recon_px0.. (in [0, 1]).
+orig_px0.. and the conv Autoencoder's reconstruction recon_px0.. (in [0, 1]),
+written as ``evaluate --predictions`` writes it (minivae/run/anomaly.py's
+write_predictions: into a temporary file renamed into place, never half-written).
 """
 
 from __future__ import annotations
 
-import csv
 import os
 
 import numpy as np
 
 import minivae
+from minivae.run.anomaly import write_predictions
 from minivae.run.plots import new_figure, save_figure
 from minivae.run.plots._common import mosaic, show_image
 
@@ -88,22 +90,11 @@ def main(argv=None) -> dict:
                 [(n, f"{aucs[n]:.4f}", s[is_face].mean(), s[~is_face].mean())
                  for n, s in scores.items()])
     os.makedirs(args.out, exist_ok=True)
-    csv_path = write_predictions(os.path.join(args.out, "prediction.csv"), test_x,
-                                 recons["conv AE"])
+    csv_path = os.path.join(args.out, "prediction.csv")
+    write_predictions(csv_path, [(test_x, recons["conv AE"])])    # evaluate --predictions' writer
     path = draw(test_x, recons, is_face, scores, aucs, figure_path(args, "faces_anomaly.png"))
     print(f"\nFigure: {path}\nPredictions: {csv_path}")
     return {"auc": aucs, "scores": scores, "is_face": is_face}
-
-
-def write_predictions(path, originals, reconstructions) -> str:
-    """prediction.csv: row_id, orig_px0..orig_px{D-1}, recon_px0..recon_px{D-1}."""
-    D = originals.shape[1]
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["row_id", *(f"orig_px{i}" for i in range(D)), *(f"recon_px{i}" for i in range(D))])
-        for i, (o, r) in enumerate(zip(originals, reconstructions)):
-            w.writerow([i, *(f"{v:.6g}" for v in o), *(f"{v:.6g}" for v in r)])
-    return path
 
 
 def draw(test_x, recons, is_face, scores, aucs, path, n=8) -> str:

@@ -42,6 +42,25 @@ def test_faces_anomaly_end_to_end(tmp_path):
     assert (tmp_path / "faces_anomaly.png").stat().st_size > 0
 
 
+def test_faces_predictions_are_written_as_evaluate_writes_them(tmp_path):
+    """The example's prediction.csv comes from evaluate --predictions' writer: interrupted
+    mid-write (Ctrl-C, a full disk), it leaves the file it would replace as it was."""
+    import faces_anomaly
+    from minivae.run import anomaly
+    assert faces_anomaly.write_predictions is anomaly.write_predictions
+    path = tmp_path / "prediction.csv"
+    path.write_text("the last run's\n")
+    x = np.random.default_rng(0).random((4, 625)).astype(np.float32)
+
+    def interrupted():
+        yield x, x
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        faces_anomaly.write_predictions(path, interrupted())
+    assert path.read_text() == "the last run's\n" and os.listdir(tmp_path) == ["prediction.csv"]
+
+
 def test_faces_script_help_runs_from_any_directory(tmp_path):
     done = subprocess.run([sys.executable, os.path.join(EXAMPLES, "faces_anomaly.py"), "--help"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60,
