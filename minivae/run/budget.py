@@ -43,8 +43,9 @@ EVAL_ROWS = 1000           # evaluation.py's batches of test images
 SSIM_COPIES = 4            # metrics.py's SSIM: a few float64 maps per image (measured ~1.6)
 FIGURE_BYTES = 400 << 10   # one image drawn into sample's PNG (0.6 inch at 100 dpi): 336 KiB
                            # measured (sample -n 1024 against -n 4096, peak RSS)
-SWEEP_COPIES = 4           # --iw-sweep's (K, B) float64 log-weights: the chunks then joined,
-                           # 2 log w, logsumexp's exp and softmax (measured 4.0 to 4.1)
+SWEEP_COPIES = 3           # --iw-sweep's (K, B) float64 log-weights: the chunks then joined,
+                           # or the joined and evaluation.log_sums' one array (measured 2.0 to
+                           # 2.1: tracemalloc's peak of a batch of 50 to 400 images)
 SWEEP_RESULTS = 4          # its L_K and ESS of each image and K: float64, batches then joined
 
 

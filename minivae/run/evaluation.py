@@ -33,7 +33,7 @@ import numpy as np
 
 from ..backend import Generator, get_array_module, to_numpy
 from ..data import binarize
-from ..iwae import log_prior_ratio, logsumexp_softmax
+from ..iwae import log_prior_ratio
 from ..vae import VAE
 from .metrics import mse, psnr_from_mse, ssim
 
@@ -211,7 +211,7 @@ def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size
     L_1 is the ELBO (with the KL estimated by sampling), and L_K increases
     towards log p(x) as K grows. The weights are far too small to hold in
     floating point (log w ~ -100), so everything stays in log space: each
-    chunk of samples gives a log-sum-exp (``iwae.logsumexp_softmax``), and the
+    chunk of samples gives a log-sum-exp (:func:`log_sums`), and the
     chunks are added in log space, log(e^a + e^b) = logaddexp(a, b)
     (docs/math.md §9).
 
@@ -233,12 +233,29 @@ def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size
     return (log_px, xp.exp(2 * lse - lse2)) if ess else log_px
 
 
+def log_sums(log_w, xp):
+    """(logsumexp log w, logsumexp 2 log w) over axis 0: (K, B) -> (B,), (B,).
+
+    What L_K and the effective sample size need: L_K = lse - log K and
+    (sum w)^2 / sum w^2 = exp(2 lse - lse2) (docs/math.md §9, §12). Each is
+    computed as iwae.logsumexp_softmax's log-sum-exp, from a - max, and to the
+    same bits (2 log w's max is 2 m, and 2 (a - m) is 2a - 2m exactly), but
+    without its softmax or a copy of 2 log w: one (K, B) array, reused in place.
+    """
+    m = log_w.max(axis=0)                                  # (B,)
+    e = xp.subtract(log_w, m)                              # (K, B): a - m, all <= 0
+    xp.exp(xp.multiply(e, 2, out=e), out=e)                # e^(2a - 2m), in [0, 1]
+    lse2 = 2 * m + xp.log(e.sum(axis=0))                   # (B,)
+    xp.exp(xp.subtract(log_w, m, out=e), out=e)            # e^(a - m), in [0, 1]
+    return m + xp.log(e.sum(axis=0)), lse2                 # (B,), (B,)
+
+
 def _iw_batch(model, x, k, rng, k_chunk, given=()):
     """(logsumexp_k log w_k, logsumexp_k 2 log w_k), each (B,), over k samples in chunks."""
     xp = model.xp
     lse = lse2 = None                                      # running log-sums, (B,)
     for log_w in log_weight_chunks(model, x, k, rng, k_chunk, given):   # (kc, B) each
-        chunk, chunk2 = (logsumexp_softmax(a, xp)[0] for a in (log_w, 2 * log_w))   # (B,) each
+        chunk, chunk2 = log_sums(log_w, xp)                # (B,) each
         lse = chunk if lse is None else xp.logaddexp(lse, chunk)
         lse2 = chunk2 if lse2 is None else xp.logaddexp(lse2, chunk2)
     return lse, lse2

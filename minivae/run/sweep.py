@@ -31,8 +31,7 @@ import time
 import numpy as np
 
 from ..backend import Generator, to_numpy
-from ..iwae import logsumexp_softmax
-from .evaluation import (eval_generator, evaluate_elbo, given_labels, iw_k_chunk,
+from .evaluation import (eval_generator, evaluate_elbo, given_labels, iw_k_chunk, log_sums,
                          log_weight_chunks, require_vae)
 
 SWEEP_IMAGES = 1000   # test images the sweep uses by default: under a minute on 2 cores
@@ -69,7 +68,7 @@ def iw_sweep(model, x, ks=SWEEP_KS, rng: Generator | None = None, batch_size: in
         log_w = xp.concatenate(list(log_weight_chunks(model, x[s], K, rng, k_chunk,
                                                       given_labels(model, labels, s))))   # (K, B)
         for k in ks:
-            lse, lse2 = (logsumexp_softmax(a, xp)[0] for a in (log_w[:k], 2 * log_w[:k]))
+            lse, lse2 = log_sums(log_w[:k], xp)             # (B,) each, one (k, B) array made
             bounds[k].append(xp.stack([lse - math.log(k), xp.exp(2 * lse - lse2)]))   # (2, B)
     return {k: tuple(to_numpy(xp.concatenate(v, axis=1))) for k, v in bounds.items()}
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from minivae import CVAE, VAE
+from minivae.iwae import logsumexp_softmax
 from minivae.run import evaluate, train
-from minivae.run.evaluation import eval_generator, iw_log_likelihood
+from minivae.run.evaluation import eval_generator, iw_log_likelihood, log_sums
 from minivae.run.sweep import iw_sweep
 from minivae.run.sweep import BURDA_SETTING, published_lines
 
@@ -34,6 +35,15 @@ def test_each_k_is_the_bound_of_the_first_k_samples():
         assert lk.shape == ess.shape == (40,) and np.all((ess >= 1 - 1e-9) & (ess <= k + 1e-9))
     assert np.all(sweep[1][1] == 1.0)                        # one sample: ESS 1
     assert sweep[200][0].mean() > sweep[1][0].mean()         # the bound tightens
+
+
+@pytest.mark.parametrize("shape, scale", [((5000, 20), 100.0), ((7, 3), 1000.0), ((1, 4), 1.0)])
+def test_log_sums_are_the_log_sum_exps_of_log_w_and_2_log_w_to_the_bit(shape, scale):
+    """What the sweep and --iw need, without the softmax logsumexp_softmax also builds."""
+    a = np.random.default_rng(0).normal(-300, scale, shape)              # (K, B) log-weights
+    lse, lse2 = log_sums(a, np)
+    assert np.array_equal(lse, logsumexp_softmax(a, np)[0])
+    assert np.array_equal(lse2, logsumexp_softmax(2 * a, np)[0])
 
 
 def test_a_cvae_sweep_bounds_log_p_of_x_given_y():
