@@ -210,13 +210,18 @@ def device_memory(xp) -> tuple[int, int] | None:
     """(free, total) bytes of the GPU that arrays of ``xp`` live on; None for NumPy.
 
     Free counts what CUDA reports free plus what CuPy's memory pool holds unused
-    (the pool keeps freed blocks for the next arrays). Other processes on the
-    GPU take from the same free memory, so it can shrink while a run goes on.
+    (the pool keeps freed blocks for the next arrays), within the pool's limit
+    if one is set (CUPY_GPU_MEMORY_LIMIT). Other processes on the GPU take from
+    the same free memory, so it can shrink while a run goes on.
     """
     if xp is np:
         return None
+    pool = xp.get_default_memory_pool()
     free, total = xp.cuda.runtime.memGetInfo()
-    return free + xp.get_default_memory_pool().free_bytes(), total
+    free += pool.free_bytes()
+    if pool.get_limit():                                  # 0: no limit
+        free = min(free, pool.get_limit() - pool.used_bytes())
+    return free, total
 
 
 def out_of_device_memory(e: BaseException) -> bool:

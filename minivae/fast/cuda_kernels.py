@@ -52,6 +52,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from ..backend import cupy_module
 from ..conv import Conv2d, ConvTranspose2d, output_size
 from ..layers import Dense, ReLU
@@ -60,7 +62,7 @@ from ..ops import Ops, adam_constants
 from ..params import ParamStore
 
 if cupy_module() is None:
-    raise ImportError("minivae.fast.forms.cuda_kernels needs CuPy: pip install -e \".[gpu]\"")
+    raise ImportError("minivae.fast.cuda_kernels needs CuPy: pip install -e \".[gpu]\"")
 
 # name -> (inputs, outputs, CUDA C++ run for each element). CuPy declares each
 # non-scalar input as `const T &name = ...[i]` and each output as `T &name`,
@@ -171,11 +173,13 @@ class BiasRowDense(Dense):
     so the bias add of the forward and the bias gradient's sum of the backward
     ride on the GEMMs. W and b lie one after the other in the model's flat
     vector (params.py), so [W; b] is a view of it, not a copy, and so is
-    [dW; db] of the gradient's. [x, 1] is x copied beside a column of ones; the
-    ones are written when a batch size is first seen.
+    [dW; db] of the gradient's. [x, 1] is x copied beside a column of ones, kept
+    for the backward; the ones are written again only when the batch size changes.
+    With TF32 (--tf32) b and db pass through the GEMMs too, so they are rounded as
+    W and dW are (fast/gpu.py).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, rng=None, dtype="float32", xp=None,
+    def __init__(self, in_dim: int, out_dim: int, rng=None, dtype="float32", xp=np,
                  store: ParamStore | None = None, name: str = "dense"):
         if store is None:
             store = ParamStore(self.shapes(name, in_dim, out_dim), xp, dtype)
@@ -183,12 +187,22 @@ class BiasRowDense(Dense):
         self._Wb, self._dWb = (bias_as_row(d, name) for d in (store.params, store.grads))
         self.x1 = None                               # [x, 1] (B, I+1), kept for [dW; db]
 
+    @property
+    def x(self):
+        """The last input (B, I), as layers.Dense keeps it: a view of [x, 1]."""
+        return None if self.x1 is None else self.x1[:, :-1]
+
+    @x.setter
+    def x(self, value):                              # Dense.__init__'s "nothing kept yet"
+        if value is not None:
+            raise AttributeError("BiasRowDense keeps its input in x1; forward writes it")
+        self.x1 = None
+
     def forward(self, x):
         B, I = x.shape
-        if self.x1 is None or self.x1.shape[0] != B:      # a new batch size: the ones, once
+        if self.x1 is None or self.x1.shape[0] != B:      # another batch size: the ones again
             self.x1 = self.xp.empty((B, I + 1), dtype=self._W.dtype)
             self.x1[:, I] = 1
-        self.x = x                                        # (B, I), as layers.Dense keeps it
         self.x1[:, :I] = x                                # (B, I) into (B, I+1), one copy
         return self.x1 @ self._Wb                         # (B, I+1) @ (I+1, O) -> (B, O)
 
@@ -214,7 +228,7 @@ class FusedReLU(ReLU):
     def forward(self, x):
         # The outputs in x's memory order (a conv layer's images keep the batch last), which
         # a kernel would not keep if it allocated them itself.
-        y, self.active = self.xp.empty_like(x), self.xp.empty_like(x, dtype=bool)   # (B, H) each
+        y, self.active = self.xp.empty_like(x), self.xp.empty_like(x, dtype=bool)   # x's shape
         kernel("relu")(x, y, self.active)
         return y
 

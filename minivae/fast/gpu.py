@@ -25,7 +25,9 @@ def enable_tf32(on: bool = True) -> None:
     products still accumulate in float32. On GPUs of compute capability 8.0
     and later (A100, H100...) float32 GEMMs then run on the tensor cores,
     several times faster; older GPUs ignore it (CuPy warns). Only float32
-    GEMMs change: elementwise kernels, reductions and float64 do not.
+    GEMMs change: elementwise kernels, reductions and float64 do not (but a
+    Dense layer on the GPU computes x W + b and its db inside its GEMMs,
+    fast/cuda_kernels.BiasRowDense, so its bias is rounded with W).
 
     CuPy reads the environment variable CUPY_TF32 at its first float32 GEMM
     and keeps the answer. This sets the variable and, if CuPy is loaded,

@@ -123,10 +123,11 @@ class StopOnSignal:
             signal.signal(signum, handler)
 
 
-def ran_out_of_memory(e: MemoryError) -> str:
-    """"the GPU ran out of memory (CuPy's message)", or "this machine ran out of memory"."""
+def ran_out_of_memory(e: MemoryError, while_doing: str | None = None) -> str:
+    """"the GPU ran out of memory [while ...]: CuPy's message", or "this machine ..."."""
     where = "the GPU" if out_of_device_memory(e) else "this machine"
-    return f"{where} ran out of memory ({str(e).rstrip('.') or type(e).__name__})"
+    doing = f" while {while_doing}" if while_doing else ""
+    return f"{where} ran out of memory{doing}: {str(e).rstrip('.') or type(e).__name__}"
 
 
 def _identity(path):
@@ -169,9 +170,11 @@ class Progress:
         """The line to print when ``e`` (Ctrl-C, SIGTERM's Terminated, or a MemoryError no
         memory budget foresaw) aborts the command."""
         self._check_target()
-        what = ("Stopped by SIGTERM" if isinstance(e, Terminated) else
-                "Interrupted" if isinstance(e, KeyboardInterrupt) else
-                f"error: {ran_out_of_memory(e)}")
+        if isinstance(e, KeyboardInterrupt):
+            head = f"{'Stopped by SIGTERM' if isinstance(e, Terminated) else 'Interrupted'} " \
+                   f"while {self.doing}"
+        else:
+            head = f"error: {ran_out_of_memory(e, while_doing=self.doing)}"
         files = []
         if self.written:
             files.append(f"{', '.join(map(str, self.written))} "
@@ -180,8 +183,8 @@ class Progress:
             files.append(f"{self.target} " + ("was left as it was" if self.before else
                                               "was not written"))
         if not files:
-            return f"{what} while {self.doing}; no file was written."
-        return f"{what} while {self.doing}; {', '.join(files)}, and no file is left half-written."
+            return f"{head}; no file was written."
+        return f"{head}; {', '.join(files)}, and no file is left half-written."
 
 
 def run_aborting_cleanly(command, argv) -> int:

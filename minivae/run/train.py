@@ -97,7 +97,8 @@ def command(argv) -> int:
     except MemoryError as e:                # one the budget did not foresee: on a GPU, CuPy's
         print(f"error: {ran_out_of_memory(e)}\n{MEMORY_ADVICE}", file=sys.stderr)
         if cfg.out and os.path.exists(os.path.join(cfg.out, CHECKPOINT)):
-            print(f"The last finished epoch is safe in {cfg.out}.", file=sys.stderr)
+            print(f"The last finished epoch is safe in {cfg.out}; once the memory is free, "
+                  f"continue with: python -m minivae.train --resume {cfg.out}", file=sys.stderr)
         return 1
     finally:
         restore_original()                  # the BLAS threads as they were before the run

@@ -85,6 +85,19 @@ def _index(key):
     return tuple(out), advanced, mask
 
 
+def garbage(a: np.ndarray) -> np.ndarray:
+    """``a`` filled as memory nobody wrote may hold (cupy.empty, a kernel's own outputs):
+    NaN, the largest integer, True. A GPU gives whatever was there before, often zeros,
+    so a kernel or caller that reads before writing would pass by luck; here it shows."""
+    if a.dtype.kind in "fc":
+        a.fill(np.nan)
+    elif a.dtype.kind in "iu":
+        a.fill(np.iinfo(a.dtype).max)
+    elif a.dtype.kind == "b":
+        a.fill(True)
+    return a
+
+
 class ndarray:
     """cupy.ndarray on the CPU: the values live in a NumPy array that NumPy cannot reach."""
 
@@ -93,7 +106,7 @@ class ndarray:
     __hash__ = None
 
     def __init__(self, shape, dtype=float, memptr=None, strides=None, order="C"):
-        self._a = np.empty(shape, dtype=dtype, order=order)    # cupy.ndarray(shape): no launch
+        self._a = garbage(np.empty(shape, dtype=dtype, order=order))   # no launch, unwritten
 
     # -- what CuPy refuses or waits for -------------------------------------------
     def __array__(self, dtype=None, copy=None):

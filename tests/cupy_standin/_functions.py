@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._array import kernel_arg, ndarray, unsupported, wrap
+from ._array import garbage, kernel_arg, ndarray, unsupported, wrap
 from ._ledger import LEDGER
 
 # Functions that return a view of their input where NumPy does, and copy otherwise.
@@ -108,6 +108,8 @@ def function(name, np_func):
         if name in WAITS:
             LEDGER.record("wait", f"{name} (its output size)")
         result = np_func(*args, **kwargs)
+        if name in ("empty", "empty_like"):
+            garbage(result)                          # what a GPU's fresh memory may hold
         if name in VIEWS:
             if devices and not _shares(result, devices):
                 LEDGER.record("launch", f"{name} (a copy)")

@@ -44,7 +44,7 @@ import re
 
 import numpy as np
 
-from ._array import kernel_arg, ndarray, wrap
+from ._array import garbage, kernel_arg, ndarray, wrap
 from ._ledger import LEDGER
 
 _TOKEN = re.compile(r"""\s*(?:
@@ -423,7 +423,7 @@ class ElementwiseKernel:
                 env[pname] = np.broadcast_to(np.asarray(v, _dtype(ctype, resolved)), shape)
         outs = list(values[self.nin:])
         for ctype, pname, _ in self.out_params[len(outs):]:
-            outs.append(np.empty(shape, _dtype(ctype, resolved)))
+            outs.append(garbage(np.empty(shape, _dtype(ctype, resolved))))   # as unwritten
         for (ctype, pname, _), out in zip(self.out_params, outs):
             if out.shape != shape:
                 raise ValueError(f"Out shape is mismatched: {pname} {out.shape}, not {shape}")

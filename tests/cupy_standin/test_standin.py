@@ -172,6 +172,18 @@ def test_an_elementwise_kernel_writes_outputs_it_is_given_and_reads_them():
     np.testing.assert_allclose(p.get(), [0.95, 0.95, 0.9, 1.0])
 
 
+def test_memory_nobody_wrote_holds_garbage_not_zeros():
+    """A kernel that reads its own output before writing it, or a caller that reads what
+    cupy.empty gave, gets what the memory held: on the stand-in always NaN (or the largest
+    integer, or True), never the zeros that would let it pass by luck."""
+    forgets = cp.ElementwiseKernel("T x", "T y", "y += x", "forgets_to_start_from_zero")
+    assert np.isnan(forgets(cp.ones(3)).get()).all()
+    assert np.isnan(cp.empty((2, 2)).get()).all()
+    assert np.isnan(cp.empty_like(cp.ones(2)).get()).all()
+    assert (cp.empty(3, dtype=np.int32).get() == np.iinfo(np.int32).max).all()
+    assert cp.empty(2, dtype=bool).get().all()
+
+
 def test_an_elementwise_kernel_refuses_what_cupy_refuses():
     k = cp.ElementwiseKernel("T x, T y", "T z", "z = x + y", "add")
     x32, x64 = cp.ones(3, dtype=cp.float32), cp.ones(3, dtype=cp.float64)

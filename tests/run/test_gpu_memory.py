@@ -43,6 +43,9 @@ def test_device_memory_is_the_free_memory_and_the_pools_unused_blocks(gpu, monke
     monkeypatch.setitem(gpu.cuda.MEMORY, "free", 5 << 30)
     monkeypatch.setattr(gpu.cuda.MemoryPool, "free_bytes", lambda self: 1 << 30)
     assert backend.device_memory(gpu) == (6 << 30, 80 << 30)
+    monkeypatch.setattr(gpu.cuda.MemoryPool, "get_limit", lambda self: 3 << 30)
+    monkeypatch.setattr(gpu.cuda.MemoryPool, "used_bytes", lambda self: 1 << 30)
+    assert backend.device_memory(gpu) == (2 << 30, 80 << 30)     # CUPY_GPU_MEMORY_LIMIT's
     assert backend.device_memory(__import__("numpy")) is None
 
 
@@ -89,23 +92,25 @@ def test_an_out_of_memory_error_mid_run_ends_each_command_with_one_line(gpu, mon
     monkeypatch.setattr(VAE, "loss_and_grads", oom)              # the GPU fills up mid-run
     assert train.main(["--resume", str(run), "--epochs", "2", "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: the GPU ran out of memory (Out of memory allocating "
-                          "2,000,000,000 bytes")
-    assert "nvidia-smi" in err and f"The last finished epoch is safe in {run}." in err
+    assert err.startswith("error: the GPU ran out of memory: Out of memory allocating "
+                          "2,000,000,000 bytes (allocated so far: 70,000,000,000 bytes)\n")
+    assert "nvidia-smi" in err and f"The last finished epoch is safe in {run}" in err
+    assert f"python -m minivae.train --resume {run}" in err
     assert "Traceback" not in err and (run / "checkpoint.npz").read_bytes() == saved
 
     monkeypatch.setattr(VAE, "sample", oom)
     grid = tmp_path / "grid.png"
     assert sample.main([str(run), "-n", "6", "--out", str(grid), "--device", "cuda"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: the GPU ran out of memory (Out of memory allocating")
-    assert f"bytes)) while drawing 6 samples; {grid} was not written" in err
+    assert err.startswith("error: the GPU ran out of memory while drawing 6 samples: Out of "
+                          f"memory allocating 2,000,000,000 bytes (allocated so far: "
+                          f"70,000,000,000 bytes); {grid} was not written")
     assert not grid.exists()
 
     monkeypatch.setattr(evaluate, "iw_log_likelihood", oom)
     assert evaluate.main([str(run), "--iw", "50", "--device", "cuda", "--threads", "1"]) == 1
     err = capsys.readouterr().err
-    assert "ran out of memory" in err and "while estimating -log p(x) with --iw 50" in err
+    assert "ran out of memory while estimating -log p(x) with --iw 50: Out of memory" in err
     assert "Traceback" not in err
 
 
@@ -116,4 +121,4 @@ def test_running_out_of_the_machines_memory_says_so(monkeypatch, tmp_path, tiny,
     assert train.main(["--dataset", tiny, *ARGS, "--epochs", "1",
                        "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: this machine ran out of memory (MemoryError)")
+    assert err.startswith("error: this machine ran out of memory: MemoryError\n")
