@@ -220,7 +220,13 @@ def check_training(cfg, model, data) -> None:
                         f"and {cfg.optimizer}'s state"), "make its layers smaller"
     parts = (f"{budget.size(step)} per step or test batch, beside {budget.size(held)} of data "
              f"and {budget.size(weights)} of model and optimizer state")
-    check_both(model, held + weights + step, asked, lower, per=f" ({parts})", error=RunError)
+    # On a GPU the data, the parameters and their gradients are there already (the GPU's free
+    # memory no longer counts them): what is still to come is the optimizer's state and a step.
+    to_come = state * model.num_params * itemsize + step
+    check_both(model, held + weights + step, asked, lower, per=f" ({parts})", error=RunError,
+               on_device=to_come, per_device=f" ({budget.size(step)} per step or test batch "
+               f"and {budget.size(to_come - step)} of optimizer state, beside the data and "
+               "model already on the GPU)")
 
 
 def check_sample(model, n: int) -> None:
@@ -268,16 +274,18 @@ def check_evaluation(model, n_test: int, iw: int | None, batch_size: int,
 
 
 def check_both(model, need: int, asked: str, lower: str, per: str = "", error=None,
-               on_device: int | None = None) -> None:
+               on_device: int | None = None, per_device: str | None = None) -> None:
     """budget.check against the machine's budget and, for a model on a GPU, ``on_device``
-    bytes (default ``need``: what a GPU run holds lives on the GPU) against the GPU's free
-    memory: CuPy would otherwise fail mid-run with its OutOfMemoryError."""
+    bytes (default ``need``: what a GPU run holds lives on the GPU; ``per_device`` says
+    what they are, default ``per``) against the GPU's free memory: CuPy would otherwise
+    fail mid-run with its OutOfMemoryError."""
     budget.check(need, asked, lower, per=per, error=error)
     memory = device_memory(model.xp)
     if memory is not None:
         free, total = memory
         budget.check(need if on_device is None else on_device, asked,
-                     f"{lower}, or run on the CPU (--device cpu)", per=per, error=error,
+                     f"{lower}, or run on the CPU (--device cpu)",
+                     per=per if per_device is None else per_device, error=error,
                      budget=free, where=f"the {budget.size(free)} free on the GPU (of its "
                                         f"{budget.size(total)})")
 

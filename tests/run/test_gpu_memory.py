@@ -82,6 +82,22 @@ def test_train_evaluate_and_sample_refuse_before_they_start(gpu, monkeypatch, tm
 
 
 @pytest.mark.cuda
+def test_what_a_gpu_run_holds_already_is_not_counted_twice(gpu, monkeypatch, tmp_path, capsys):
+    """The data set and the model are on the GPU before the check, so its free memory no
+    longer counts them: a run whose data takes most of the GPU still trains, and the
+    refusal of one that does not fit counts only what is still to come."""
+    big = make_tiny(tmp_path / "big.npz", n_train=20_000, n_test=100)     # 5 MiB as floats
+    args = ["--dataset", big, *ARGS, "--epochs", "1", "--device", "cuda", "--no-plots"]
+    monkeypatch.setitem(gpu.cuda.MEMORY, "free", 3 << 20)      # the rest holds the data
+    assert train.main([*args, "--out", str(tmp_path / "fits")]) == 0
+    monkeypatch.setitem(gpu.cuda.MEMORY, "free", 64 << 10)
+    assert train.main([*args, "--out", str(tmp_path / "not")]) == 1
+    err = capsys.readouterr().err
+    assert ("of optimizer state, beside the data and model already on the GPU), more than "
+            "the 65,536 bytes free on the GPU (of its 80 GiB)") in err
+
+
+@pytest.mark.cuda
 def test_an_out_of_memory_error_mid_run_ends_each_command_with_one_line(gpu, monkeypatch,
                                                                         tmp_path, tiny, capsys):
     run = tmp_path / "run"
