@@ -130,6 +130,31 @@ def test_numba_adam_gives_the_same_bits_as_the_numpy_form(dtype, wd):
 
 
 @needs_numba
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_adam_sets_a_subnormal_m_or_v_to_zero_and_moves_p_the_same(dtype):
+    """A weight whose gradient stays 0 has its m shrink through the subnormal numbers, which
+    a CPU multiplies a hundred times slower; the compiled loop sets such an m or v to 0. What
+    p then loses is below anything its dtype shows (cpu_kernels.py)."""
+    tiny = np.finfo(dtype).tiny
+    P = 1000
+    p0 = np.random.default_rng(3).standard_normal(P).astype(dtype)
+    m0 = np.full(P, tiny, dtype) * np.linspace(-4, 4, P).astype(dtype)   # some subnormal
+    v0 = np.abs(m0) * 3
+    g = np.zeros(P, dtype)
+    g[::7] = 1e-3                                       # a few weights still learning
+    state = {form: [p0.copy(), m0.copy(), v0.copy()] for form in ("np", "nb")}
+    kw = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, step=500)
+    FastOps(np).adam_update(state["np"][0], g, *state["np"][1:], **kw)
+    NumbaOps(np).adam_update(state["nb"][0], g, *state["nb"][1:], **kw)
+    (p_nb, m_nb, v_nb), (p_np, m_np, v_np) = state["nb"], state["np"]
+    subnormal = (m_np != 0) & (np.abs(m_np) < tiny)
+    assert subnormal.sum() > 100 and (m_nb[subnormal] == 0).all()
+    assert ((v_nb == 0) | (v_nb >= tiny)).all() and ((m_nb == 0) | (np.abs(m_nb) >= tiny)).all()
+    np.testing.assert_array_equal(m_nb[~subnormal], m_np[~subnormal])
+    np.testing.assert_array_equal(p_nb, p_np)           # the update it drops is below p's ulp
+
+
+@needs_numba
 def test_numba_adam_takes_the_numpy_form_for_arrays_it_cannot_run_over():
     rng = np.random.default_rng(8)
     base = rng.standard_normal((6, 8))

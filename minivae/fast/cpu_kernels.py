@@ -1,6 +1,6 @@
 """Loops compiled for the CPU with Numba: Adam's update, and the conv layers' im2col and col2im.
 
-``adam_kernel(p, g, m, v, a, e, 1 - beta1, 1 - beta2, weight_decay)`` runs
+``adam_kernel(p, g, m, v, a, e, 1 - beta1, 1 - beta2, weight_decay, tiny)`` runs
 the update of ``fast.FastOps.adam_update`` on 1-D arrays, in place, with the
 constants of ``ops.adam_constants`` in the arrays' dtype (``fast.NumbaOps``
 calls it).
@@ -20,6 +20,14 @@ so the two give the same bits (tests/test_ops.py checks it):
     m += (1 - beta1) (g - m)          FastOps: subtract, multiply, add
     v += (1 - beta2) (g^2 - v)        square, subtract, multiply, add
     p -= (m / (sqrt(v) + e)) a        sqrt, add, divide, multiply, subtract
+
+with one exception: an m or v below ``tiny``, the dtype's smallest normal
+number (1.2e-38 in float32), becomes 0. A weight whose gradient stays 0 (one
+feeding a dead ReLU) has its m shrink by beta1 each step, down through the
+subnormal numbers, where each multiplication takes a CPU a hundred times
+longer: after a few epochs of the conv VAE, half its m was subnormal and the
+update took 28 ms a step instead of 2.7. Such an m or v moves p by less than
+1e-30 a (m / e), nothing float32 or float64 can show beside p.
 
 ``im2col_kernel`` and ``col2im_kernel`` are conv.py's im2col and col2im,
 each as one pass over its output (``fast.forms.CompiledConv2d`` and
@@ -56,12 +64,16 @@ import numpy as np
 
 
 @numba.njit(error_model="numpy", cache=True)
-def adam_kernel(p, g, m, v, a, e, one_m_b1, one_m_b2, wd):   # pragma: no cover (compiled)
+def adam_kernel(p, g, m, v, a, e, one_m_b1, one_m_b2, wd, tiny):   # pragma: no cover
     """One Adam step on 1-D arrays (P,), in place on p, m and v; g is read only."""
     for i in range(p.size):
         gi = g[i] + wd * p[i] if wd != 0 else g[i]       # g + weight_decay p (L2), as torch
         mi = m[i] + one_m_b1 * (gi - m[i])               # m = b1 m + (1 - b1) g
         vi = v[i] + one_m_b2 * (gi * gi - v[i])          # v = b2 v + (1 - b2) g^2
+        if abs(mi) < tiny:                               # subnormal (or 0): 0, see above
+            mi = mi - mi                                 # (0 in the arrays' dtype)
+        if vi < tiny:
+            vi = vi - vi
         m[i] = mi
         v[i] = vi
         p[i] -= (mi / (np.sqrt(vi) + e)) * a             # bias corrections folded into a, e

@@ -144,8 +144,8 @@ class NumbaOps(FastOps):
     model's conv layers in the forms above (``layer_forms``, built by layers.Spec.build).
 
     The Adam loop does FastOps's operations in the same order, so the two give
-    the same bits; it reads and writes each vector once instead of twelve
-    times. Numba is imported at the first update or the first pass of a conv
+    the same bits (but for a subnormal m or v, which it sets to 0: cpu_kernels.py);
+    it reads and writes each vector once instead of twelve times. Numba is imported at the first update or the first pass of a conv
     layer, not when a model is built: sampling or evaluating a dense model
     never loads it. Arrays the loop cannot take (not contiguous, mixed
     dtypes, neither float32 nor float64), or a Numba that does not load, get
@@ -170,7 +170,8 @@ class NumbaOps(FastOps):
         # FastOps compute in float64, and the two forms would then differ).
         cast = p.dtype.type
         kernels.adam(*(arr.reshape(-1) for arr in arrays),       # views, (P,)
-                     cast(a), cast(e), cast(1 - beta1), cast(1 - beta2), cast(weight_decay))
+                     cast(a), cast(e), cast(1 - beta1), cast(1 - beta2), cast(weight_decay),
+                     np.finfo(p.dtype).tiny)                    # m, v below it: 0 (cpu_kernels)
 
 
 @functools.cache
@@ -193,7 +194,7 @@ def numba_kernels(dtype=np.float64):
         # A first call of each loop, on the smallest arrays it takes, compiles it for dtype
         # (or loads it from Numba's cache).
         one, image, cols = (np.zeros((1,) * n, dtype) for n in (1, 4, 6))   # image, cols: 4-D, 6-D
-        adam_kernel(one, one.copy(), one.copy(), one.copy(), *[dtype.type(0)] * 5)
+        adam_kernel(one, one.copy(), one.copy(), one.copy(), *[dtype.type(0)] * 6)
         im2col_kernel(image, cols, 1, 1, 0)
         col2im_kernel(cols, image, 1, 1, 0)
     except Exception as e:                      # noqa: BLE001 (see above: any failure falls back)
