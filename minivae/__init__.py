@@ -15,7 +15,7 @@ from .data import BatchIterator, load_dataset, load_fashion_mnist, load_mnist
 from .backend import cuda_available, get_xp, to_numpy
 from .gradcheck import GradcheckError, check_model, gradcheck
 from .iwae import IWAE
-from .images import Flatten, Unflatten
+from .architecture import Flatten, Unflatten
 from .layers import Dense, LeakyReLU, ReLU, Sigmoid, Tanh
 from .likelihoods import MSE, Bernoulli, Gaussian
 from .run.metrics import mse, psnr, ssim

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from .architecture import positive_int
-from .images import Unflatten
+from .architecture import Unflatten
 from .layers import forward_through
 from .vae import VAE
 

@@ -153,7 +153,7 @@ LIKELIHOODS = {cls.name: cls for cls in (Bernoulli, Gaussian, MSE)}
 # metric reads them so. A model built with ``pixel_range="symmetric"`` keeps that
 # contract at its edges and works in [-1, 1] inside:
 #
-#     the encoder reads    x' = 2 x - 1                 (images.InputLayer)
+#     the encoder reads    x' = 2 x - 1                 (architecture.InputLayer)
 #     the decoder ends in  tanh, out in (-1, 1)
 #     the loss compares    out with x' (MSE: sum_d (out_d - x'_d)^2, the lab's number)
 #     mean(out)            (out + 1) / 2, back in [0, 1] for figures and metrics

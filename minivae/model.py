@@ -17,12 +17,11 @@ import math
 
 import numpy as np
 
-from .architecture import (NO_ACTIVATION, activation_list, check_architecture,
+from .architecture import (NO_ACTIVATION, InputLayer, activation_list, check_architecture,
                            conv_activation_count, conv_decoder, conv_encoder)
 from .architecture import positive_int as _positive_int
 from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast.forms import choose_ops
-from .images import InputLayer
 from .layers import (INITS, Chain, Dense, Identity, Spec, activation_spec,
                      forward_through, glorot_uniform, make_activation)
 from .params import ParamStore, check_layers, param_budget

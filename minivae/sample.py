@@ -6,13 +6,9 @@ needs; this file is only its entry point (``--help`` lists every option).
 
 import sys
 
-try:
-    from .run.sample import main
-except KeyboardInterrupt:          # Ctrl-C while the imports load (a second on a busy machine)
-    if __name__ != "__main__":
-        raise
-    print("\nAborted.", file=sys.stderr)
-    sys.exit(130)
+from .run.signals import command_main
+
+main = command_main("sample", __name__)   # a Ctrl-C while it loads: "Aborted.", no traceback
 
 if __name__ == "__main__":
     sys.exit(main())

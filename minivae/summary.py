@@ -21,7 +21,7 @@ The shapes come from running one row of zeros through the model.
 from __future__ import annotations
 
 from .conv import Conv2d, ConvTranspose2d
-from .images import InputLayer
+from .architecture import InputLayer
 from .layers import Chain, Dense
 
 

@@ -9,7 +9,7 @@ import pytest
 import minivae
 from minivae import gradcheck
 from minivae.conv import Conv2d, ConvTranspose2d, col2im, im2col
-from minivae.images import Flatten, InputLayer, Unflatten
+from minivae.architecture import Flatten, InputLayer, Unflatten
 from conftest import rand
 
 # (C, O, kernel, stride, padding, H, W): square and not, stride above, at and below the kernel

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..backend import get_array_module, to_numpy
 from ..conv import Conv2d, ConvTranspose2d, _channel_major
-from ..images import InputLayer
+from ..architecture import InputLayer
 from ..layers import Chain, Dense, ReLU, Sigmoid, Tanh
 from ..ops import Ops
 from ..run.rundir import RunError

@@ -30,6 +30,7 @@ MemoryError) can still come mid-run.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -44,6 +45,22 @@ MEMORY_ADVICE = ("Lower the sizes asked for (--batch-size, -n, --iw...), close w
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived where the run cannot stop between two steps: abort, as Ctrl-C does."""
+
+
+def command_main(command: str, caller: str):
+    """``main`` of run/<command>.py, imported for its entry point (minivae/train.py...).
+
+    A Ctrl-C while it loads (a second on a busy machine) ends the command with
+    "Aborted." and 130, not a traceback, when the entry point runs as ``__main__``
+    (``caller``); imported from elsewhere, the KeyboardInterrupt goes on.
+    """
+    try:
+        return importlib.import_module(f"minivae.run.{command}").main
+    except KeyboardInterrupt:
+        if caller != "__main__":
+            raise
+        print("\nAborted.", file=sys.stderr)
+        sys.exit(exit_status(signal.SIGINT))
 
 
 def exit_status(signum) -> int:
