@@ -150,11 +150,13 @@ class _ConvBase(Layer):
         self._b[...] = rng.uniform(self._b.shape, -a, a, dtype=self._b.dtype)
 
     def im2col(self, x):
-        """im2col with this layer's k, s and p (a CPU form does it in one compiled pass)."""
+        """x (B, C, H, W) -> cols (C k k, Ho Wo B): im2col with this layer's k, s and p
+        (fast/ does it in one compiled pass on the CPU)."""
         return im2col(x, self.k, self.stride, self.padding, self.xp)
 
     def col2im(self, cols, shape):
-        """col2im with this layer's k, s and p (a fast form does it in one kernel or pass)."""
+        """cols (C k k, Ho Wo B) -> x ``shape`` (B, C, H, W): col2im with this layer's k, s
+        and p (fast/ does it in one kernel on the GPU, one compiled pass on the CPU)."""
         return col2im(cols, shape, self.k, self.stride, self.padding, self.xp)
 
     def _check_input(self, x):
