@@ -178,7 +178,7 @@ def load_array_file(path, split: str = "train", max_bytes: int | None = None):
     path, declared = _checked(path, split, max_bytes)
     source = str(path)
     image_key, label_key, stated = _keys(declared, split, source)
-    arrays = _read(path, declared)                      # every array of the file
+    arrays = _read(path, [key for key in (image_key, label_key) if key])   # those two alone
     images = check_images(arrays[image_key], f"{source}[{image_key}]" if stated else source)
     labels = _check_labels(arrays.get(label_key), len(images), source)
     if stated:                                          # the file states its own split

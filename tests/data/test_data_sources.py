@@ -244,6 +244,18 @@ def test_npz_with_its_own_split_and_labels(tmp_path):
     assert x.shape == (2, 64 * 64 * 3) and x.dtype == np.float32
 
 
+def test_one_split_of_an_npz_inflates_that_split_alone(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "split.npz"
+    big, small = (rng.integers(0, 256, (n, 32, 32), dtype=np.uint8) for n in (3000, 100))
+    np.savez(path, x_train=big, x_test=small, y_train=np.arange(3000), y_test=np.arange(100))
+    images, labels = load_dataset(path, "test")
+    np.testing.assert_array_equal(images, small)
+    assert labels.tolist() == list(range(100))
+    raised, peak = peak_bytes(lambda: load_dataset(path, "test"))
+    assert raised is None and peak < 1_000_000, peak               # not the 3 MB of x_train
+
+
 def test_npz_single_array_under_any_name(tmp_path):
     np.savez(tmp_path / "a.npz", anything=np.zeros((10, 4, 4), np.uint8), labels=np.arange(10))
     np.savez(tmp_path / "b.npz", images=np.zeros((10, 4, 4), np.uint8), y=np.arange(10))
