@@ -4,7 +4,8 @@ Both are an encoder (Dense layers, or Conv2d layers then Dense), a head or
 two giving the latent code, and a decoder (Dense, or Dense then
 ConvTranspose2d), with one likelihood p(x | decoder output) for the
 reconstruction term. This file builds them from the plan in
-architecture.py, checks inputs, and saves and loads parameters.
+architecture.py and checks inputs; saving.py writes a model to a file and
+builds it again from one (save, load, load_params: BaseModel inherits them).
 ``vae.py`` and ``autoencoder.py`` add what differs: the latent code, the
 loss and its backward pass.
 
@@ -15,8 +16,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .architecture import (NO_ACTIVATION, InputLayer, activation_list, check_architecture,
                            conv_activation_count, conv_decoder, conv_encoder)
 from .architecture import positive_int as _positive_int
@@ -24,18 +23,17 @@ from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast.forms import choose_ops
 from .layers import (INITS, Chain, Dense, Identity, Spec, activation_spec,
                      forward_through, glorot_uniform, make_activation)
-from .params import ParamStore, check_layers, param_budget
+from .params import ParamStore, check_layers
 from .summary import summary_text
 from .likelihoods import SymmetricRange
-from .files.budget import OverBudget
-from .files.serialize import CheckpointError, load_npz, save_npz
+from .saving import Saving
 
 
 ARCH_DEFAULTS = dict(arch="dense", image_shape=None, channels=(32, 64), kernel_size=4, stride=2,
                      padding=1, decoder_activation=None, pixel_range="unit")
 
 
-class BaseModel:
+class BaseModel(Saving):
     """Encoder/decoder plumbing; subclasses define the latent part and the loss.
 
     ``fast``: on a GPU, run the elementwise chains as fused kernels
@@ -224,7 +222,7 @@ class BaseModel:
         x = self._as_input(x)
         return -self.likelihood.nll(forward_through(self.decoder, z), x)   # (B,)
 
-    # -- saving and loading -------------------------------------------------
+    # -- its settings, and how it prints -------------------------------------
 
     def config(self) -> dict:
         """Everything needed to build this model again (JSON-serialisable)."""
@@ -247,72 +245,6 @@ class BaseModel:
                        kernel_size=self.kernel_size, stride=self.stride, padding=self.padding)
             return cfg
         return {k: v for k, v in cfg.items() if ARCH_DEFAULTS[k] != v}
-
-    def save(self, path, extra_arrays=None, extra_meta=None) -> None:
-        """Write the parameters and config to ``path`` (.npz, no pickle, atomic)."""
-        arrays = {f"param/{name}": a for name, a in self.params.items()}
-        arrays.update(extra_arrays or {})
-        meta = {"format": "minivae", "version": 1, "config": self.config(), **(extra_meta or {})}
-        save_npz(path, arrays, meta)
-
-    @classmethod
-    def load(cls, path, device="cpu", dtype=None):
-        """A model rebuilt from a file written by :meth:`save` (or a training checkpoint).
-
-        ``VAE.load`` reads VAEs, ``Autoencoder.load`` autoencoders;
-        ``minivae.load_model`` reads either.
-        """
-        arrays, meta = load_npz(path)
-        return cls.from_arrays(arrays, meta, path, device=device, dtype=dtype)
-
-    @classmethod
-    def from_arrays(cls, arrays, meta, path="<arrays>", device="cpu", dtype=None):
-        """This class's model, built from the config in ``meta`` and the ``param/`` arrays."""
-        if meta.get("format") != "minivae" or not isinstance(meta.get("config"), dict):
-            raise CheckpointError(f"{path} was not written by minivae's save()")
-        config = dict(meta["config"])
-        kind = config.pop("model", None)
-        if kind != cls.kind:
-            raise CheckpointError(f"{path} holds a model of kind {kind!r}, not a {cls.__name__} "
-                                  f"({cls.kind!r}); minivae.load_model(path) reads any kind")
-        if dtype is not None:
-            config["dtype"] = dtype
-        saved = sum(int(np.prod(a.shape)) for k, a in arrays.items() if k.startswith("param/"))
-        held = sum(a.nbytes for a in arrays.values())   # the file's arrays, loaded already
-        try:
-            with param_budget(saved, held):    # refuse before allocating more than the file holds
-                model = cls(**config, device=device)
-        except OverBudget as e:                # a file describing more than the machine holds
-            why = e.reworded(lower="if the file is what you meant, load it where the budget is "
-                                   "larger")
-            raise CheckpointError(f"{path}: {why}") from None
-        except (TypeError, ValueError, OverflowError) as e:
-            raise CheckpointError(f"{path}: the model settings in its metadata are not valid ({e}); "
-                                  "the file was damaged or edited") from None
-        model.load_params(arrays, path)
-        return model
-
-    def load_params(self, arrays, path="<arrays>") -> None:
-        """Copy ``param/<name>`` arrays into this model, checking names, shapes and values."""
-        saved = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
-        missing = sorted(set(self.params) - set(saved))
-        unexpected = sorted(set(saved) - set(self.params))
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{path} holds a different architecture: missing {missing}, unexpected {unexpected}")
-        for name, value in saved.items():
-            if value.shape != self.params[name].shape:
-                raise CheckpointError(
-                    f"{path}: {name} has shape {value.shape}, this model needs "
-                    f"{self.params[name].shape} (a checkpoint of another architecture)")
-            if value.dtype.kind != "f":    # complex would lose its imaginary part, bool and
-                raise CheckpointError(      # strings are no weights: refused as the commands do
-                    f"{path}: param/{name} has dtype {value.dtype}; parameters are "
-                    "floating-point numbers")
-            if not np.all(np.isfinite(value)):
-                raise CheckpointError(f"{path}: {name} contains NaN or infinite values")
-        for name, value in saved.items():
-            self.params[name][...] = self.xp.asarray(value, dtype=self.dtype)
 
     def summary(self) -> None:
         """Print the layers in forward order, their output shapes and parameter counts."""

@@ -82,8 +82,8 @@ def main(argv=None):
     import numpy as np
     import minivae
     from minivae.data import BatchIterator
-    from minivae.run.evaluation import (IW_CHUNK_ROWS, eval_generator, iw_log_likelihood,
-                                    test_set_metrics)
+    from minivae.run.evaluation import eval_generator, iw_log_likelihood, test_set_metrics
+    from minivae.run.importance import IW_CHUNK_ROWS
 
     load0 = os.getloadavg()[0]
     x_train, source = load_train_images(args.data_dir)

@@ -41,7 +41,7 @@ from .anomaly import (PER_IMAGE_COLUMNS, per_image_scores, reconstructed_batches
 from .metrics import mse_scale
 from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo, require_vae)
-from .budget import check_evaluation
+from .trained_budget import check_evaluation
 from .console import flush_every_line
 from ..data.custom import fingerprint
 from ..files.budget import OverBudget
@@ -90,7 +90,7 @@ def build_parser():
 def check_test_set(model, images, image_shape, meta, dataset, args):
     """(image shape for the metrics, None) for test images the model can score, else
     (None, why): another image shape, a data file changed since training, too much memory
-    (the test set and the work its options ask for: budget.check_evaluation)."""
+    (the test set and the work its options ask for: trained_budget.check_evaluation)."""
     shape, saved = tuple(images.shape[1:]), meta.get("image_shape")
     if saved and shape != tuple(saved):          # an 8x8 model and 4x16 images: same pixels
         return None, (f"{dataset} holds images of shape {'x'.join(map(str, shape))}, and the "

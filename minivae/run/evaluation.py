@@ -10,11 +10,10 @@ Four measurements, each over a whole test set in batches:
   its reconstruction from the posterior mean, decode(mu(x)).
 * :func:`iw_log_likelihood`: the importance-weighted estimate of log p(x)
   (Burda, Grosse & Salakhutdinov 2015), which tightens towards the true
-  log-likelihood as the number K of samples grows.
+  log-likelihood as the number K of samples grows. Its log importance
+  weights, chunk by chunk, are importance.py's.
 * :func:`active_units`: how many latent dimensions the encoder uses, and
   :func:`latent_diagnostics`: that and each dimension's KL (posterior collapse).
-* :func:`log_weight_chunks`: the log importance weights themselves, chunk by
-  chunk, which sweep.py's ``iw_sweep`` reads at several K.
 
 A CVAE's measurements take the test labels (``labels``, (N,) on the model's
 device) and are conditional: its ELBO and L_K bound log p(x | y).
@@ -33,22 +32,11 @@ import numpy as np
 
 from ..backend import Generator, get_array_module, to_numpy
 from ..data import binarize
-from ..iwae import log_prior_ratio
 from ..vae import VAE
+from .importance import iw_k_chunk, iw_log_sums
 from .metrics import mse, psnr_from_mse, ssim
 
 EVAL_SEED_OFFSET = 1_000_003   # evaluation noise is seeded apart from the training noise
-IW_CHUNK_ROWS = 500   # rows (samples x images) per decoder call in iw_log_likelihood: its
-                      # (rows, D) float32 arrays (1.6 MB) stay near the cache; 5000 rows ran slower
-IW_CHUNK_ROWS_GPU = 50_000   # the same on a GPU, where each call costs launches, not cache:
-                             # 100 times fewer (K = 5000: about 5 a test image instead of 460),
-                             # (rows, D) float32 arrays of 157 MB at D = 784
-
-
-def iw_k_chunk(model, batch_size: int) -> int:
-    """Samples of z per decoder call for images in batches of ``batch_size``, by device."""
-    rows = IW_CHUNK_ROWS if model.device == "cpu" else IW_CHUNK_ROWS_GPU
-    return max(1, rows // batch_size)
 
 
 def eval_generator(model, seed: int) -> Generator:
@@ -211,7 +199,7 @@ def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size
     L_1 is the ELBO (with the KL estimated by sampling), and L_K increases
     towards log p(x) as K grows. The weights are far too small to hold in
     floating point (log w ~ -100), so everything stays in log space: each
-    chunk of samples gives a log-sum-exp (:func:`log_sums`), and the
+    chunk of samples gives a log-sum-exp (importance.py's ``log_sums``), and the
     chunks are added in log space, log(e^a + e^b) = logaddexp(a, b)
     (docs/math.md §9).
 
@@ -226,61 +214,14 @@ def iw_log_likelihood(model, x, k: int, rng: Generator | None = None, batch_size
     rng = rng or eval_generator(model, 0)
     out = []
     for s in _batches(x.shape[0], batch_size):
-        out.append(_iw_batch(model, x[s], k, rng, k_chunk or iw_k_chunk(model, batch_size),
-                             given_labels(model, labels, s)))
+        out.append(iw_log_sums(model, x[s], k, rng, k_chunk or iw_k_chunk(model, batch_size),
+                               given_labels(model, labels, s)))
     lse, lse2 = (xp.concatenate(column) for column in zip(*out))   # (N,) each
     log_px = lse - math.log(k)                              # (N,)
     return (log_px, xp.exp(2 * lse - lse2)) if ess else log_px
 
 
-def log_sums(log_w, xp):
-    """(logsumexp log w, logsumexp 2 log w) over axis 0: (K, B) -> (B,), (B,).
 
-    What L_K and the effective sample size need: L_K = lse - log K and
-    (sum w)^2 / sum w^2 = exp(2 lse - lse2) (docs/math.md §9, §12). Each is
-    computed as iwae.logsumexp_softmax's log-sum-exp, from a - max, and to the
-    same bits (2 log w's max is 2 m, and 2 (a - m) is 2a - 2m exactly), but
-    without its softmax or a copy of 2 log w: one (K, B) array, reused in place.
-    """
-    m = log_w.max(axis=0)                                  # (B,)
-    e = xp.subtract(log_w, m)                              # (K, B): a - m, all <= 0
-    xp.exp(xp.multiply(e, 2, out=e), out=e)                # e^(2a - 2m), in [0, 1]
-    lse2 = 2 * m + xp.log(e.sum(axis=0))                   # (B,)
-    xp.exp(xp.subtract(log_w, m, out=e), out=e)            # e^(a - m), in [0, 1]
-    return m + xp.log(e.sum(axis=0)), lse2                 # (B,), (B,)
-
-
-def _iw_batch(model, x, k, rng, k_chunk, given=()):
-    """(logsumexp_k log w_k, logsumexp_k 2 log w_k), each (B,), over k samples in chunks."""
-    xp = model.xp
-    lse = lse2 = None                                      # running log-sums, (B,)
-    for log_w in log_weight_chunks(model, x, k, rng, k_chunk, given):   # (kc, B) each
-        chunk, chunk2 = log_sums(log_w, xp)                # (B,) each
-        lse = chunk if lse is None else xp.logaddexp(lse, chunk)
-        lse2 = chunk2 if lse2 is None else xp.logaddexp(lse2, chunk2)
-    return lse, lse2
-
-
-def log_weight_chunks(model, x, k, rng, k_chunk, given=()):
-    """log w = log p(x|z) + log p(z) - log q(z|x) of k samples per row of x (B, D), in chunks
-    of k_chunk samples: yields (kc, B) float64 arrays (docs/math.md §9).
-
-    ``given``: what the model reads besides x, a CVAE's (y,) (``given_labels``).
-    """
-    xp = model.xp
-    x = xp.asarray(x, dtype=model.dtype)                   # (B, D)
-    B, D = x.shape
-    mu, logvar = model.encode(x, *given)                   # (B, Z), (B, Z)
-    for start in range(0, k, k_chunk):
-        kc = min(k_chunk, k - start)
-        eps = rng.normal((kc, B, model.latent_dim), dtype=model.dtype)   # (kc, B, Z)
-        eps = xp.asarray(eps)                              # a NumPy generator's, uploaded
-        z, _ = model.ops.reparameterize(mu, logvar, eps)   # (kc, B, Z): z = mu + std eps
-        x_rep = xp.broadcast_to(x, (kc, B, D)).reshape(kc * B, D)        # (kc*B, D)
-        y_rep = tuple(xp.broadcast_to(y, (kc, B)).reshape(kc * B) for y in given)   # (kc*B,)
-        log_px_z = model.log_px_given_z(z.reshape(kc * B, -1), x_rep, *y_rep)   # (kc*B,)
-        log_w = log_px_z.reshape(kc, B) + log_prior_ratio(z, eps, logvar)   # (kc, B)
-        yield log_w.astype(xp.float64)
 
 
 ACTIVE_THRESHOLD = 0.01   # Burda et al. 2015, Sec. 5.2: a unit is active above this variance

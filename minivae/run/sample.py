@@ -23,7 +23,7 @@ import numpy as np
 from ..backend import Generator, to_numpy
 from .rundir import is_run_dir
 from .values import nonnegative_int, positive_int
-from .budget import check_sample
+from .trained_budget import check_sample
 from .console import flush_every_line
 from ..files.budget import OverBudget
 from .signals import run_aborting_cleanly
@@ -123,7 +123,7 @@ def command(argv, progress) -> int:
         print(f"error: {refused}", file=sys.stderr)
         return 1
     try:
-        check_sample(model, args.n)                      # decoded and drawn: budget.py
+        check_sample(model, args.n)                      # decoded and drawn: trained_budget.py
     except OverBudget as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -31,8 +31,8 @@ import time
 import numpy as np
 
 from ..backend import Generator, to_numpy
-from .evaluation import (eval_generator, evaluate_elbo, given_labels, iw_k_chunk, log_sums,
-                         log_weight_chunks, require_vae)
+from .evaluation import eval_generator, evaluate_elbo, given_labels, require_vae
+from .importance import iw_k_chunk, log_sums, log_weight_chunks
 
 SWEEP_IMAGES = 1000   # test images the sweep uses by default: under a minute on 2 cores
 

@@ -8,10 +8,10 @@ seed 1, MNIST in [0, 1]. One epoch is
         loss, parts = model.loss_and_grads(x)  # negative ELBO, nats per image
         opt.step(model.grads)
 
-then the test set is measured and everything is saved (epoch.py: one epoch
-and its measurement; runs.py: the run directory; evaluation.py: the
-measurements). Three things can stop a run early, and each leaves the last
-good checkpoint in place:
+then the test set is measured and everything is saved (train_data.py: the
+batches and the test set; epoch.py: one epoch and its measurement; runs.py:
+the run directory; evaluation.py: the measurements). Three things can stop a
+run early, and each leaves the last good checkpoint in place:
 
 * Ctrl-C, or SIGTERM (kill, timeout, a batch scheduler): the current step
   finishes and the run exits (status 130, or 143 for SIGTERM) telling you
@@ -29,20 +29,16 @@ import contextlib
 import os
 import sys
 import time
-from types import SimpleNamespace
 
-import numpy as np
-
-from .anomaly import keep_labels
 from ..autoencoder import Autoencoder
 from ..backend import get_xp, resolve_device, to_numpy
 from .config import CHECKPOINT, TrainConfig
 from .console import (collapse_warning, epoch_line, final_line, flush_every_line, header_lines,
                       plural)
-from ..data import BatchIterator, DataError, load_dataset, to_unit_float
+from ..data import DataError
 from .divergence import NonFiniteLoss, advice, check_gaussian_std
 from .epoch import measure, train_epoch
-from .evaluation import binarize_test_set, latent_diagnostics, pick_examples, reconstruct
+from .evaluation import latent_diagnostics, reconstruct
 from .schedule import learning_rate as scheduled_rate
 from .signals import (MEMORY_ADVICE, Interrupted, StopOnSignal, TerminateAsInterrupt,
                       aborted_status, ran_out_of_memory)
@@ -56,9 +52,8 @@ from ..files.serialize import CheckpointError, WriteError
 from ..fast.gpu import enable_tf32
 from ..fast.threads import BlasThreads, restore_original
 from .train_cli import parse_args
-from .budget import (check_data_file, check_steps, check_training, held_bytes,
-                     in_option_words)
-from ..data.custom import fingerprint, layout_note
+from .train_data import load_data
+from .budget import check_steps, check_training, held_bytes, in_option_words
 from ..files.budget import OverBudget
 from ..params import param_budget
 from ..cvae import CVAE
@@ -216,62 +211,6 @@ def run(cfg: TrainConfig, resume_dir: str | None, device: str, held=None) -> int
         return 1
     finish(model, cfg, run_dir, data)
     return 0
-
-
-def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
-    """The training batches and the test set, uploaded to the device once, (N, D) in [0, 1].
-
-    For --model cvae the batches are (x, y) and the test labels y_test (N_test,) go to
-    the device too; num_classes is the labels' C (``class_count``).
-    """
-    check_data_file(cfg, DataError)          # a file's arrays and their float copy: budget.py
-    own = cfg.dataset.endswith((".npy", ".npz"))
-    fp = fingerprint(cfg.dataset) if own and os.path.isfile(cfg.dataset) else None
-    train_images, train_labels = load_dataset(cfg.dataset, "train", root=cfg.data_dir)
-    test_images, test_labels = load_dataset(cfg.dataset, "test", root=cfg.data_dir)
-    if train_images.shape[1:] != test_images.shape[1:]:
-        raise DataError(f"{cfg.dataset}: the train images are {train_images.shape[1:]} and the "
-                        f"test images {test_images.shape[1:]}; both splits need one image shape")
-    note = layout_note(train_images.shape, cfg.dataset) if own else None
-    if note:                            # (N, 3, 8, 4): 3x8 RGBA, or channel-first 8x4 RGB?
-        print(note, file=sys.stderr)
-    if cfg.train_labels is not None:    # the normal class only (anomaly.py); the test set keeps all
-        train_images, train_labels = keep_labels(train_images, train_labels, cfg.train_labels,
-                                                 cfg.dataset)
-    num_classes = class_count(cfg, train_labels, test_labels) if cfg.model == "cvae" else None
-    batches = BatchIterator(train_images, cfg.batch_size, seed=cfg.seed, binarize=cfg.binarize,
-                            dtype=cfg.dtype, xp=xp,
-                            labels=None if num_classes is None else train_labels.astype(np.int64))
-    x_test = to_unit_float(test_images, xp, cfg.dtype)      # (N_test, D)
-    if cfg.binarize:   # one fixed binarization of the test set, so epochs compare fairly
-        x_test = binarize_test_set(x_test, cfg.seed)                 # (N_test, D) of 0/1
-    examples = pick_examples(test_labels, len(x_test))               # (n,) test rows to save
-    y_test = None if num_classes is None else xp.asarray(test_labels.astype(np.int64))  # (N_test,)
-    return SimpleNamespace(batches=batches, x_test=x_test, test_labels=test_labels,
-                           fingerprint=fp,                          # a file's size, sha256
-                           image_shape=train_images.shape[1:],      # (H, W) or (H, W, C)
-                           examples=examples, x_examples=x_test[xp.asarray(examples)],  # (n, D)
-                           y_test=y_test, num_classes=num_classes,
-                           y_examples=None if y_test is None else y_test[xp.asarray(examples)])
-
-
-def class_count(cfg: TrainConfig, train_labels, test_labels) -> int:
-    """C for --model cvae: --num-classes, or the data set's; every label checked against it."""
-    for split, labels in (("training", train_labels), ("test", test_labels)):
-        if labels is None:
-            raise DataError(f"--model cvae trains on each image's label, and the {split} images "
-                            f"of {cfg.dataset} have none: give the file y_train and y_test "
-                            "(or y / labels) arrays, or train a --model vae")
-    known = 10 if cfg.dataset in ("mnist", "fashion-mnist") else int(train_labels.max()) + 1
-    C = cfg.num_classes or known
-    for split, labels in (("training", train_labels), ("test", test_labels)):
-        lo, hi = int(labels.min()), int(labels.max())
-        if lo < 0 or hi >= C:
-            given = f"--num-classes {C}" if cfg.num_classes else f"{C} classes, from the " \
-                "training labels"
-            raise DataError(f"--model cvae: the {split} labels of {cfg.dataset} run from {lo} to "
-                            f"{hi}, outside 0..{C - 1} ({given}); labels must be 0 to C - 1")
-    return C
 
 
 def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held, fingerprint=None):

@@ -128,7 +128,7 @@ def test_evaluate_iw_on_the_gpu_takes_a_fiftieth_of_the_cpu_chunkings_launches(s
     a GPU 500; the launches of evaluate --iw K=5000 on the test set drop from 4.6 million
     to 47,000 (469 per 100 images, counted on the stand-in)."""
     from cupy_standin._ledger import LEDGER
-    from minivae.run import evaluation
+    from minivae.run import evaluation, importance
     model = VAE(**TINY, device="cuda")
     x = batch(model, standin, b=100)
 
@@ -138,8 +138,8 @@ def test_evaluate_iw_on_the_gpu_takes_a_fiftieth_of_the_cpu_chunkings_launches(s
                                          batch_size=100, k_chunk=k_chunk)
         return len(w.launches)
 
-    cpu_chunk = max(1, evaluation.IW_CHUNK_ROWS // 100)
-    assert evaluation.iw_k_chunk(model, 100) == 500 and cpu_chunk == 5
+    cpu_chunk = max(1, importance.IW_CHUNK_ROWS // 100)
+    assert importance.iw_k_chunk(model, 100) == 500 and cpu_chunk == 5
     on_gpu, cpu_chunking = launches(None), launches(cpu_chunk)
     assert on_gpu * 50 <= cpu_chunking, (on_gpu, cpu_chunking)
 

@@ -7,9 +7,10 @@ before anything large is allocated (tracemalloc measures the peak of each,
 the tiny data set included). Beside them, what the data set becomes in
 training (its float copy), a deep hidden list, sample -n, evaluate --iw,
 --iw-sweep (5000 log-weights of each image of a batch) and --per-image (the
-scores of every test image). run/budget.py's estimates of a step, a sweep's
-batch and the scores are checked against what they measure; --predictions is
-written a batch at a time, and its peak is shown not to grow with the rows.
+scores of every test image). The estimates of a step (run/budget.py), a
+sweep's batch and the scores (run/trained_budget.py) are checked against what
+they measure; --predictions is written a batch at a time, and its peak is
+shown not to grow with the rows.
 """
 
 import os
@@ -23,8 +24,9 @@ from minivae import evaluate, sample
 from minivae.files import budget
 from minivae.run import train
 from minivae.run.anomaly import per_image_scores, reconstructed_batches, write_predictions
-from minivae.run.budget import (EVAL_ROWS, SWEEP_COPIES, _per_image_work, _sweep_work,
-                                check_evaluation, step_bytes)
+from minivae.run.budget import EVAL_ROWS, step_bytes
+from minivae.run.trained_budget import (SWEEP_COPIES, _per_image_work, _sweep_work,
+                                        check_evaluation)
 from minivae.run.evaluation import eval_generator
 from minivae.run.sweep import SWEEP_KS, iw_sweep
 

@@ -11,7 +11,7 @@ import pytest
 
 from minivae import VAE, backend
 from minivae.files.budget import OverBudget
-from minivae.run import budget, evaluate, sample, train
+from minivae.run import evaluate, sample, train, trained_budget
 
 from conftest import make_tiny, use_standin
 
@@ -52,14 +52,15 @@ def test_device_memory_is_the_free_memory_and_the_pools_unused_blocks(gpu, monke
 @pytest.mark.cuda
 def test_what_does_not_fit_the_gpus_free_memory_is_refused_by_name(gpu, monkeypatch):
     model = VAE(input_dim=784, hidden_dims=(64,), latent_dim=4, device="cuda", seed=0)
-    budget.check_sample(model, 10_000)                           # 80 GiB free: it fits
+    trained_budget.check_sample(model, 10_000)                   # 80 GiB free: it fits
     monkeypatch.setitem(gpu.cuda.MEMORY, "free", 10 << 20)       # another process took the rest
     with pytest.raises(OverBudget) as e:
-        budget.check_sample(model, 10_000)
+        trained_budget.check_sample(model, 10_000)
     text = str(e.value)
     assert "-n 10,000 needs" in text and "the 10 MiB free on the GPU (of its 80 GiB)" in text
     assert text.endswith("lower -n, or run on the CPU (--device cpu)")
-    budget.check_sample(VAE(input_dim=784, hidden_dims=(64,), latent_dim=4, seed=0), 10_000)
+    trained_budget.check_sample(VAE(input_dim=784, hidden_dims=(64,), latent_dim=4, seed=0),
+                                10_000)
 
 
 @pytest.mark.cuda

@@ -9,7 +9,8 @@ import pytest
 from minivae import CVAE, VAE
 from minivae.iwae import logsumexp_softmax
 from minivae.run import evaluate, train
-from minivae.run.evaluation import eval_generator, iw_log_likelihood, log_sums
+from minivae.run.evaluation import eval_generator, iw_log_likelihood
+from minivae.run.importance import log_sums
 from minivae.run.sweep import iw_sweep
 from minivae.run.sweep import BURDA_SETTING, published_lines
 

@@ -16,6 +16,7 @@ import pytest
 from minivae.run import train
 from minivae.run.config import TrainConfig
 from minivae.run.train_cli import parse_args
+from minivae.run.train_data import load_data
 from minivae.run.run_tables import METRIC_COLUMNS
 from minivae.run.runs import load_checkpoint
 
@@ -162,9 +163,9 @@ def test_run_directory_files(tiny, tmp_path, capsys):
 
 def test_binarize_tests_on_one_fixed_binarization_that_evaluate_repeats(tiny, tmp_path):
     cfg, _ = parse_args(tiny_args(tiny, tmp_path / "unused", "--binarize"))
-    x_test = train.load_data(cfg, np).x_test                         # (N, D)
+    x_test = load_data(cfg, np).x_test                               # (N, D)
     assert set(np.unique(x_test).tolist()) == {0.0, 1.0}
-    np.testing.assert_array_equal(train.load_data(cfg, np).x_test, x_test)   # the same draw
+    np.testing.assert_array_equal(load_data(cfg, np).x_test, x_test)   # the same draw
     out = tmp_path / "run"
     assert train.main(tiny_args(tiny, out, "--epochs", "1", "--binarize")) == 0
     with open(out / "metrics.csv") as f:
