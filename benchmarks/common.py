@@ -74,7 +74,10 @@ def load_train_images(data_dir, n_rows=None):
 
     Real MNIST from ``data_dir`` (or $MINIVAE_DATA_DIR); without it, random
     images with MNIST's shape and ink density (about 19% of pixels), which
-    time the same as the real ones: no operation's speed depends on the values.
+    time the same as the real ones: no operation's speed depends on the values,
+    but for the subnormal floats, which the fast forms keep out of Adam's moments
+    (fast/cpu_kernels.py; real MNIST's always-blank pixels would otherwise fill
+    them, random pixels do not).
     """
     import numpy as np
 

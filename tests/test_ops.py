@@ -9,7 +9,8 @@ import pytest
 from minivae import VAE, Adam, Bernoulli, ReLU
 from minivae.backend import to_numpy
 from minivae.fast import forms as fast_module
-from minivae.fast.forms import ADAM_CHUNK, FastOps, NumbaOps, choose_ops, numba_installed
+from minivae.fast.forms import (ADAM_CHUNK, SUBNORMAL_EVERY, FastOps, NumbaOps, choose_ops,
+                                numba_installed)
 from minivae.ops import Ops
 from conftest import adam_by_hand, rand
 
@@ -129,12 +130,11 @@ def test_numba_adam_gives_the_same_bits_as_the_numpy_form(dtype, wd):
         assert got.dtype == dtype and np.array_equal(got, want)
 
 
-@needs_numba
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_numba_adam_sets_a_subnormal_m_or_v_to_zero_and_moves_p_the_same(dtype):
-    """A weight whose gradient stays 0 has its m shrink through the subnormal numbers, which
-    a CPU multiplies a hundred times slower; the compiled loop sets such an m or v to 0. What
-    p then loses is below anything its dtype shows (cpu_kernels.py)."""
+def test_fast_adam_sets_a_subnormal_m_or_v_to_zero_and_moves_p_as_the_plain_form(dtype):
+    """A weight whose gradient stays 0 has its m shrink into the subnormal numbers, which a
+    CPU multiplies a hundred times slower, and stay there; the fast forms set such an m or v
+    to 0. What p then loses is below anything its dtype shows (cpu_kernels.py)."""
     tiny = np.finfo(dtype).tiny
     P = 1000
     p0 = np.random.default_rng(3).standard_normal(P).astype(dtype)
@@ -142,16 +142,40 @@ def test_numba_adam_sets_a_subnormal_m_or_v_to_zero_and_moves_p_the_same(dtype):
     v0 = np.abs(m0) * 3
     g = np.zeros(P, dtype)
     g[::7] = 1e-3                                       # a few weights still learning
-    state = {form: [p0.copy(), m0.copy(), v0.copy()] for form in ("np", "nb")}
-    kw = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, step=500)
-    FastOps(np).adam_update(state["np"][0], g, *state["np"][1:], **kw)
-    NumbaOps(np).adam_update(state["nb"][0], g, *state["nb"][1:], **kw)
-    (p_nb, m_nb, v_nb), (p_np, m_np, v_np) = state["nb"], state["np"]
-    subnormal = (m_np != 0) & (np.abs(m_np) < tiny)
-    assert subnormal.sum() > 100 and (m_nb[subnormal] == 0).all()
-    assert ((v_nb == 0) | (v_nb >= tiny)).all() and ((m_nb == 0) | (np.abs(m_nb) >= tiny)).all()
-    np.testing.assert_array_equal(m_nb[~subnormal], m_np[~subnormal])
-    np.testing.assert_array_equal(p_nb, p_np)           # the update it drops is below p's ulp
+    forms = {"plain": Ops(np), "fast": FastOps(np), "chunked": FastOps(np)}
+    if numba_installed():
+        forms["numba"] = NumbaOps(np)
+    state = {name: [p0.copy(), m0.copy(), v0.copy()] for name in forms}
+    kw = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, step=32 * SUBNORMAL_EVERY)
+    for name, ops in forms.items():
+        extra = {"chunk": 64} if name == "chunked" else {}
+        ops.adam_update(state[name][0], g, *state[name][1:], **kw, **extra)
+    p_plain, m_plain, v_plain = state["plain"]
+    subnormal = (m_plain != 0) & (np.abs(m_plain) < tiny)
+    assert subnormal.sum() > 100
+    for name in forms.keys() - {"plain"}:
+        p, m, v = state[name]
+        assert (m[subnormal] == 0).all(), name
+        assert ((v == 0) | (v >= tiny)).all() and ((m == 0) | (np.abs(m) >= tiny)).all(), name
+        np.testing.assert_allclose(m[~subnormal], m_plain[~subnormal], rtol=2 * np.finfo(dtype).eps)
+        np.testing.assert_allclose(p, p_plain, rtol=np.finfo(dtype).eps)   # drops < p's ulp
+        for got, want in zip(state[name], state["fast"]):
+            assert np.array_equal(got, want), name          # every fast form: the same bits
+
+
+def test_fast_adam_clears_the_subnormal_moments_at_every_16th_step_only():
+    """The NumPy form spends five passes on the check, so it makes it at every 16th step: a
+    stuck m waits at most 15 steps there. (The compiled loop checks at every step.)"""
+    tiny = np.finfo(np.float32).tiny
+    p = np.ones(100, np.float32)
+    m, v = np.full(100, 4e-45, np.float32), np.full(100, 1e-3, np.float32)   # m: 3 ulps
+    g = np.zeros(100, np.float32)
+    kw = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
+    for step in range(1, SUBNORMAL_EVERY):
+        FastOps(np).adam_update(p, g, m, v, step=step, **kw)
+        assert (m == np.float32(4e-45)).all()               # stuck: 0.1 m rounds to 0
+    FastOps(np).adam_update(p, g, m, v, step=SUBNORMAL_EVERY, **kw)
+    assert (m == 0).all() and (v >= tiny).all()
 
 
 @needs_numba

@@ -3,15 +3,20 @@
     git worktree add ../minivae-old <commit>           # the version to compare with
     python benchmarks/speed/compare_versions.py --old ../minivae-old --threads 1
     python benchmarks/speed/compare_versions.py --old ../minivae-old --threads 1 --arch conv
+    python benchmarks/speed/compare_versions.py --old ../minivae-old --threads 1 --without-numba \
+        --data-dir ../shared/data/mnist
 
 The older package is copied under the name ``minivae_old`` into a temporary
 folder, so both import in one process; they then alternate blocks of
 training steps (loss_and_grads + Adam, batch 128, the default model, or with
 --arch conv the conv VAE of 1x28x28 images) on the same batches, so both see
 the same machine load. Prints the medians and their ratio (new / old).
+--without-numba builds both sides as on a machine without the numba extra
+(fast.forms.FastOps: Adam in NumPy, the conv layers in conv.py's forms).
 """
 
 import argparse
+import importlib
 import os
 import shutil
 import statistics
@@ -20,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # common.py
-from common import ROOT, threads_from_argv  # noqa: E402
+from common import ROOT, load_train_images, threads_from_argv  # noqa: E402
 
 
 def main(argv=None):
@@ -32,6 +37,10 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=100, help="steps per block")
     p.add_argument("--arch", choices=["dense", "conv"], default="dense",
                    help="the default dense model, or the conv VAE (1x28x28)")
+    p.add_argument("--without-numba", action="store_true",
+                   help="both sides as without the numba extra (FastOps)")
+    p.add_argument("--data-dir", default=None,
+                   help="train on MNIST's images from here (default: uniform random pixels)")
     args = p.parse_args(argv)
     import numpy as np
     tmp = tempfile.mkdtemp()
@@ -42,11 +51,20 @@ def main(argv=None):
     sys.path[:0] = [tmp, ROOT]
     import minivae
     import minivae_old
-    x = np.random.default_rng(0).random((7000, 784), dtype=np.float32)   # (N, D)
+    if args.without_numba:
+        for pkg in (minivae, minivae_old):   # choose_ops then gives FastOps
+            importlib.import_module(pkg.__name__ + ".fast.forms").numba_installed = lambda: False
+    if args.data_dir:
+        x, _ = load_train_images(args.data_dir)                           # (60000, 784)
+    else:
+        x = np.random.default_rng(0).random((7000, 784), dtype=np.float32)   # (N, D)
+
+    models = []
 
     def side(pkg):
         model = (pkg.VAE(seed=1) if args.arch == "dense"
                  else pkg.VAE(arch="conv", image_shape=(1, 28, 28), seed=1))
+        models.append(model)
         opt = pkg.Adam(model.params, lr=1e-3)
         start = [0]
 
@@ -68,9 +86,14 @@ def main(argv=None):
             sides[name](args.steps)
             times[name].append((time.perf_counter() - t0) / args.steps * 1e3)
     new, old = statistics.median(times["new"]), statistics.median(times["old"])
-    print(f"{args.arch} model, {args.threads} BLAS thread(s), load average "
+    ops = {type(model.ops).__name__ for model in models}
+    data = "MNIST" if args.data_dir else "random pixels"
+    print(f"{args.arch} model ({'/'.join(sorted(ops))}), {data}, {args.threads} BLAS thread(s), "
+          f"{50 + args.rounds * args.steps} steps a side, load average "
           f"{os.getloadavg()[0]:.2f}: new {new:.3f} ms/step, old {old:.3f} ms/step, "
           f"new / old = {new / old:.3f}")
+    print("ms/step, round by round: " + "; ".join(
+        f"{name} " + " ".join(f"{t:.1f}" for t in times[name]) for name in sides))
     shutil.rmtree(tmp)
 
 

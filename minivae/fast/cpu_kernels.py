@@ -19,15 +19,19 @@ so the two give the same bits (tests/test_ops.py checks it):
 
     m += (1 - beta1) (g - m)          FastOps: subtract, multiply, add
     v += (1 - beta2) (g^2 - v)        square, subtract, multiply, add
+    m, v below tiny: 0                abs, less, copyto; less, copyto (every 16th step)
     p -= (m / (sqrt(v) + e)) a        sqrt, add, divide, multiply, subtract
 
-with one exception: an m or v below ``tiny``, the dtype's smallest normal
-number (1.2e-38 in float32), becomes 0. A weight whose gradient stays 0 (one
-feeding a dead ReLU) has its m shrink by beta1 each step, down through the
-subnormal numbers, where each multiplication takes a CPU a hundred times
-longer: after a few epochs of the conv VAE, half its m was subnormal and the
-update took 28 ms a step instead of 2.7. Such an m or v moves p by less than
-1e-30 a (m / e), nothing float32 or float64 can show beside p.
+The third line is where both differ from the plain form (ops.Ops), and from
+each other between FastOps's 16th steps: an m or v below ``tiny``, the dtype's
+smallest normal number (1.2e-38 in float32), becomes 0 (here at every step,
+where the check costs nothing). A weight whose gradient stays 0 (one feeding a dead ReLU) has
+its m shrink by beta1 each step, down into the subnormal numbers, where each
+multiplication takes a CPU a hundred times longer, and where it stays: once
+(1 - beta1) m rounds to 0, m - (1 - beta1) m is m again. After a few epochs of
+the conv VAE, half its m was subnormal and the update took 28 ms a step
+instead of 2.7. Such an m or v moves p by less than 1e-30 a (m / e), nothing
+float32 or float64 can show beside p.
 
 ``im2col_kernel`` and ``col2im_kernel`` are conv.py's im2col and col2im,
 each as one pass over its output (``fast.forms.CompiledConv2d`` and

@@ -40,6 +40,10 @@ from ..ops import Ops, adam_constants
 # on the machine of benchmarks/CHANGELOG.md, 2026-11-21; 16k is 23% slower).
 ADAM_CHUNK = 65536
 
+# FastOps sets Adam's subnormal moments to 0 at every step that is a multiple of
+# this (FastOps's docstring): one that got stuck stays at most 15 steps.
+SUBNORMAL_EVERY = 16
+
 FLOATS = (np.float32, np.float64)   # the dtypes the compiled loops take
 
 
@@ -64,6 +68,14 @@ class FastOps(Ops):
     The plain form (``Ops.adam_update``) makes a new (P,) temporary for almost
     every operator; here each pass writes into one scratch chunk. Measured on
     the default model: benchmarks/README.md, "What the fast forms save".
+
+    One difference from the plain form: every SUBNORMAL_EVERY-th step, an m or
+    v below the dtype's smallest normal number becomes 0, as the compiled loop
+    does at every step (fast/cpu_kernels.py says why: a CPU multiplies such
+    subnormal numbers a hundred times slower, and the m of a weight whose
+    gradient stays 0 gets stuck among them). It moves p by less than 1e-30 of a
+    step. Here it costs five more passes over each chunk, 4 to 6% of the default
+    model's step, hence not at every step: at every 16th, 0.3%.
     """
 
     name = "fast"
@@ -79,10 +91,13 @@ class FastOps(Ops):
                                        step=step, weight_decay=weight_decay)
         p, g, m, v = (arr.reshape(-1) for arr in (p, g, m, v))   # views, (P,)
         tmp = np.empty((min(chunk, p.size),), dtype=p.dtype)      # scratch, (chunk,)
+        low = np.empty((min(chunk, p.size),), dtype=bool)          # scratch, (chunk,)
+        tiny = np.finfo(p.dtype).tiny                  # the smallest normal number
+        flush = step % SUBNORMAL_EVERY == 0
         for lo in range(0, p.size, chunk):
             s = slice(lo, min(lo + chunk, p.size))
             gs = g[s] + weight_decay * p[s] if weight_decay else g[s]   # the caller's g: unchanged
-            t = tmp[:s.stop - lo]
+            t, b = tmp[:s.stop - lo], low[:s.stop - lo]
             np.subtract(gs, m[s], out=t)
             t *= 1 - beta1
             m[s] += t                                  # m += (1 - beta1) (g - m)
@@ -90,6 +105,11 @@ class FastOps(Ops):
             t -= v[s]
             t *= 1 - beta2
             v[s] += t                                  # v += (1 - beta2) (g^2 - v)
+            if flush:                                  # m, v subnormal: 0 (see above)
+                np.less(np.abs(m[s], out=t), tiny, out=b)
+                np.copyto(m[s], 0, where=b)
+                np.less(v[s], tiny, out=b)
+                np.copyto(v[s], 0, where=b)
             np.sqrt(v[s], out=t)
             t += e
             np.divide(m[s], t, out=t)
@@ -144,12 +164,13 @@ class NumbaOps(FastOps):
     model's conv layers in the forms above (``layer_forms``, built by layers.Spec.build).
 
     The Adam loop does FastOps's operations in the same order, so the two give
-    the same bits (but for a subnormal m or v, which it sets to 0: cpu_kernels.py);
-    it reads and writes each vector once instead of twelve times. Numba is imported at the first update or the first pass of a conv
-    layer, not when a model is built: sampling or evaluating a dense model
-    never loads it. Arrays the loop cannot take (not contiguous, mixed
-    dtypes, neither float32 nor float64), or a Numba that does not load, get
-    FastOps's update.
+    the same bits (but that the loop sets a subnormal m or v to 0 at every
+    step, FastOps at every 16th: cpu_kernels.py); it reads and writes each
+    vector once instead of twelve times. Numba is imported at the first update
+    or the first pass of a conv layer, not when a model is built: sampling or
+    evaluating a dense model never loads it. Arrays the loop cannot take (not
+    contiguous, mixed dtypes, neither float32 nor float64), or a Numba that
+    does not load, get FastOps's update.
     """
 
     name = "numba"
