@@ -74,8 +74,9 @@ class FastOps(Ops):
     does at every step (fast/cpu_kernels.py says why: a CPU multiplies such
     subnormal numbers a hundred times slower, and the m of a weight whose
     gradient stays 0 gets stuck among them). It moves p by less than 1e-30 of a
-    step. Here it costs five more passes over each chunk, 4 to 6% of the default
-    model's step, hence not at every step: at every 16th, 0.3%.
+    step. Here it costs five more passes over each chunk, 3.5 to 11% of the
+    default model's step (benchmarks/README.md), hence not at every step: at
+    every 16th, a sixteenth of that.
     """
 
     name = "fast"
