@@ -224,10 +224,21 @@ def device_memory(xp) -> tuple[int, int] | None:
     return free, total
 
 
+# How CUDA's libraries say the GPU's memory ran out inside them, as the start of the
+# RuntimeError CuPy raises for them (not a MemoryError): cuBLAS's workspace, cuRAND's
+# state, the CUDA runtime's and driver's own allocations.
+ALLOCATION_FAILURES = ("CUBLAS_STATUS_ALLOC_FAILED", "CURAND_STATUS_ALLOCATION_FAILED",
+                       "cudaErrorMemoryAllocation", "CUDA_ERROR_OUT_OF_MEMORY")
+
+
 def out_of_device_memory(e: BaseException) -> bool:
-    """True for CuPy's OutOfMemoryError: the GPU's memory ran out, not the machine's."""
+    """True when the GPU's memory ran out, not the machine's: CuPy's OutOfMemoryError (its
+    memory pool), or a CUDA library's allocation failure (ALLOCATION_FAILURES)."""
     cp = _loaded_cupy()
-    return cp is not None and isinstance(e, cp.cuda.memory.OutOfMemoryError)
+    if cp is None:
+        return False
+    return (isinstance(e, cp.cuda.memory.OutOfMemoryError)
+            or isinstance(e, RuntimeError) and str(e).startswith(ALLOCATION_FAILURES))
 
 
 def cupy_module():

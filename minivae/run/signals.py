@@ -25,7 +25,8 @@ Running out of memory ends a command the same way, with one line and status 1:
 the memory budget (files/budget.py, run/budget.py) refuses what it can foresee
 before allocating, but a GPU is shared with other processes and its free
 memory can shrink while a run goes on, so CuPy's OutOfMemoryError (a
-MemoryError) can still come mid-run.
+MemoryError), or a CUDA library's allocation failure (cuBLAS's
+CUBLAS_STATUS_ALLOC_FAILED, a RuntimeError), can still come mid-run.
 """
 
 from __future__ import annotations
@@ -140,7 +141,13 @@ class StopOnSignal:
             signal.signal(signum, handler)
 
 
-def ran_out_of_memory(e: MemoryError, while_doing: str | None = None) -> str:
+def out_of_memory(e: BaseException) -> bool:
+    """True for a MemoryError (on a GPU, CuPy's OutOfMemoryError) and for the RuntimeError a
+    CUDA library raises when it cannot allocate (backend.ALLOCATION_FAILURES)."""
+    return isinstance(e, MemoryError) or out_of_device_memory(e)
+
+
+def ran_out_of_memory(e: BaseException, while_doing: str | None = None) -> str:
     """"the GPU ran out of memory [while ...]: CuPy's message", or "this machine ..."."""
     where = "the GPU" if out_of_device_memory(e) else "this machine"
     doing = f" while {while_doing}" if while_doing else ""
@@ -214,6 +221,8 @@ def run_aborting_cleanly(command, argv) -> int:
         except KeyboardInterrupt as e:
             print(f"\n{progress.aborted(e)}", file=sys.stderr)
             return aborted_status(e)        # 130 for Ctrl-C, 143 for SIGTERM
-        except MemoryError as e:            # on a GPU: CuPy's OutOfMemoryError
+        except (MemoryError, RuntimeError) as e:
+            if not out_of_memory(e):        # a RuntimeError that is not cuBLAS's or CUDA's
+                raise
             print(f"{progress.aborted(e)}\n{MEMORY_ADVICE}", file=sys.stderr)
             return 1

@@ -41,7 +41,7 @@ from .epoch import measure, train_epoch
 from .evaluation import latent_diagnostics, reconstruct
 from .schedule import learning_rate as scheduled_rate
 from .signals import (MEMORY_ADVICE, Interrupted, StopOnSignal, TerminateAsInterrupt,
-                      aborted_status, ran_out_of_memory)
+                      aborted_status, out_of_memory, ran_out_of_memory)
 from ..optim import SGD, Adam
 from .presets import check_fits
 from .run_tables import (append_latents, append_metrics, read_latents, read_metrics,
@@ -84,16 +84,17 @@ def command(argv) -> int:
             print(f"The last finished epoch is safe in {cfg.out}; once the file can be written, "
                   f"continue with: python -m minivae.train --resume {cfg.out}", file=sys.stderr)
         return 1
-    except RuntimeError as e:               # --device cuda without CuPy or a GPU
-        if cfg.device != "cuda":
-            raise
+    except (MemoryError, RuntimeError) as e:
+        if out_of_memory(e):                # one the budget did not foresee: on a GPU, CuPy's
+            print(f"error: {ran_out_of_memory(e)}\n{MEMORY_ADVICE}", file=sys.stderr)
+            if cfg.out and os.path.exists(os.path.join(cfg.out, CHECKPOINT)):
+                print(f"The last finished epoch is safe in {cfg.out}; once the memory is free, "
+                      f"continue with: python -m minivae.train --resume {cfg.out}",
+                      file=sys.stderr)
+            return 1
+        if cfg.device != "cuda":            # a RuntimeError: --device cuda without CuPy or a
+            raise                           # GPU is said in one line, anything else raised
         print(f"error: {e}", file=sys.stderr)
-        return 1
-    except MemoryError as e:                # one the budget did not foresee: on a GPU, CuPy's
-        print(f"error: {ran_out_of_memory(e)}\n{MEMORY_ADVICE}", file=sys.stderr)
-        if cfg.out and os.path.exists(os.path.join(cfg.out, CHECKPOINT)):
-            print(f"The last finished epoch is safe in {cfg.out}; once the memory is free, "
-                  f"continue with: python -m minivae.train --resume {cfg.out}", file=sys.stderr)
         return 1
     finally:
         restore_original()                  # the BLAS threads as they were before the run

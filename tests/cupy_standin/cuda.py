@@ -165,6 +165,17 @@ class OutOfMemoryError(MemoryError):
 
 memory = types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError, MemoryPool=MemoryPool)
 
+
+class CUBLASError(RuntimeError):
+    """cupy.cuda.cublas.CUBLASError (cupy_backends'), whose message is the status's name, e.g.
+    "CUBLAS_STATUS_ALLOC_FAILED" when cuBLAS cannot allocate its workspace."""
+
+    def __init__(self, status_name):
+        super().__init__(status_name)
+
+
+cublas = types.SimpleNamespace(CUBLASError=CUBLASError)
+
 runtime = types.SimpleNamespace(
     memGetInfo=lambda: (MEMORY["free"], MEMORY["total"]),
     getDeviceCount=lambda: 1,

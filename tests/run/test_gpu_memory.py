@@ -131,6 +131,42 @@ def test_an_out_of_memory_error_mid_run_ends_each_command_with_one_line(gpu, mon
     assert "Traceback" not in err
 
 
+@pytest.mark.cuda
+def test_a_cuda_librarys_allocation_failure_is_an_out_of_memory_too(gpu, monkeypatch, tmp_path,
+                                                                     tiny, capsys):
+    """cuBLAS cannot allocate its workspace: CuPy raises CUBLASError, a RuntimeError whose
+    message is the status's name; each command ends as for CuPy's OutOfMemoryError."""
+    import cupy_standin
+
+    def alloc_failed(*args, **kwargs):
+        raise cupy_standin.cuda.cublas.CUBLASError("CUBLAS_STATUS_ALLOC_FAILED")
+
+    run = tmp_path / "run"
+    assert train.main(["--dataset", tiny, *ARGS, "--epochs", "1", "--device", "auto",
+                       "--no-plots", "--out", str(run)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(VAE, "loss_and_grads", alloc_failed)
+    assert train.main(["--resume", str(run), "--epochs", "2", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the GPU ran out of memory: CUBLAS_STATUS_ALLOC_FAILED\n")
+    assert f"python -m minivae.train --resume {run}" in err and "Traceback" not in err
+
+    monkeypatch.setattr(VAE, "sample", alloc_failed)
+    assert sample.main([str(run), "-n", "6", "--out", str(tmp_path / "grid.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the GPU ran out of memory while drawing 6 samples: "
+                          "CUBLAS_STATUS_ALLOC_FAILED; ")
+
+    def other(*args, **kwargs):                     # any other library error is not hidden
+        raise cupy_standin.cuda.cublas.CUBLASError("CUBLAS_STATUS_INVALID_VALUE")
+    monkeypatch.setattr(VAE, "sample", other)
+    with pytest.raises(RuntimeError, match="CUBLAS_STATUS_INVALID_VALUE"):
+        sample.main([str(run), "-n", "6", "--out", str(tmp_path / "grid.png")])
+    monkeypatch.setattr(VAE, "loss_and_grads", other)
+    with pytest.raises(RuntimeError, match="CUBLAS_STATUS_INVALID_VALUE"):
+        train.main(["--resume", str(run), "--epochs", "2", "--quiet"])
+
+
 def test_running_out_of_the_machines_memory_says_so(monkeypatch, tmp_path, tiny, capsys):
     def host_oom(*args, **kwargs):
         raise MemoryError()
