@@ -53,7 +53,8 @@ def check_evaluation(model, n_test: int, iw: int | None, batch_size: int,
     it, what the bytes are for); None asked: the model's own batches, where the
     test set or the model is large.
     """
-    held = n_test * model.input_dim * (model.dtype.itemsize + 1)   # the file's, and as floats
+    as_floats = n_test * model.input_dim * model.dtype.itemsize
+    held = as_floats + n_test * model.input_dim                   # the file's uint8, and as floats
     rows = min(EVAL_ROWS, n_test)
     batch = step_bytes(model, rows)
     work = [(batch + SSIM_COPIES * 8 * rows * model.input_dim, rows, None, None, "per batch")]
@@ -70,7 +71,10 @@ def check_evaluation(model, n_test: int, iw: int | None, batch_size: int,
         asked, lower = f"this model on {rows:,} test images at a time", \
             "evaluate it where the budget is larger"
     check_both(model, held + need, asked, lower,
-               per=f" ({budget.size(need)} {what}, beside {budget.size(held)} of images)")
+               per=f" ({budget.size(need)} {what}, beside {budget.size(held)} of images)",
+               on_device=as_floats + need,       # on a GPU: the floats; the file's stay here
+               per_device=f" ({budget.size(need)} {what}, beside {budget.size(as_floats)} "
+                          "of images)")
 
 
 def _iw_work(model, b: int, iw: int, batch_size: int) -> tuple:

@@ -10,7 +10,7 @@ test puts it; on a real GPU these tests use the stand-in too (``standin``).
 import pytest
 
 from minivae import VAE, backend
-from minivae.files.budget import OverBudget
+from minivae.files.budget import OverBudget, size
 from minivae.run import evaluate, sample, train, trained_budget
 
 from conftest import make_tiny, use_standin
@@ -61,6 +61,17 @@ def test_what_does_not_fit_the_gpus_free_memory_is_refused_by_name(gpu, monkeypa
     assert text.endswith("lower -n, or run on the CPU (--device cpu)")
     trained_budget.check_sample(VAE(input_dim=784, hidden_dims=(64,), latent_dim=4, seed=0),
                                 10_000)
+
+
+@pytest.mark.cuda
+def test_evaluate_counts_on_the_gpu_the_test_set_as_floats_alone(gpu, monkeypatch):
+    """The file's uint8 images stay on the host; the GPU holds them as floats."""
+    model = VAE(input_dim=784, hidden_dims=(64,), latent_dim=4, device="cuda", seed=0)
+    monkeypatch.setitem(gpu.cuda.MEMORY, "free", 10 << 20)
+    with pytest.raises(OverBudget) as e:
+        trained_budget.check_evaluation(model, 100_000, None, 1000)
+    floats = 100_000 * 784 * 4
+    assert f"beside {size(floats)} of images), more than the 10 MiB free" in str(e.value)
 
 
 @pytest.mark.cuda
