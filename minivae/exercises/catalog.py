@@ -15,7 +15,8 @@
 
 Each exercise's stub (stubs/) holds the signatures of answers.py's functions
 and the docstrings of the real ones; ``REAL`` names, for every function, the
-object of minivae whose docstring the stub carries (tests/exercises checks it).
+object of minivae whose docstring the stub carries where its first line fits the
+stub's signature (tests/exercises checks it).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ EXERCISES = (
 BY_NUMBER = {e.n: e for e in EXERCISES}
 EXERCISE_OF = {name: e.n for e in EXERCISES for name in e.functions}   # function -> exercise
 
-# function -> the object of minivae (under minivae.) whose docstring its stub opens with
+# function -> the object of minivae (under minivae.) whose docstring its stub opens with, where
+# that line names no parameter the stub lacks
 REAL = {
     "dense_forward": "layers.Dense", "dense_backward": "layers.Dense",
     "relu_forward": "layers.ReLU", "relu_backward": "layers.ReLU",

@@ -25,6 +25,9 @@ def build_parser():
     s.add_argument("dir", metavar="DIR")
     s.add_argument("--ci", action="store_true",
                    help="also write .github/workflows/minivae-exercises.yml, for a course's CI")
+    s.add_argument("--minivae", metavar="SPEC", default=None,
+                   help="with --ci: what the workflow pip-installs (default: where this "
+                        "minivae came from: minivae==VERSION, or git+URL of its repository)")
     c = sub.add_parser("check", help="grade the exercises in DIR",
                        description="Grade the exercises in DIR: not started, wrong or passing.")
     c.add_argument("dir", metavar="DIR")
@@ -39,10 +42,20 @@ def build_parser():
     return p
 
 
+def ci_line(spec) -> str:
+    """What start --ci says of the workflow's MINIVAE."""
+    from .workspace import CI_FILE, minivae_source
+    spec = spec or minivae_source()[0]
+    if spec:
+        return f"the workflow installs {spec} (MINIVAE in {CI_FILE}; --minivae SPEC sets another)"
+    return (f"set MINIVAE in {CI_FILE} to what CI should pip-install (a git URL such as "
+            "git+https://github.com/OWNER/REPO): this minivae runs from a folder CI cannot reach")
+
+
 def start(args) -> int:
-    from .workspace import start as write
+    from .workspace import CI_FILE, start as write
     try:
-        written, kept = write(args.dir, args.ci)
+        written, kept = write(args.dir, args.ci, args.minivae)
     except OSError as e:
         print(f"error: cannot write the exercises into {args.dir}: {e.strerror or e}",
               file=sys.stderr)
@@ -55,6 +68,8 @@ def start(args) -> int:
               f"{', '.join(written)}")
     else:
         print("nothing was missing; nothing written")
+    if args.ci and CI_FILE in written:
+        print(ci_line(args.minivae))
     print(f"Start with {os.path.join(args.dir, EXERCISES[0].file)}; grade it with: "
           f"python -m minivae.exercises check {args.dir} 1")
     return 0

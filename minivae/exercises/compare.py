@@ -60,20 +60,31 @@ def unpack(result, names, fn):
 
 
 def _ratio(got, want):
-    """c with got ~ c * want (least squares), or None when no single factor fits."""
+    """c with got ~ c * want (least squares), and whether it shows a factor: (c, proportional).
+
+    c is None when no single factor fits. One number (a scalar, or one nonzero
+    entry of want) always fits some c; proportional needs two or more entries.
+    """
     den = float((want * want).sum())
     if den == 0:
-        return None
+        return None, False
     c = float((got * want).sum()) / den
-    return c if np.allclose(got, c * want, rtol=1e-4, atol=1e-9) else None
+    if not np.allclose(got, c * want, rtol=1e-4, atol=1e-9):
+        return None, False
+    return c, np.count_nonzero(want) > 1
 
 
 def recognise(got, want, scales=None, variants=None):
-    """The common mistake ``got`` looks like next to ``want``, in words, or ""."""
+    """The common mistake ``got`` looks like next to ``want``, in words, or "".
+
+    Any two numbers have a ratio, so a factor seen in one number is named only
+    when it is a telling one (2, 1/2, -1, B, 1/B: a doubled term, a sign, a missing
+    mean); any other factor is claimed only for arrays that are proportional.
+    """
     for words, wrong in (variants or {}).items():
         if wrong.shape == got.shape and np.allclose(got, wrong, rtol=1e-5, atol=1e-8):
             return words
-    c = _ratio(got, want)
+    c, proportional = _ratio(got, want)
     if c is not None:
         named = {2.0: "a factor of 2 (twice minivae's)", 0.5: "a factor of 2 (half minivae's)",
                  -1.0: "the sign (minus minivae's)", -2.0: "the sign and a factor of 2",
@@ -89,7 +100,8 @@ def recognise(got, want, scales=None, variants=None):
                 what = "pixels" if letter == "D" else letter
                 return (f"1/{letter} of minivae's: a mean over {what} where the loss sums "
                         f"over them")
-        return f"a constant factor {c:.4g} times minivae's"
+        if proportional:
+            return f"a constant factor {c:.4g} times minivae's"
     diff = got - want
     if diff.size > 1 and np.allclose(diff, diff.flat[0], rtol=1e-6, atol=1e-9):
         return f"every entry off by the same {diff.flat[0]:.6g}: a constant term?"

@@ -4,7 +4,8 @@
     DIR/ex01_dense.py ...    the eleven stubs (stubs/), in course order
     DIR/test_exercises.py    the grader as a pytest run, one marker per exercise
     DIR/pytest.ini           the markers ex1 ... ex11
-    DIR/.github/workflows/minivae-exercises.yml   with --ci: grading in a course's CI
+    DIR/.github/workflows/minivae-exercises.yml   with --ci: grading in a course's CI, which
+                             pip-installs the minivae that wrote it (--minivae SPEC: another)
 
 A file already in DIR is left exactly as it is (a learner's work), and
 ``start`` says which it kept and which it wrote.
@@ -13,6 +14,7 @@ A file already in DIR is left exactly as it is (a learner's work), and
 from __future__ import annotations
 
 import os
+import textwrap
 
 from .catalog import EXERCISES
 
@@ -86,7 +88,10 @@ CI = """\
 name: minivae exercises
 on: [push, pull_request]
 env:
-  MINIVAE: minivae   # what pip installs: the course's copy of minivae (a git URL, a path...)
+  # What pip installs: a package name (minivae==0.1.0), a git URL
+  # (git+https://github.com/OWNER/REPO@TAG) or an archive's URL.
+{found}
+  MINIVAE: "{spec}"
 defaults:
   run:
     working-directory: .
@@ -98,16 +103,75 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install "$MINIVAE" pytest
+      - name: install minivae
+        id: install
+        run: |
+          if [ -z "$MINIVAE" ]; then
+            echo "::error::MINIVAE is empty: set it atop this workflow to what pip installs"
+            exit 1
+          fi
+          pip install "$MINIVAE" pytest
 {steps}"""
 
 CI_STEP = """      - name: "exercise {n}: {title}"
-        if: always()
+        if: always() && steps.install.outcome == 'success'
         run: python -m pytest -q -p no:cacheprovider -m ex{n}
 """
 
 
-def files(ci=False) -> dict:
+def _https(url: str) -> str:
+    """A git remote as pip reaches it from CI: git@host:path becomes https://host/path."""
+    if "://" not in url and ":" in url and "@" in url.split(":")[0]:
+        host, path = url.split("@", 1)[1].split(":", 1)
+        return f"https://{host}/{path}"
+    return url
+
+
+def _origin(folder: str):
+    """The https or ssh URL of the git checkout ``folder``'s origin, or None."""
+    import subprocess
+    try:
+        out = subprocess.run(["git", "-C", folder, "remote", "get-url", "origin"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    url = out.stdout.strip()
+    return _https(url) if out.returncode == 0 and url and not url.startswith(("/", ".", "file:")) \
+        else None
+
+
+def minivae_source() -> tuple:
+    """(spec, how): what pip should install in CI to get the minivae running now, and how it
+    was found; spec is "" when it came from a folder CI cannot reach (then the workflow says
+    what to set)."""
+    import importlib.metadata as metadata
+    import json
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    local = ("", "Empty: the minivae that wrote this file runs from a folder CI cannot reach "
+             "(no git origin); set it, or the first step stops with that error.")
+    if os.path.exists(os.path.join(here, "pyproject.toml")):       # a checkout: pip install -e .
+        origin = _origin(here)
+        return (f"git+{origin}", "Set to the repository the minivae that wrote this file was "
+                "cloned from (its git origin); add @TAG or @COMMIT to pin the grader.") \
+            if origin else local
+    try:
+        dist = metadata.distribution("minivae")
+    except metadata.PackageNotFoundError:
+        return local
+    direct = json.loads(dist.read_text("direct_url.json") or "null")
+    if direct is None:                                               # from a package index
+        return (f"minivae=={dist.version}", "Set to the version that wrote this file, from "
+                "the package index it was installed from.")
+    url, vcs = direct.get("url", ""), direct.get("vcs_info")
+    if url.startswith("file:"):
+        return local
+    if vcs:
+        return (f"{vcs['vcs']}+{url}@{vcs['commit_id']}", "Set to the commit that wrote this "
+                "file, from the repository it was installed from.")
+    return url, "Set to the archive the minivae that wrote this file was installed from."
+
+
+def files(ci=False, minivae=None) -> dict:
     """{relative path: text} of a new workspace."""
     table = "\n".join(f"    {e.n:>2}  {e.file:<24} {e.title} (docs/math.md {e.section})"
                       for e in EXERCISES)
@@ -120,18 +184,24 @@ def files(ci=False) -> dict:
     markers = "".join(f"    ex{e.n}: exercise {e.n}, {e.title}\n" for e in EXERCISES)
     out["pytest.ini"] = PYTEST_INI.format(markers=markers)
     if ci:
-        out[CI_FILE] = CI.format(steps="".join(CI_STEP.format(n=e.n, title=e.title)
-                                               for e in EXERCISES))
+        spec, how = (minivae, "Set by start --minivae.") if minivae else minivae_source()
+        found = "\n".join(textwrap.wrap(how, 86, initial_indent="  # ",
+                                        subsequent_indent="  # "))
+        out[CI_FILE] = CI.format(spec=spec, found=found, steps="".join(
+            CI_STEP.format(n=e.n, title=e.title) for e in EXERCISES))
     return out
 
 
-def start(path, ci=False) -> tuple:
-    """Write the workspace's missing files into ``path``: (written, kept), relative paths."""
+def start(path, ci=False, minivae=None) -> tuple:
+    """Write the workspace's missing files into ``path``: (written, kept), relative paths.
+
+    minivae: what the CI workflow pip-installs (default: minivae_source()'s).
+    """
     if os.path.exists(path) and not os.path.isdir(path):
         raise NotADirectoryError(f"{path} is a file, not a directory: name a folder for the "
                                  "exercises")
     written, kept = [], []
-    for rel, text in files(ci).items():
+    for rel, text in files(ci, minivae).items():
         target = os.path.join(path, rel)
         if os.path.lexists(target):
             kept.append(rel)

@@ -1,11 +1,14 @@
 """The common mistakes are named where they happen: a factor of 2, a sign, exp(logvar) as the
 standard deviation, a fresh eps in forward and the stored one in backward, a mean where the
-loss sums, a missing 1/B, a missing bias correction, the activation applied twice."""
+loss sums, a missing 1/B, a missing bias correction, the activation applied twice, a loss
+without its KL, z = mu, log(1 + e^l) at l = 1000; and no factor is named that one number
+cannot tell."""
 
 import numpy as np
 import pytest
 
 from minivae.exercises.answers import make_answers
+from minivae.exercises.compare import recognise
 from minivae.exercises.grading import grade_functions
 from workspaces import fresh  # noqa: F401 (fixtures)
 
@@ -50,6 +53,29 @@ def vae_fresh_eps(params, x, eps=None, beta=1.0, rng=None):
     return loss, parts, MINIVAE["vae_loss_and_grads"](params, x, kept, beta)[2]
 
 
+def vae_without_kl(params, x, eps=None, beta=1.0, rng=None):
+    """loss = np.mean(nll): the KL forgotten in the loss (its parts and gradients kept)."""
+    loss, parts, grads = MINIVAE["vae_loss_and_grads"](params, x, eps, beta, rng)
+    return parts["recon"], parts, grads
+
+
+def vae_without_beta(params, x, eps=None, beta=1.0, rng=None):
+    loss, parts, grads = MINIVAE["vae_loss_and_grads"](params, x, eps, beta, rng)
+    return parts["recon"] + parts["kl"], parts, grads
+
+
+def vae_z_is_mu(params, x, eps=None, beta=1.0, rng=None):
+    """z = mu written inside exercise 7: every eps is taken as 0."""
+    B, Z = x.shape[0], params["mu.W"].shape[1]
+    return MINIVAE["vae_loss_and_grads"](params, x, np.zeros((B, Z), x.dtype), beta, rng)
+
+
+def bernoulli_log1p_exp(logits, x, scale=1.0):
+    """softplus as np.log(1 + np.exp(l)): inf at l = 1000."""
+    nll = (np.log(1 + np.exp(logits)) - x * logits).sum(axis=1)
+    return nll, scale * (1 / (1 + np.exp(-logits)) - x)
+
+
 def adam_without_bias_correction(p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
     m *= beta1
     m += (1 - beta1) * g
@@ -92,6 +118,21 @@ def sigmoid_backward_applied_twice(dy, y):
     (8, {"adam_update": adam_rebinding}, "shapes", "still hold what they held before"),
     (2, {"sigmoid_backward": sigmoid_backward_applied_twice}, "values",
      "sigmoid applied to y again"),
+    (7, {"vae_loss_and_grads": vae_without_kl}, "values",
+     "it looks like the KL left out: the loss is the reconstruction alone, where it is recon + "
+     "beta * kl"),
+    (7, {"vae_loss_and_grads": vae_without_beta}, "values",
+     "loss (beta 0.5) is 10.83554095, minivae's is 9.938652307 (off by 0.897); it looks like "
+     "beta left out: recon + kl, where the loss is recon + beta * kl"),
+    (7, {"vae_loss_and_grads": vae_z_is_mu}, "values",
+     "it looks like z = mu: no sampling, where z = mu + exp(logvar / 2) eps with the eps given"),
+    (7, {"vae_loss_and_grads": vae_z_is_mu}, "noise",
+     "vae_loss_and_grads gave the same loss for eps and -eps: z does not depend on the noise "
+     "(z = mu: no sampling"),
+    (3, {"bernoulli_nll_and_grad": bernoulli_log1p_exp}, "stability",
+     "bernoulli_nll_and_grad returned inf in nll[0]: the logit 1000 (x = 0) gives inf alone: e^l "
+     "overflows there, or 1 - sigmoid(l) rounds to 0 and its log is -inf; compute softplus(l) - x "
+     "l from the logits, softplus(l) = max(l, 0) + log(1 + e^-|l|) (np.logaddexp(0, l))"),
 ])
 def test_the_mistake_is_named(n, replaced, kind, words):
     (result,) = grade_functions({**MINIVAE, **replaced}, [n])
@@ -104,3 +145,32 @@ def test_a_fresh_eps_passes_every_gradient_check():
     """The kwj2104 bug is invisible to both gradient checks: they must fix eps to run at all."""
     (result,) = grade_functions({**MINIVAE, "vae_loss_and_grads": vae_fresh_eps}, [7])
     assert {c.kind for c in result.checks if c.status == "fail"} == {"noise"}
+
+
+@pytest.mark.parametrize("replaced", [vae_without_kl, vae_z_is_mu],
+                         ids=["without-kl", "z-is-mu"])
+def test_a_wrong_loss_is_no_constant_factor(replaced):
+    """One number, the loss, has a ratio to minivae's whatever the bug: it names no factor."""
+    (result,) = grade_functions({**MINIVAE, "vae_loss_and_grads": replaced}, [7])
+    message = next(c.message for c in result.checks if c.kind == "values")
+    assert message.startswith("vae_loss_and_grads: loss (beta 1) is ") and \
+        "constant factor" not in message, message
+
+
+def test_a_factor_is_named_from_one_number_only_when_it_tells_a_bug():
+    want = np.float64(10.83554095)
+    assert recognise(np.float64(9.041763659), want) == ""
+    assert recognise(want * 0.9849, want) == ""
+    assert recognise(2 * want, want) == "a factor of 2 (twice minivae's)"
+    assert recognise(-want, want) == "the sign (minus minivae's)"
+    assert "a missing 1/B" in recognise(5 * want, want, scales={"B": 5})
+    one = np.array([0.0, 0.0, 3.0])                  # one nonzero entry: still one number
+    assert recognise(0.8345 * one, one) == ""
+
+
+def test_a_constant_factor_is_named_only_for_proportional_arrays():
+    want = np.linspace(-2.0, 3.0, 12).reshape(3, 4)
+    assert recognise(0.8345 * want, want) == "a constant factor 0.8345 times minivae's"
+    off = 0.8345 * want
+    off[1, 2] += 0.1                                  # no longer proportional
+    assert recognise(off, want) == ""

@@ -5,6 +5,9 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from minivae.exercises import workspace
 from minivae.exercises.catalog import EXERCISES
 from minivae.exercises.cli import main
 from minivae.exercises.workspace import CI_FILE
@@ -48,6 +51,44 @@ def test_start_ci_writes_a_workflow_with_a_step_per_exercise(tmp_path, capsys):
     for e in EXERCISES:
         assert f"python -m pytest -q -p no:cacheprovider -m ex{e.n}" in workflow
     assert "on: [push, pull_request]" in workflow and "download" in workflow
+
+
+def minivae_line(workflow):
+    return next(line.strip() for line in workflow.splitlines() if line.strip().startswith(
+        "MINIVAE:"))
+
+
+def test_start_ci_installs_the_minivae_given(tmp_path, capsys):
+    spec = "git+https://github.com/course/minivae@v1"
+    assert main(["start", "--ci", "--minivae", spec, str(tmp_path)]) == 0
+    assert minivae_line((tmp_path / CI_FILE).read_text()) == f'MINIVAE: "{spec}"'
+    assert f"the workflow installs {spec} (MINIVAE in {CI_FILE}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("origin, spec", [
+    ("https://github.com/me/minivae.git", "git+https://github.com/me/minivae.git"),
+    ("git@github.com:me/minivae.git", "git+https://github.com/me/minivae.git"),
+])
+def test_from_a_clone_ci_installs_its_origin(tmp_path, monkeypatch, origin, spec):
+    """minivae run from a clone (pip install -e .): CI installs that repository."""
+    monkeypatch.setattr(workspace, "_origin", lambda folder: workspace._https(origin))
+    workflow = workspace.files(ci=True)[CI_FILE]
+    assert minivae_line(workflow) == f'MINIVAE: "{spec}"'
+    assert "cloned from (its git\n  # origin); add @TAG or @COMMIT to pin the grader" in workflow
+
+
+def test_from_a_folder_ci_cannot_reach_the_workflow_says_what_to_set(tmp_path, monkeypatch,
+                                                                     capsys):
+    """Never a bare name pip may not find: an empty MINIVAE, and a first step that says so."""
+    monkeypatch.setattr(workspace, "_origin", lambda folder: None)
+    assert main(["start", "--ci", str(tmp_path)]) == 0
+    workflow = (tmp_path / CI_FILE).read_text()
+    assert minivae_line(workflow) == 'MINIVAE: ""'
+    assert "runs from a folder CI cannot reach (no git\n  # origin); set it" in workflow
+    assert '"::error::MINIVAE is empty: set it atop this workflow to what pip installs"' \
+        in workflow
+    assert workflow.count("if: always() && steps.install.outcome == 'success'") == len(EXERCISES)
+    assert f"set MINIVAE in {CI_FILE} to what CI should pip-install" in capsys.readouterr().out
 
 
 def test_start_onto_a_file_is_refused_in_one_line(tmp_path, capsys):

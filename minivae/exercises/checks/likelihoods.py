@@ -20,6 +20,8 @@ SCALES = {"B": B, "D": D}
 
 def nll_and_grad(f, name, out, x, *args, dtype=np.float64):
     nll, grad = unpack(call(f, name, out, x, *args), ("nll", "grad"), name)
+    if name == "bernoulli_nll_and_grad":
+        not_finite(f, nll, grad, out, x)
     return (returned(nll, "nll", (out.shape[0],), dtype, name),
             returned(grad, "grad", out.shape, dtype, name))
 
@@ -57,6 +59,7 @@ def bernoulli_extremes(f, ref):
     with np.errstate(all="ignore"):
         out = call(f, "bernoulli_nll_and_grad", logits, x, 1.0)
     nll, grad = unpack(out, ("nll", "grad"), "bernoulli_nll_and_grad")
+    not_finite(f, nll, grad, logits, x)
     nll = returned(nll, "nll", (3,), np.float64, "bernoulli_nll_and_grad")
     want = ref.bernoulli_nll_and_grad(logits, x, 1.0)[0]
     if not np.allclose(nll, want, rtol=1e-6):
@@ -67,6 +70,46 @@ def bernoulli_extremes(f, ref):
                     "log(sigmoid(l)) with clipping; compute it from the logits, softplus(l) - x l, "
                     "with softplus(l) = max(l, 0) + log(1 + e^-|l|)")
     returned(grad, "grad", logits.shape, np.float64, "bernoulli_nll_and_grad")
+
+
+def not_finite(f, nll, grad, logits, x):
+    """Wrong from overflow() when nll or grad, of the right shape, holds inf or nan."""
+    for value, name, shape in ((nll, "nll", logits.shape[:1]), (grad, "grad", logits.shape)):
+        if isinstance(value, np.ndarray) and value.shape == shape and \
+                np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+            overflow(f, value, name, logits, x)
+
+
+def overflow(f, value, name, logits, x):
+    """Wrong naming the logit where bernoulli_nll_and_grad is not finite, and the stable form."""
+    where = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+    b, d = where[0], (where[1] if len(where) > 1 else None)
+    alone = ""
+    if d is None:            # nll sums a row: find the first logit not finite on its own
+        for j in range(logits.shape[1]):
+            try:
+                with np.errstate(all="ignore"):
+                    one = call(f, "bernoulli_nll_and_grad", logits[b:b + 1, j:j + 1],
+                               x[b:b + 1, j:j + 1], 1.0)[0]
+                one = np.asarray(one, dtype=np.float64)
+            except Exception:
+                break
+            if not np.isfinite(one).all():
+                d, alone = j, f" gives {one.flat[0]} alone"
+                break
+    kind = "float32 " if logits.dtype == np.float32 else ""
+    if d is None:
+        at = f", for {kind}logits from {logits[b].min():g} to {logits[b].max():g}"
+        why = "e^l overflows for a large l"
+    else:
+        logit = float(logits[b, d])
+        at = f"{':' if alone else ', at'} the {kind}logit {logit:g} (x = {float(x[b, d]):.3g})" \
+            + alone
+        why = ("e^l overflows there, or 1 - sigmoid(l) rounds to 0 and its log is -inf" if logit > 0
+               else "e^-l overflows there, or sigmoid(l) rounds to 0 and its log is -inf")
+    raise Wrong(f"bernoulli_nll_and_grad returned {value[where]} in {name}{list(where)}{at}: "
+                f"{why}; compute softplus(l) - x l from the logits, softplus(l) = max(l, 0) + "
+                "log(1 + e^-|l|) (np.logaddexp(0, l))")
 
 
 def likelihood_gradient(f, forward, name, out, x, *args, whose, called):

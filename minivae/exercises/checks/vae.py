@@ -6,7 +6,8 @@ check runs the eps=None path, the one training takes: it records every eps
 drawn from the rng it passes, and the loss and gradients must be those of
 calling again with the eps given. Drawing eps twice (one for the forward, one
 kept for the backward) fails it; no gradient check can, since a gradient
-check must fix eps and so never takes that path.
+check must fix eps and so never takes that path. The same check asks that the
+loss change with eps at all: z = mu, no sampling, gives one loss for every eps.
 """
 
 from __future__ import annotations
@@ -55,20 +56,31 @@ def vae_shapes(f, ref):
         run(f.vae_loss_and_grads, params, x, eps, dtype=dtype)
 
 
+NO_KL = "the KL left out: the loss is the reconstruction alone, where it is recon + beta * kl"
+NO_BETA = "beta left out: recon + kl, where the loss is recon + beta * kl"
+Z_IS_MU = "z = mu: no sampling, where z = mu + exp(logvar / 2) eps with the eps given"
+
+
 @check(7, "values", "loss, parts and every gradient equal minivae's VAE, for beta 1 and 0.5")
 def vae_values(f, ref):
     params, x, eps = vae_inputs()
     for beta in (1.0, 0.5):
         got, want = run(f.vae_loss_and_grads, params, x, eps, beta), \
             run(ref.vae_loss_and_grads, params, x, eps, beta)
+        no_noise = run(ref.vae_loss_and_grads, params, x, np.zeros_like(eps), beta)   # z = mu
+        recon, kl = want[1]["recon"], want[1]["kl"]
+        wrong = {NO_KL: recon, Z_IS_MU: no_noise[0]}
+        if beta != 1:
+            wrong[NO_BETA] = recon + kl
         where = f" (beta {beta:g})"
-        close(got[0], want[0], "loss", "vae_loss_and_grads", scales=SCALES, note=where)
+        close(got[0], want[0], "loss", "vae_loss_and_grads", scales=SCALES, note=where,
+              variants=wrong)
         for part in ("recon", "kl"):
             close(got[1][part], want[1][part], f"parts[{part!r}]", "vae_loss_and_grads",
-                  scales=SCALES, note=where)
+                  scales=SCALES, note=where, variants={Z_IS_MU: no_noise[1][part]})
         for name in SHAPES:
             close(got[2][name], want[2][name], f"grads[{name!r}]", "vae_loss_and_grads",
-                  scales=SCALES, note=where)
+                  scales=SCALES, note=where, variants={Z_IS_MU: no_noise[2][name]})
 
 
 class Recording:
@@ -91,7 +103,11 @@ class Recording:
 
 @check(7, "noise", "with eps=None, eps is drawn once and the forward and backward both use it")
 def vae_noise(f, ref):
-    params, x, _ = vae_inputs()
+    params, x, eps = vae_inputs()
+    if run(f.vae_loss_and_grads, params, x, eps)[0] == run(f.vae_loss_and_grads, params, x,
+                                                          -eps)[0]:
+        raise Wrong("vae_loss_and_grads gave the same loss for eps and -eps: z does not depend "
+                    "on the noise (z = mu: no sampling, where the ELBO needs z ~ q(z|x))")
     rec = Recording(15)
     loss, _, grads = run(f.vae_loss_and_grads, params, x, None, 1.0, rec)
     draws = [d for d in rec.drawn if np.shape(d) == (B, Z)]

@@ -25,8 +25,8 @@ def gaussian_kl(mu, logvar):
 def gaussian_kl_backward(mu, logvar):
     """(dmu, dlogvar), each (B, Z): the gradient of the summed KL, sum_b KL_b.
 
-    The KL half of what minivae's reparameterize_backward adds (with c = 1):
-    (dmu, dlogvar), each (B, Z): the decoder's dz carried back through z, plus c * dKL.
+    The KL half of minivae's reparameterize_backward, which adds this gradient,
+    weighted by beta / B, to what the decoder carries back through z (exercise 6).
 
     mu, logvar : (B, Z). Returns (d sum_b KL_b / d mu, d sum_b KL_b / d logvar), each (B, Z).
     """

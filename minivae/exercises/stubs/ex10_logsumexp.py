@@ -33,10 +33,11 @@ def log_prior_ratio(z, eps, logvar):
 
 
 def iwae_nll(nll, z, eps, logvar):
-    """The numbers of loss_and_grads, without gradients; reduce=False: per example (B,).
+    """The importance-weighted NLL of each example, -L_K = log K - log sum_i w_i: (B,).
 
-    Here: the importance-weighted NLL of each example, -L_K = log K - log sum_i w_i, with
-    log w_i = -nll_i + log_prior_ratio(z_i, eps_i, logvar).
+    log w_i = -nll_i + log_prior_ratio(z_i, eps_i, logvar), and the log-sum-exp over
+    the K samples is logsumexp_softmax's. minivae's IWAE.loss gives these numbers per
+    example, for the samples it draws itself.
     nll : (K, B), -log p(x | z_i).   z, eps : (K, B, Z).   logvar : (B, Z).
     Returns (B,). With K = 1 it is the one-sample negative ELBO.
     """

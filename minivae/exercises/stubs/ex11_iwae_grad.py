@@ -15,10 +15,10 @@ from ex10_logsumexp import logsumexp_softmax
 
 
 def iwae_loss_and_grads(nll, z, eps, logvar):
-    """Loss (0-d, nats per example), its parts, and every gradient; eps (K, B, Z) or None.
+    """Loss (0-d, nats per example), the batch mean of -L_K, and its gradients.
 
-    Here: the loss and its gradient with respect to nll, z and logvar, eps held
-    fixed (it is noise, not a parameter: the model carries dz on to mu and logvar).
+    The gradients are with respect to nll, z and logvar, eps held fixed (it is
+    noise, not a parameter: the model carries dz on to mu and logvar).
     nll : (K, B).   z, eps : (K, B, Z).   logvar : (B, Z).
     Returns (loss, dnll, dz, dlogvar): a number, then (K, B), (K, B, Z), (B, Z).
     """
