@@ -38,6 +38,11 @@ class Ops:
     def __init__(self, xp):
         self.xp = xp
 
+    def describe(self, model) -> str:
+        """The forms ``model`` runs, in words (the train command's header); a set may name
+        forms that only some models use (NumbaOps: the conv layers' passes)."""
+        return self.description
+
     def likelihood(self, name: str, gaussian_std: float = 1.0):
         """The likelihood object p(x | decoder output) called ``name``, for this module."""
         if name not in self.likelihoods:

@@ -4,7 +4,8 @@ Search order, file by file; the first copy that passes its checksum wins:
 
 1. an explicit directory: the ``root`` argument (``--data-dir`` on the
    command line) or else ``$MINIVAE_DATA_DIR``; looked in as DIR/<name>/
-   and then DIR/ itself
+   and then DIR/ itself. A ``$MINIVAE_DATA_DIR`` that is not a directory is
+   an error (as a missing ``--data-dir`` is), not a place silently skipped
 2. the user's cache: ``$XDG_CACHE_HOME/minivae/<name>/``, by default
    ``~/.cache/minivae/<name>/``
 3. the system location of Debian's dataset packages:
@@ -57,6 +58,11 @@ def search_dirs(name: str, root=None) -> list[tuple[str, Path]]:
     """The (label, directory) pairs searched for dataset ``name``, in order."""
     places = []
     explicit = root if root is not None else os.environ.get(ENV_DATA_DIR) or None
+    if root is None and explicit is not None and not os.path.isdir(Path(explicit).expanduser()):
+        raise DataNotFoundError(
+            f"${ENV_DATA_DIR}={explicit}: no such directory. Point it at the directory that holds "
+            f"the dataset files (DIR/{name}/ or DIR/ itself), or unset it to read them from the "
+            f"cache, {cache_dir()}")
     if explicit is not None:
         label = "data directory" if root is not None else f"${ENV_DATA_DIR}"
         directory = Path(explicit).expanduser()
@@ -208,8 +214,10 @@ def _not_found(info: DatasetInfo, spec: CanonicalFile, root, attempts: list) -> 
 
 
 def load_idx_dataset(name: str, split: str, root=None, *, download: bool = True,
-                     mirrors=None, timeout: float = DEFAULT_TIMEOUT):
+                     mirrors=None, timeout: float = DEFAULT_TIMEOUT, sources=None):
     """Images and labels of ``split`` of dataset ``name``, found or fetched, verified.
+
+    ``sources``, a list, gets the path of each file read (``where_read`` says where).
 
     Returns
     -------
@@ -218,12 +226,12 @@ def load_idx_dataset(name: str, split: str, root=None, *, download: bool = True,
     labels : np.ndarray
         (N,) uint8 class indices 0..9.
     """
-    return tuple(_read_idx(name, split, kind, root, download, mirrors, timeout)
+    return tuple(_read_idx(name, split, kind, root, download, mirrors, timeout, sources)
                  for kind in ("images", "labels"))
 
 
 def _read_idx(name: str, split: str, kind: str, root=None, download: bool = True,
-              mirrors=None, timeout: float = DEFAULT_TIMEOUT):
+              mirrors=None, timeout: float = DEFAULT_TIMEOUT, sources=None):
     """The array of one IDX file of dataset ``name`` (``kind`` "images" or "labels"), found
     in the search order or fetched, verified."""
     if name not in DATASETS:
@@ -240,7 +248,19 @@ def _read_idx(name: str, split: str, kind: str, root=None, download: bool = True
     if found is None:
         raise _not_found(info, spec, root, notes)
     path, data = found
+    if sources is not None:
+        sources.append(Path(path))
     return parse_idx(data, str(path))
+
+
+def where_read(paths, dataset: str, root=None) -> str:
+    """The directories of ``paths`` (the files of ``dataset``, e.g. "mnist", that were read),
+    each named by its place in the search order: "/data/mnist ($MINIVAE_DATA_DIR)"."""
+    places = {}
+    for label, directory in reversed(search_dirs(_named(dataset), root)):   # the first place wins
+        places[os.path.abspath(directory)] = label
+    dirs = dict.fromkeys(os.path.abspath(Path(p).parent) for p in paths)
+    return ", ".join(f"{d} ({places[d]})" if d in places else d for d in dirs)
 
 
 def load_mnist(split: str, root=None, *, download: bool = True, mirrors=None):
@@ -253,8 +273,10 @@ def load_fashion_mnist(split: str, root=None, *, download: bool = True, mirrors=
     return load_idx_dataset("fashion-mnist", split, root, download=download, mirrors=mirrors)
 
 
-def load_dataset(name_or_path, split: str, root=None):
+def load_dataset(name_or_path, split: str, root=None, *, sources=None):
     """A named dataset ("mnist", "fashion-mnist") or a .npy/.npz file of images.
+
+    ``sources``, a list, gets the path of each IDX file a named dataset is read from.
 
     Returns
     -------
@@ -265,7 +287,7 @@ def load_dataset(name_or_path, split: str, root=None):
     """
     name = _named(name_or_path)
     return load_array_file(name_or_path, split) if name is None else \
-        load_idx_dataset(name, split, root)
+        load_idx_dataset(name, split, root, sources=sources)
 
 
 def load_labels(name_or_path, split: str, root=None):

@@ -40,7 +40,9 @@ def float_range_hint(lo: float, hi: float) -> str:
     """What to do with float images whose values (min ``lo``, max ``hi``) are not in [0, 1].
 
     The two ranges learners bring: PyTorch's ``Normalize(0.5, 0.5)`` gives
-    [-1, 1], and 0..255 stored as floats needs dividing by 255.
+    [-1, 1], and 0..255 stored as floats needs dividing by 255. Only a maximum
+    above 2 looks like 0..255 (a digit's brightest pixels are near 255); a
+    maximum of 1.5 is [0, 1] images a little off, not pixel values to divide.
     """
     if lo != lo or hi != hi or abs(lo) == float("inf") or abs(hi) == float("inf"):
         return "Replace the NaN or infinite values first"
@@ -48,6 +50,9 @@ def float_range_hint(lo: float, hi: float) -> str:
         return ("They look normalised to [-1, 1] (PyTorch's Normalize(0.5, 0.5)): map them "
                 "back with (x + 1) / 2, and train with --pixel-range symmetric if the model "
                 "should work on [-1, 1]")
-    if lo >= 0.0 and hi <= 255.0:
+    if lo >= 0.0 and 2.0 < hi <= 255.0:
         return "They look like 0..255 pixel values: divide them by 255"
+    if lo >= 0.0:
+        return ("Bring them into [0, 1]: np.clip(x, 0, 1) if only a few lie above 1, or "
+                "rescale them, e.g. x / x.max()")
     return "Rescale them into [0, 1], e.g. (x - x.min()) / (x.max() - x.min())"

@@ -178,6 +178,12 @@ class NumbaOps(FastOps):
     description = "plain forms; Adam, conv layers' im2col and col2im: compiled loops (Numba)"
     layer_forms = {Conv2d: CompiledConv2d, ConvTranspose2d: CompiledConvTranspose2d}
 
+    def describe(self, model) -> str:
+        """A dense model has no conv layer: only its Adam update is compiled."""
+        if getattr(model, "arch", "dense") == "conv":
+            return self.description
+        return "plain forms; Adam: compiled loop (Numba)"
+
     def adam_update(self, p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0):
         arrays = (p, g, m, v)
         fits = (p.dtype in FLOATS

@@ -5,10 +5,15 @@ log stays one epoch per line. The words follow the model:
 
 * a VAE reports its loss per image in nats, the negative ELBO, split into the
   reconstruction term and the KL term;
+* an IWAE run (--objective iwae) trains on the bound -L_k, not on the
+  -ELBO: its line shows both, for the training and the test set, and the
+  test set's effective sample size of the k importance weights (the recon and
+  KL terms of the -ELBO are in metrics.csv);
 * a deterministic autoencoder has no KL and no ELBO: it reports its loss per
   pixel, as Keras prints ``loss`` and ``val_loss``, and the test MSE per pixel.
 
     epoch   1 | train  163.67 (recon 148.15, KL 15.52) | test  126.89 | PSNR 17.60 SSIM 0.736 | 2.8 s
+    epoch   1 | train -L_5 156.16, -ELBO 173.96 | test -L_5 128.46, -ELBO 135.72 | ESS 1.36/5 | 11.1 s
     epoch   1 | train MSE 0.0373 | test MSE 0.0241 | PSNR 16.50 SSIM 0.653 | 2.3 s
 
 A model trained on [-1, 1] (pixel_range "symmetric", the labs' range) has its
@@ -107,8 +112,8 @@ def fit(line: str, width: int = 100) -> list[str]:
 
 
 def header_lines(cfg, model, data, device: str, run_dir: str, resumed: bool) -> list[str]:
-    """The model; the data; where it runs; which forms of the maths run (plain or fast,
-    minivae/fast/); where it writes."""
+    """The model; the data (and the directory MNIST or Fashion-MNIST was read from); where it
+    runs; which forms of the maths run (plain or fast, minivae/fast/); where it writes."""
     optimizer = f"{cfg.optimizer} lr {cfg.lr:g}" + (
         f" momentum {cfg.momentum:g}" if cfg.optimizer == "sgd" else "")
     what = describe_model(cfg, model)
@@ -121,9 +126,10 @@ def header_lines(cfg, model, data, device: str, run_dir: str, resumed: bool) -> 
         f"  data:   {_short_name(cfg.dataset)}, {len(data.batches.data)} train{kept} / "
         f"{plural(len(data.x_test), 'test image')}, {plural(len(data.batches), 'step')} of "
         f"{cfg.batch_size}",
+        *([f"  from:   {data.source}"] if getattr(data, "source", None) else []),  # MNIST's files
         f"  device: {device} {cfg.dtype}, {optimizer}, {plural(cfg.epochs, 'epoch')}",
         *kl_line(cfg),
-        f"  forms:  {model.ops.description}",
+        f"  forms:  {model.ops.describe(model)}",
         f"  output: {run_dir}",
     ]
 
@@ -152,8 +158,12 @@ def epoch_line(cfg, row: dict, input_dim: int) -> str:
     """One epoch, under 100 columns, in the model's own words."""
     quality = f"PSNR {row['psnr']:.2f} SSIM {row['ssim']:.3f}"
     time = f"{row['seconds']:.1f} s"
-    if "test_iwae" in row:   # an IWAE run: its own bound and the weights' ESS instead
-        quality = f"-L_{cfg.k} {row['test_iwae']:.2f} ESS {row['test_ess']:.2f}/{cfg.k}"
+    if "test_iwae" in row:   # trains on -L_k: each side's bound, and its -ELBO (recon + KL)
+        bound = f"-L_{cfg.k}"
+        return (f"epoch {row['epoch']:3d} | train {bound} {row['train_loss']:.2f}, -ELBO "
+                f"{row['train_recon'] + row['train_kl']:.2f} | test {bound} "
+                f"{row['test_iwae']:.2f}, -ELBO {row['test_loss']:.2f} | ESS "
+                f"{row['test_ess']:.2f}/{cfg.k} | {time}")
     if "train_beta" in row:  # a warm-up: the KL's weight at the epoch's end, before PSNR
         quality = f"beta {row['train_beta']:.2f}, PSNR {row['psnr']:.2f}"
     if cfg.model != "ae":
@@ -173,6 +183,10 @@ def epoch_line(cfg, row: dict, input_dim: int) -> str:
 def final_line(cfg, last: dict, input_dim: int) -> str:
     """The summary after the last epoch."""
     quality = f"PSNR {last['psnr']:.2f} dB, SSIM {last['ssim']:.4f}"
+    if "test_iwae" in last:   # the bound it trained on, then the test set's -ELBO
+        return (f"Done after epoch {last['epoch']}: test -L_{cfg.k} {last['test_iwae']:.3f} "
+                f"nats/image (train {last['train_loss']:.3f}), test -ELBO "
+                f"{last['test_loss']:.3f}.")
     if cfg.model != "ae" and cfg.likelihood == "mse":   # a squared error, not nats
         return (f"Done after epoch {last['epoch']}: test squared error + KL "
                 f"{last['test_loss']:.3f} (train {last['train_loss']:.3f}), {quality}.")

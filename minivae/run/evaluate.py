@@ -158,8 +158,10 @@ def command(argv, progress) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
 
-    epoch = meta.get("epoch", "?")
-    print(f"{args.checkpoint}: {type(model).__name__} after epoch {epoch}, {len(x)} test "
+    epoch = meta.get("epoch")       # none in a file of model.save: no run, no epoch
+    when = f"after epoch {epoch}" if epoch is not None else \
+        "saved from the Python API (model.save), no epoch recorded"
+    print(f"{args.checkpoint}: {type(model).__name__} {when}, {len(x)} test "
           f"image{'s' * (len(x) != 1)} of {dataset}")
     progress.now("measuring the test loss")
     elbo = evaluate_elbo(model, x, rng=eval_generator(model, seed), labels=labels)

@@ -97,6 +97,10 @@ def parse_args(argv=None):
     if cfg.arch == "dense" and not cfg.hidden:    # the models build no dense net without one
         parser.error("--hidden '': a dense model needs at least one hidden layer, e.g. --hidden "
                      "400 ('' means no Dense layer after the convolutions of --arch conv)")
+    if cfg.latent_dim == 0 and not (cfg.arch == "conv" and cfg.model == "ae"):
+        parser.error("--latent-dim 0: the size of the latent code must be a positive integer, "
+                     "e.g. --latent-dim 20 (0, the code being the last feature map itself, is only "
+                     "for --arch conv --model ae)")
     if cfg.tf32 and cfg.device == "cpu":
         parser.error("--tf32 needs --device cuda or auto: TF32 is a mode of GPU tensor cores")
     if cfg.dataset.endswith(SUFFIXES):

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..data import BatchIterator, DataError, load_dataset, to_unit_float
 from ..data.custom import fingerprint, layout_note
+from ..data.datasets import where_read
 from .anomaly import keep_labels
 from .budget import check_data_file
 from .config import TrainConfig
@@ -35,8 +36,10 @@ def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
     check_data_file(cfg, DataError)          # a file's arrays and their float copy: budget.py
     own = cfg.dataset.endswith((".npy", ".npz"))
     fp = fingerprint(cfg.dataset) if own and os.path.isfile(cfg.dataset) else None
-    train_images, train_labels = load_dataset(cfg.dataset, "train", root=cfg.data_dir)
-    test_images, test_labels = load_dataset(cfg.dataset, "test", root=cfg.data_dir)
+    read = []                                # the IDX files of MNIST or Fashion-MNIST
+    train_images, train_labels = load_dataset(cfg.dataset, "train", root=cfg.data_dir,
+                                              sources=read)
+    test_images, test_labels = load_dataset(cfg.dataset, "test", root=cfg.data_dir, sources=read)
     if train_images.shape[1:] != test_images.shape[1:]:
         raise DataError(f"{cfg.dataset}: the train images are {train_images.shape[1:]} and the "
                         f"test images {test_images.shape[1:]}; both splits need one image shape")
@@ -57,6 +60,7 @@ def load_data(cfg: TrainConfig, xp) -> SimpleNamespace:
     y_test = None if num_classes is None else xp.asarray(test_labels.astype(np.int64))  # (N_test,)
     return SimpleNamespace(batches=batches, x_test=x_test, test_labels=test_labels,
                            fingerprint=fp,                          # a file's size, sha256
+                           source=where_read(read, cfg.dataset, cfg.data_dir) if read else None,
                            image_shape=train_images.shape[1:],      # (H, W) or (H, W, C)
                            examples=examples, x_examples=x_test[xp.asarray(examples)],  # (n, D)
                            y_test=y_test, num_classes=num_classes,

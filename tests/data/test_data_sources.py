@@ -128,6 +128,39 @@ def test_fashion_mnist_loads_from_debian_location(monkeypatch, tmp_path):
 
 # --- search order --------------------------------------------------------------
 
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_a_data_dir_variable_that_is_no_directory_is_an_error(places, tmp_path, monkeypatch,
+                                                              kind):
+    """Not silently skipped for the cache and /usr/share/datasets, as a typo would be."""
+    bad = tmp_path / "nowhere"
+    if kind == "a file":
+        bad.write_text("")
+    monkeypatch.setenv("MINIVAE_DATA_DIR", str(bad))
+    with pytest.raises(DataNotFoundError, match=rf"\$MINIVAE_DATA_DIR={bad}: no such directory"):
+        load_labels("mnist", "test")
+    assert find_file("mnist", "test", "labels", root=places["explicit"]) is None   # root wins
+    monkeypatch.setenv("MINIVAE_DATA_DIR", "")                                      # unset
+    assert find_file("mnist", "test", "labels") is None
+
+
+@needs_mnist
+def test_the_files_read_are_named_with_their_place(places, monkeypatch):
+    nested = places["explicit"] / "mnist"
+    for name in (LABELS, "t10k-images-idx3-ubyte"):
+        put(mnist_file(name), nested)
+    read = []
+    load_dataset("mnist", "test", root=places["explicit"], sources=read)
+    assert [p.parent for p in read] == [nested, nested]
+    assert datasets.where_read(read, "mnist", places["explicit"]) == f"{nested} (data directory)"
+    monkeypatch.setenv("MINIVAE_DATA_DIR", str(places["explicit"]))
+    assert datasets.where_read(read, "MNIST") == f"{nested} ($MINIVAE_DATA_DIR)"
+    places["cache"].mkdir()
+    shutil.move(nested, places["cache"])
+    monkeypatch.delenv("MINIVAE_DATA_DIR")
+    read = []
+    load_dataset("mnist", "test", sources=read)
+    assert datasets.where_read(read, "mnist") == f"{places['cache'] / 'mnist'} (cache)"
+
 @needs_mnist
 def test_search_order_explicit_then_cache_then_system(places, monkeypatch):
     src = mnist_file(LABELS)

@@ -100,6 +100,25 @@ def test_a_conv_model_still_takes_no_hidden_layer():
     assert cfg.hidden == ()
 
 
+# -- --latent-dim 0 on a model whose code is not a feature map --------------
+
+@pytest.mark.parametrize("argv", [[], ["--model", "ae"], ["--arch", "conv"],
+                                  ["--preset", "conv_autoencoder", "--model", "vae"]])
+def test_a_latent_dim_of_0_is_refused_naming_the_option(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        parse_args([*argv, "--latent-dim", "0"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--latent-dim 0: the size of the latent code must be a positive integer" in err
+    assert "latent_dim=None" not in err
+
+
+def test_a_conv_autoencoder_still_takes_a_latent_dim_of_0():
+    cfg, _ = parse_args(["--arch", "conv", "--model", "ae", "--latent-dim", "0"])
+    assert cfg.latent_dim == 0
+    assert parse_args(["--preset", "conv_autoencoder"])[0].latent_dim == 0
+
+
 # -- an --out that is a link to nothing --------------------------------------
 
 @pytest.mark.parametrize("below", ["", "sub"])
@@ -169,3 +188,18 @@ def test_a_huge_string_in_a_config_file_is_shown_cut(tmp_path, capsys, key, valu
     err = capsys.readouterr().err.splitlines()[-1]       # argparse's usage, then the error
     assert len(err) < SHORT + len(str(config)), err[:300]
     assert "xxx..." in err or "characters" in err
+
+
+# -- evaluate on a file of model.save -----------------------------------------
+
+def test_evaluate_says_a_file_of_model_save_records_no_epoch(tiny, tmp_path, capsys):
+    """It printed "VAE after epoch ?": the Python API's file holds no training run."""
+    import minivae
+    from minivae.run import evaluate
+
+    minivae.VAE(input_dim=64, hidden_dims=(8,), latent_dim=2).save(tmp_path / "vae.npz")
+    assert evaluate.main([str(tmp_path / "vae.npz"), "--dataset", tiny, "--device", "cpu"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (f"{tmp_path / 'vae.npz'}: VAE saved from the Python API (model.save), "
+                     f"no epoch recorded, 6 test images of {tiny}")
+    assert "?" not in first

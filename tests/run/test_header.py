@@ -2,6 +2,8 @@
 and each part's activations, a conv model's real layers (no "dense" where there is none),
 counts that agree with their nouns, and every line within 100 columns, the last ones too."""
 
+import os
+
 import numpy as np
 
 import minivae
@@ -58,3 +60,40 @@ def test_plural_and_fit():
     lines = fit(long)
     assert all(len(line) <= 100 for line in lines) and lines[1].startswith("  ")
     assert "(a, b, c)," in lines[0] and "".join(lines).replace(",  ", ", ") == long
+
+
+def test_the_forms_line_names_only_the_forms_the_model_runs():
+    """A dense model has no conv layer: the header names Adam's compiled loop alone."""
+    from minivae.fast.forms import NumbaOps
+    from minivae.ops import Ops
+
+    dense = minivae.VAE(input_dim=64, hidden_dims=(8,), latent_dim=2)
+    conv = minivae.VAE(arch="conv", image_shape=(1, 8, 8), channels=(4,), hidden_dims=(),
+                       latent_dim=2)
+    numba = NumbaOps(np)
+    assert numba.describe(dense) == "plain forms; Adam: compiled loop (Numba)"
+    assert "im2col and col2im" in numba.describe(conv) and "im2col" not in numba.describe(dense)
+    assert Ops(np).describe(conv) == Ops.description
+
+
+def test_the_header_says_where_mnist_was_read_from(mnist_dir, tmp_path, capsys, monkeypatch):
+    small = ["--hidden", "8", "--latent-dim", "2", "--batch-size", "2000", "--epochs", "1",
+             "--no-plots", "--device", "cpu"]
+    lines = header(capsys, ["--data-dir", mnist_dir, *small, "--out", str(tmp_path / "a")])
+    from_line = [line for line in lines if line.startswith("  from:")]
+    assert from_line in ([f"  from:   {os.path.abspath(mnist_dir)} (data directory)"],
+                         [f"  from:   {os.path.join(os.path.abspath(mnist_dir), 'mnist')} "
+                          "(data directory)"])
+    monkeypatch.setenv("MINIVAE_DATA_DIR", mnist_dir)
+    lines = header(capsys, [*small, "--out", str(tmp_path / "b")])
+    assert [line for line in lines if line.startswith("  from:")][0].endswith(
+        " ($MINIVAE_DATA_DIR)")
+
+
+def test_a_data_dir_variable_that_is_no_directory_is_an_error(tmp_path, capsys, monkeypatch):
+    """As --data-dir /nonexistent is: not skipped for the cache or /usr/share/datasets."""
+    monkeypatch.setenv("MINIVAE_DATA_DIR", str(tmp_path / "nonexistent"))
+    assert train.main(["--epochs", "1", "--no-plots", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert f"$MINIVAE_DATA_DIR={tmp_path / 'nonexistent'}: no such directory" in err
+    assert not (tmp_path / "run").exists()

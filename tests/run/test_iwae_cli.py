@@ -71,3 +71,24 @@ def test_an_iwae_run_records_its_bound_and_ess_and_resumes(tmp_path):
     assert json.load(open(out / "config.json"))["objective"] == "iwae"
     report = (out / "report.html").read_text()
     assert "-L_4 (IWAE bound, k=4)" in report and "effective sample size" in report
+
+
+def test_an_iwae_runs_lines_name_the_bound_and_show_the_elbo_beside_it(tmp_path, capsys):
+    """It trains on -L_k, not on recon + KL: each number says which it is, and the -ELBO
+    shown is metrics.csv's recon + KL."""
+    data = make_tiny(tmp_path / "tiny.npz")
+    out = tmp_path / "run"
+    assert train.main(["--dataset", data, "--hidden", "16", "--latent-dim", "3", "--batch-size",
+                       "32", "--device", "cpu", "--no-plots", "--out", str(out), "--k", "4",
+                       "--objective", "iwae", "--epochs", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (row,) = csv.DictReader(open(out / "metrics.csv"))
+    (epoch,) = [line for line in lines if line.startswith("epoch   1 |")]
+    elbo = float(row["train_recon"]) + float(row["train_kl"])
+    assert epoch.startswith(f"epoch   1 | train -L_4 {float(row['train_loss']):.2f}, "
+                            f"-ELBO {elbo:.2f} | test -L_4 {float(row['test_iwae']):.2f}, "
+                            f"-ELBO {float(row['test_loss']):.2f} | ESS ")
+    assert "recon" not in epoch and len(epoch) <= 100
+    (done,) = [line for line in lines if line.startswith("Done")]
+    assert f"test -L_4 {float(row['test_iwae']):.3f} nats/image" in done
+    assert f"test -ELBO {float(row['test_loss']):.3f}" in done and len(done) <= 100

@@ -89,7 +89,6 @@ def test_keras_style_activations_train(tiny, tmp_path):
     (["--preset", "conv_autoencoder"], "conv_autoencoder is the lab's model for colour images"),
     (["--preset", "fcn_autoencoder"], "reads 12288 numbers per image"),
     (["--arch", "conv", "--channels", "4,4,4,4"], "too small for another"),
-    (["--latent-dim", "0"], "only for a conv Autoencoder"),
 ])
 def test_options_that_do_not_fit_the_data_are_clear_errors(tiny, tmp_path, capsys, extra, message):
     out = tmp_path / "run"
