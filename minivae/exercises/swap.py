@@ -14,7 +14,11 @@ needs, refuses (RunError, naming each) unless they pass, then swaps, in place:
 
 A layer changes class only (``__class__``): its parameter views, which the
 optimizer updates, stay the very same arrays. On a GPU the learner's NumPy
-functions get host copies and their results go back to the device.
+functions get host copies and their results go back to the device. On the
+CPU, after every 16th of the learner's Adam steps, an m or v below 1.2e-38
+(float32's smallest normal number) becomes 0, as in minivae's own forms:
+such numbers leave the update as it was, and would make every later step of
+a run on MNIST half as slow again (fast/cpu_kernels.py says why).
 Shapes: B batch, D pixels, Z latent size.
 """
 
@@ -24,6 +28,7 @@ import numpy as np
 
 from ..backend import get_array_module, to_numpy
 from ..conv import Conv2d, ConvTranspose2d, _channel_major
+from ..fast.forms import SUBNORMAL_EVERY, zero_subnormals
 from ..architecture import InputLayer
 from ..layers import Chain, Dense, ReLU, Sigmoid, Tanh
 from ..ops import Ops
@@ -134,12 +139,16 @@ class StudentOps(Ops):
         return self.fns.reparameterize_backward(dz, eps, std, mu, logvar, c)
 
     def adam_update(self, p, g, m, v, **settings):
-        if self.xp is np:
-            return self.fns.adam_update(p, g, m, v, **settings)
-        host = [to_numpy(a) for a in (p, m, v)]                      # in place on host copies
-        self.fns.adam_update(host[0], to_numpy(g), host[1], host[2], **settings)
-        for a, h in zip((p, m, v), host):
-            a[...] = self.xp.asarray(h)
+        if self.xp is not np:
+            host = [to_numpy(a) for a in (p, m, v)]                  # in place on host copies
+            self.fns.adam_update(host[0], to_numpy(g), host[1], host[2], **settings)
+            for a, h in zip((p, m, v), host):
+                a[...] = self.xp.asarray(h)
+            return
+        self.fns.adam_update(p, g, m, v, **settings)
+        if settings["step"] % SUBNORMAL_EVERY == 0:    # as minivae's own CPU forms do: a CPU
+            for moment in (m, v):                       # is a hundred times slower on these
+                zero_subnormals(moment)                 # (fast/forms.py, FastOps)
 
 
 def on_device(fn, xp):

@@ -19,7 +19,7 @@ so the two give the same bits (tests/test_ops.py checks it):
 
     m += (1 - beta1) (g - m)          FastOps: subtract, multiply, add
     v += (1 - beta2) (g^2 - v)        square, subtract, multiply, add
-    m, v below tiny: 0                abs, less, copyto; less, copyto (every 16th step)
+    m, v below tiny: 0                abs, less, copyto, each (every 16th step)
     p -= (m / (sqrt(v) + e)) a        sqrt, add, divide, multiply, subtract
 
 The third line is where both differ from the plain form (ops.Ops), and from

@@ -74,9 +74,9 @@ class FastOps(Ops):
     does at every step (fast/cpu_kernels.py says why: a CPU multiplies such
     subnormal numbers a hundred times slower, and the m of a weight whose
     gradient stays 0 gets stuck among them). It moves p by less than 1e-30 of a
-    step. Here it costs five more passes over each chunk, 3.5 to 11% of the
-    default model's step (benchmarks/README.md), hence not at every step: at
-    every 16th, a sixteenth of that.
+    step. Here it takes six more passes over each chunk (zero_subnormals, for m
+    and v), 3.5 to 11% of the default model's step were it made at every step
+    (benchmarks/README.md), hence only at every 16th.
     """
 
     name = "fast"
@@ -93,7 +93,6 @@ class FastOps(Ops):
         p, g, m, v = (arr.reshape(-1) for arr in (p, g, m, v))   # views, (P,)
         tmp = np.empty((min(chunk, p.size),), dtype=p.dtype)      # scratch, (chunk,)
         low = np.empty((min(chunk, p.size),), dtype=bool)          # scratch, (chunk,)
-        tiny = np.finfo(p.dtype).tiny                  # the smallest normal number
         flush = step % SUBNORMAL_EVERY == 0
         for lo in range(0, p.size, chunk):
             s = slice(lo, min(lo + chunk, p.size))
@@ -107,15 +106,21 @@ class FastOps(Ops):
             t *= 1 - beta2
             v[s] += t                                  # v += (1 - beta2) (g^2 - v)
             if flush:                                  # m, v subnormal: 0 (see above)
-                np.less(np.abs(m[s], out=t), tiny, out=b)
-                np.copyto(m[s], 0, where=b)
-                np.less(v[s], tiny, out=b)
-                np.copyto(v[s], 0, where=b)
+                zero_subnormals(m[s], t, b)
+                zero_subnormals(v[s], t, b)
             np.sqrt(v[s], out=t)
             t += e
             np.divide(m[s], t, out=t)
             t *= a
             p[s] -= t                                  # p -= a m / (sqrt(v) + e)
+
+
+def zero_subnormals(a, scratch=None, mask=None) -> None:
+    """Set each element of ``a`` (a float NumPy array) smaller in size than its dtype's
+    smallest normal number to 0, in place; ``scratch`` and ``mask``: arrays of a's shape
+    to work in (float and bool), or None for new ones. Why: FastOps's docstring."""
+    low = np.less(np.abs(a, out=scratch), np.finfo(a.dtype).tiny, out=mask)   # bool, a's shape
+    np.copyto(a, 0, where=low)
 
 
 class CompiledConv:

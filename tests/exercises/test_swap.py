@@ -71,6 +71,19 @@ def test_on_the_gpu_the_learners_numpy_functions_get_host_copies(solved, kwargs)
                                minivae.backend.to_numpy(a.params.flat), rtol=1e-10, atol=1e-15)
 
 
+def test_the_learners_adam_leaves_no_subnormal_moment_past_a_16th_step(solved):
+    """A moment stuck among the subnormal floats (a weight whose gradient stays 0) would make
+    every later step slower; after the learner's update at every 16th step it becomes 0."""
+    model = with_student_functions(minivae.VAE(seed=0), str(solved))
+    p = np.ones(50, np.float32)
+    m, v = np.full(50, 4e-45, np.float32), np.full(50, 1e-40, np.float32)   # subnormal
+    kw = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
+    model.ops.adam_update(p, np.zeros(50, np.float32), m, v, step=15, **kw)
+    assert (m != 0).all() and (v != 0).all()            # the learner's update, as it is
+    model.ops.adam_update(p, np.zeros(50, np.float32), m, v, step=16, **kw)
+    assert (m == 0).all() and (v == 0).all()
+
+
 def test_training_waits_until_the_exercises_pass(fresh):
     with pytest.raises(RunError, match=r"needs exercises 1, 2, 3, 5, 6, 7, 8, and these do not "
                                        r"pass yet: 1 \(not started\), 2 \(not started\)"):
