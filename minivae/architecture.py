@@ -220,7 +220,7 @@ class Flatten(Layer):
         B, C, H, W = self.shape
         if self.channels_last:
             return dy.reshape(B, H, W, C).transpose(0, 3, 1, 2)   # (B, D) -> (B, C, H, W)
-        return batch_last(dy.reshape(self.shape), self.xp)
+        return batch_last(dy.reshape(self.shape), self.xp)     # (B, D) -> (B, C, H, W)
 
 
 class Unflatten(Layer):
@@ -234,7 +234,7 @@ class Unflatten(Layer):
         C, H, W = self.shape
         if self.channels_last:
             return x.reshape(x.shape[0], H, W, C).transpose(0, 3, 1, 2)   # (B, C, H, W)
-        return batch_last(x.reshape(x.shape[0], C, H, W), self.xp)
+        return batch_last(x.reshape(x.shape[0], C, H, W), self.xp)   # (B, C, H, W)
 
     def backward(self, dy):
         if self.channels_last:

@@ -17,7 +17,8 @@ from .model import BaseModel
 
 
 class Autoencoder(BaseModel):
-    """Same arguments as :class:`minivae.VAE`, less ``beta``; layers enc.., code, dec.., out."""
+    """Same arguments as :class:`minivae.VAE`, less ``beta`` and ``free_bits``; layers enc..,
+    code, dec.., out."""
 
     kind = "ae"
     heads = ("code",)
@@ -37,12 +38,13 @@ class Autoencoder(BaseModel):
         loss = recon.mean()                                     # (B,) -> ()
         parts = {"recon": loss, "kl": self.xp.zeros_like(loss)}
 
+        # Backward (docs/math.md §8 without §3 and §4): z = code_head(h), no KL.
         for layer in reversed(self.decoder):                    # (B, D) -> (B, Z)
             dout = layer.backward(dout)
         dh = self.code_head.backward(dout)                      # (B, Z) -> (B, H)
-        for layer in reversed(self.encoder[1:]):
-            dh = layer.backward(dh)                             # (B, H) -> (B, H)
-        dx = self.encoder[0].backward(dh, need_dx=input_grad)   # (B, H) -> (B, D), or None
+        for layer in reversed(self.encoder[1:]):                # (B, H) -> ... -> (B, H1)
+            dh = layer.backward(dh)                             # each layer's dy -> dx
+        dx = self.encoder[0].backward(dh, need_dx=input_grad)   # (B, H1) -> (B, D), or None
         if input_grad:   # x reaches the loss through the encoder and directly in recon
             self.input_grad = dx + self.likelihood.grad_x(out, x) / B   # (B, D)
         return loss, parts

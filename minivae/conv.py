@@ -227,7 +227,7 @@ class ConvTranspose2d(_ConvBase):
         B, C, H, W = self.x_shape = x.shape
         self.x2 = _channel_major(x)                                          # (C, H W B), for dW
         W2 = self._W.reshape(self.in_channels, -1)                           # (C, O k k)
-        cols = W2.T @ self.x2                                                # (O k k, H W B)
+        cols = W2.T @ self.x2                        # (O k k, C) @ (C, H W B) -> (O k k, H W B)
         self.y_shape = (B, self.out_channels, self.out_size(H, 0), self.out_size(W, 1))
         y = self.col2im(cols, self.y_shape)
         y += self._b[None, :, None, None]
@@ -235,8 +235,10 @@ class ConvTranspose2d(_ConvBase):
 
     def backward(self, dy, need_dx: bool = True):
         # The forward is y = col2im(W2^T x2) + b; col2im's adjoint is im2col, so
+        # (docs/math.md §11)
         #   dcols = im2col(dy)   (O k k, H W B)
         #   dW2 = x2 dcols^T     (C, H W B) (H W B, O k k) -> (C, O k k)
+        #   db  = dy summed over every output pixel   (O,)
         #   dx2 = W2 dcols       (C, O k k) (O k k, H W B) -> (C, H W B)
         dcols = self.im2col(dy)                                              # (O k k, H W B)
         self.xp.matmul(self.x2, dcols.T, out=self._dW.reshape(self.in_channels, -1))

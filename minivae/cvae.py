@@ -152,7 +152,8 @@ class CVAE(VAE):
         dz = dout[:, :Z]                                        # (B, Z + Y) -> (B, Z)
         dmu, dlogvar = self.ops.reparameterize_backward(         # through z = mu + std * eps,
             dz, eps, std, mu, logvar, C)                        # plus C dKL: (B, Z) each
-        dxy = self._encoder_backward(dmu, dlogvar, input_grad)  # (B, D + Y) or None
+        dxy = self._encoder_backward(dmu, dlogvar, input_grad)  # (B, D + Y) or None;
+        # a conv model's rows hold C + Y channels per pixel: (B, H W (C + Y))
         if input_grad:   # dloss/dx: x's columns of the encoder's input, plus recon's direct term
             self.input_grad = self._image_part(dxy) + self.likelihood.grad_x(out, x) / B
         return loss, parts

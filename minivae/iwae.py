@@ -60,11 +60,14 @@ class IWAE(VAE):
     Takes the VAE's arguments, and:
     k : samples of z per example; eps is then (k, B, Z).
     objective : "iwae" (the importance-weighted bound L_k, docs/math.md §12)
-        or "elbo" (the ELBO averaged over the k samples). With k=1 both are
-        the VAE's single-sample ELBO.
+        or "elbo" (the ELBO averaged over the k samples). With k=1 "elbo" is
+        the VAE's single-sample ELBO, number for number, and "iwae" L_1: the
+        same ELBO with its KL estimated from the one sample of z (equal in
+        expectation, not number for number).
 
     Saved files say ``"model": "vae"`` with their k and objective;
-    ``VAE.load`` and ``minivae.load_model`` rebuild an IWAE from them.
+    ``IWAE.load`` and ``minivae.load_model`` rebuild an IWAE from them
+    (``VAE.load`` refuses them, naming both).
     """
 
     def __init__(self, *args, k=5, objective="iwae", **kwargs):
@@ -91,12 +94,13 @@ class IWAE(VAE):
 
         "elbo": parts "recon" and "kl" as the VAE's, averaged over the K samples.
         "iwae": "recon" and "kl" are the sample means of -log p(x|z) and of
-        log q(z|x) - log p(z) (their sum is the k-sample ELBO's estimate),
+        log q(z|x) - log p(z) (their sum estimates the negative ELBO from all
+        K samples, >= the loss -L_K),
         "ess" the mean effective sample size of the weights.
         """
         x, eps = self._as_input(x), self._noise(x, eps)         # (B, D), (K, B, Z)
         K, B = eps.shape[:2]
-        mu, logvar, z, std, out = self._forward(x, eps)         # (B, Z) x2, (K, B, Z) x2, (K*B, D)
+        mu, logvar, z, std, out = self._forward(x, eps)   # (B, Z) x2, (K, B, Z), (B, Z), (K*B, D)
         x_k = self.xp.broadcast_to(x, (K, *x.shape)).reshape(K * B, -1)   # (K*B, D): x_b per z_ib
         if self.objective == "elbo":
             # Each of the K*B reconstructions carries 1/(K B) of the mean; the KL

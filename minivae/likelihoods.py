@@ -28,7 +28,8 @@ from .layers import sigmoid
 
 
 class Likelihood:
-    """What every likelihood shares; subclasses define nll, grad, mean and grad_x."""
+    """What every likelihood shares (nll, from nll_and_grad); subclasses define
+    nll_and_grad, mean and grad_x."""
 
     name = ""
     output_activation = None

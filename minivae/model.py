@@ -215,8 +215,9 @@ class BaseModel(Saving):
     def log_px_given_z(self, z, x):
         """log p(x | z) of each row: (B, Z) codes and (B, D) images -> (B,), in nats.
 
-        Minus the reconstruction term of the loss at that z; evaluation.py's
-        importance-weighted estimate of log p(x) calls it at many z ~ q(z | x).
+        Minus the reconstruction term of the loss at that z; the importance-weighted
+        estimate of log p(x) (run/evaluation.py's iw_log_likelihood, through
+        run/importance.py's log_weight_chunks) calls it at many z ~ q(z | x).
         """
         z = self._as_input(z, "z", self.latent_dim)
         x = self._as_input(x)

@@ -22,7 +22,7 @@ from .model import BaseModel
 
 
 class VAE(BaseModel):
-    """A VAE with MLP encoder and decoder.
+    """A VAE with MLP encoder and decoder (or, with arch="conv", convolutional ones).
 
     Parameters
     ----------
@@ -45,8 +45,8 @@ class VAE(BaseModel):
     fast : the speed-ups of minivae/fast/ (fused GPU kernels; Adam's update in
         one pass), chosen once here; the model's optimizer takes the same choice.
     **arch : arch="conv" (image_shape=(C, H, W), channels, kernel_size, stride,
-        padding), per-layer activations, decoder_activation, pixel_range:
-        minivae/architecture.py and model.BaseModel.
+        padding), per-layer activations, decoder_activation, pixel_range, init
+        ("pytorch" or "glorot"): minivae/architecture.py and model.BaseModel.
 
     k samples of z per example (Burda et al. 2015) are ``minivae.IWAE``
     (iwae.py), a subclass that overrides ``loss_and_grads`` and ``loss``.
@@ -136,7 +136,7 @@ class VAE(BaseModel):
         """x (B, D), eps (B, Z) -> mu, logvar, z, std (B, Z), decoder output (B, D).
 
         Every layer caches what its backward needs. With eps (K, B, Z)
-        (iwae.py): z and std (K, B, Z), the decoder output (K*B, D).
+        (iwae.py): z (K, B, Z), std still (B, Z), the decoder output (K*B, D).
         """
         h = x
         for layer in self.encoder:                              # (B, D) -> (B, H)
@@ -169,9 +169,9 @@ class VAE(BaseModel):
         encoder, (B, D), or None unless ``input_grad``.
         """
         dh = self.mu_head.backward(dmu) + self.logvar_head.backward(dlogvar)   # (B, Z) -> (B, H)
-        for layer in reversed(self.encoder[1:]):
-            dh = layer.backward(dh)                             # (B, H) -> (B, H)
-        return self.encoder[0].backward(dh, need_dx=input_grad)   # (B, H) -> (B, D), or None
+        for layer in reversed(self.encoder[1:]):                # (B, H) -> ... -> (B, H1)
+            dh = layer.backward(dh)                             # each layer's dy -> dx
+        return self.encoder[0].backward(dh, need_dx=input_grad)   # (B, H1) -> (B, D), or None
 
     # -- the loss alone -----------------------------------------------------
 
