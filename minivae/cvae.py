@@ -140,9 +140,9 @@ class CVAE(VAE):
         recon, dout = self.likelihood.nll_and_grad(out, x, 1.0 / B)   # (B,), (B, D)
         kl = self.ops.gaussian_kl(mu, logvar)                   # (B, Z) -> (B,)
         loss = (recon + beta * kl).mean()                       # (B,) -> ()
-        parts, C = {"recon": recon.mean(), "kl": kl.mean()}, beta / B   # C: dloss/dKL_b
+        parts, c = {"recon": recon.mean(), "kl": kl.mean()}, beta / B   # c: dloss/dKL_b
         if self.free_bits:                                      # §14, as the VAE's
-            parts["kl_penalty"], C = self._free_bits(mu, logvar, beta)   # (), (Z,)
+            parts["kl_penalty"], c = self._free_bits(mu, logvar, beta)   # (), (Z,)
             loss = parts["recon"] + parts["kl_penalty"]         # ()
 
         # Backward (§13): the decoder's input is [z, y]; y is data, not a parameter, so
@@ -151,7 +151,7 @@ class CVAE(VAE):
             dout = layer.backward(dout)
         dz = dout[:, :Z]                                        # (B, Z + Y) -> (B, Z)
         dmu, dlogvar = self.ops.reparameterize_backward(         # through z = mu + std * eps,
-            dz, eps, std, mu, logvar, C)                        # plus C dKL: (B, Z) each
+            dz, eps, std, mu, logvar, c)                        # plus c dKL: (B, Z) each
         dxy = self._encoder_backward(dmu, dlogvar, input_grad)  # (B, D + Y) or None;
         # a conv model's rows hold C + Y channels per pixel: (B, H W (C + Y))
         if input_grad:   # dloss/dx: x's columns of the encoder's input, plus recon's direct term

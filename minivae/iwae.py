@@ -89,8 +89,18 @@ class IWAE(VAE):
 
     # -- one training step ----------------------------------------------------
 
-    def loss_and_grads(self, x, eps=None, input_grad=False):
-        """Loss (0-d, nats per example), its parts, and every gradient; eps (K, B, Z) or None.
+    def _beta(self, beta):
+        """The KL weight of this step: ``beta``, default ``self.beta``; "iwae" takes only 1."""
+        if beta is None:
+            return self.beta
+        if self.objective == "iwae" and beta != 1:
+            raise ValueError(f"the iwae objective is a bound on log p(x) and has no KL weight; "
+                             f"got beta={beta!r} (objective='elbo' takes one)")
+        return beta
+
+    def loss_and_grads(self, x, eps=None, input_grad=False, beta=None):
+        """Loss (0-d, nats per example), its parts, and every gradient; eps (K, B, Z) or None;
+        beta: the "elbo" objective's KL weight of this step, default ``self.beta``.
 
         "elbo": parts "recon" and "kl" as the VAE's, averaged over the K samples.
         "iwae": "recon" and "kl" are the sample means of -log p(x|z) and of
@@ -100,6 +110,7 @@ class IWAE(VAE):
         """
         x, eps = self._as_input(x), self._noise(x, eps)         # (B, D), (K, B, Z)
         K, B = eps.shape[:2]
+        beta = self._beta(beta)
         mu, logvar, z, std, out = self._forward(x, eps)   # (B, Z) x2, (K, B, Z), (B, Z), (K*B, D)
         x_k = self.xp.broadcast_to(x, (K, *x.shape)).reshape(K * B, -1)   # (K*B, D): x_b per z_ib
         if self.objective == "elbo":
@@ -108,9 +119,9 @@ class IWAE(VAE):
             nll, dout = self.likelihood.nll_and_grad(out, x_k, 1.0 / (K * B))   # (K*B,), (K*B, D)
             recon = nll.reshape(K, B).mean(axis=0)              # (B,): the mean over samples
             kl = self.ops.gaussian_kl(mu, logvar)               # (B,)
-            loss = (recon + self.beta * kl).mean()              # ()
+            loss = (recon + beta * kl).mean()                   # ()
             parts = {"recon": recon.mean(), "kl": kl.mean()}
-            dz_prior, c, dlogvar_q = 0.0, self.beta / (K * B), 0.0
+            dz_prior, c, dlogvar_q = 0.0, beta / (K * B), 0.0
         else:
             nll, dnll = self.likelihood.nll_and_grad(out, x_k, 1.0)     # (K*B,), (K*B, D)
             log_pq = log_prior_ratio(z, eps, logvar)            # (K, B)
@@ -140,16 +151,17 @@ class IWAE(VAE):
 
     # -- the loss alone ---------------------------------------------------------
 
-    def loss(self, x, eps=None, reduce=True):
+    def loss(self, x, eps=None, reduce=True, beta=None):
         """The numbers of loss_and_grads, without gradients; reduce=False: per example (B,)."""
         x, eps = self._as_input(x), self._noise(x, eps)         # (B, D), (K, B, Z)
         K, B = eps.shape[:2]
+        beta = self._beta(beta)
         mu, logvar, z, _, out = self._forward(x, eps)
         x_k = self.xp.broadcast_to(x, (K, *x.shape)).reshape(K * B, -1)   # (K*B, D)
         nll = self.likelihood.nll(out, x_k).reshape(K, B)       # (K, B)
         if self.objective == "elbo":
             recon, kl = nll.mean(axis=0), self.ops.gaussian_kl(mu, logvar)   # (B,) each
-            loss, parts = recon + self.beta * kl, {"recon": recon, "kl": kl}
+            loss, parts = recon + beta * kl, {"recon": recon, "kl": kl}
         else:
             log_pq = log_prior_ratio(z, eps, logvar)            # (K, B)
             lse, wn = logsumexp_softmax(-nll + log_pq, self.xp)  # (B,), (K, B)

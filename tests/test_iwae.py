@@ -39,6 +39,25 @@ def test_gradcheck(objective, k, likelihood):
     assert result.max_error < 1e-6 and result.checked == model.num_params + x.size
 
 
+def test_a_steps_kl_weight_is_the_elbos_and_the_bound_refuses_one():
+    """beta= of one step (a warm-up's), as the VAE takes it: the "elbo" objective weighs its
+    KL with it, gradients checked; the "iwae" bound has no KL weight and says so."""
+    model = small(5, "elbo")
+    x, eps = data(model)
+    weighted = small(5, "elbo", beta=0.3)
+    loss, parts = model.loss_and_grads(x, eps, beta=0.3)
+    assert float(loss) == float(weighted.loss_and_grads(x, eps)[0])
+    assert float(loss) == pytest.approx(float(parts["recon"] + 0.3 * parts["kl"]), rel=1e-14)
+    assert np.array_equal(model.loss(x, eps, reduce=False, beta=0.3)[0],
+                          weighted.loss(x, eps, reduce=False)[0])
+    assert check_model(model, x, eps, beta=0.3, tol=1e-6).max_error < 1e-6
+    bound = small(5, "iwae")
+    assert float(bound.loss_and_grads(x, eps, beta=1)[0]) == float(bound.loss_and_grads(x, eps)[0])
+    for call in (bound.loss_and_grads, bound.loss):
+        with pytest.raises(ValueError, match="iwae objective .* has no KL weight; got beta=0.3"):
+            call(x, eps, beta=0.3)
+
+
 def test_k1_elbo_step_is_the_default_step_exactly():
     """The k-sample ELBO code at k = 1 returns VAE.loss_and_grads's numbers bit for bit."""
     a = small(1, "elbo")
