@@ -124,9 +124,12 @@ def _check_cvae_and_kl_options(parser, cfg) -> None:
         if cfg.model == "ae":
             parser.error(f"{flag} {value:g} needs a VAE (--model vae or cvae): the autoencoder "
                          "has no KL term")
-        if cfg.k > 1 or cfg.objective != "elbo":
+        if cfg.objective != "elbo":
+            parser.error(f"{flag} {value:g} acts on the ELBO's analytic KL; the iwae bound "
+                         "has none: use it with --objective elbo")
+        if name == "free_bits" and cfg.k > 1:
             parser.error(f"{flag} {value:g} acts on the analytic KL of the one-sample ELBO; "
-                         "use it with --k 1 --objective elbo")
+                         "use it with --k 1")
     if cfg.kl_warmup > cfg.epochs:
         parser.error(f"--kl-warmup {cfg.kl_warmup} is longer than the run (--epochs "
                      f"{cfg.epochs}): beta would never reach {cfg.beta:g}. Warm up over fewer "

@@ -107,7 +107,8 @@ def test_bad_labels_are_refused_naming_the_option(tmp_path, capsys, arrays, extr
     (("--kl-warmup", "-2"), "argument --kl-warmup: must be an integer >= 0"),
     (("--num-classes", "10"), "--num-classes 10 is for --model cvae"),
     (("--model", "ae", "--free-bits", "0.5"), "--free-bits 0.5 needs a VAE"),
-    (("--k", "5", "--kl-warmup", "2"), "--kl-warmup 2 acts on the analytic KL"),
+    (("--objective", "iwae", "--kl-warmup", "2"), "--kl-warmup 2 acts on the ELBO's analytic"),
+    (("--k", "5", "--free-bits", "0.5"), "--free-bits 0.5 acts on the analytic KL of the one-"),
     (("--model", "cvae", "--k", "5"), "a cvae trains on the one-sample ELBO"),
     (("--model", "gan",), "argument --model: invalid choice: 'gan'"),
 ])
@@ -116,6 +117,17 @@ def test_bad_options_are_refused_naming_the_option(args, message, capsys):
         train.main(list(args))
     assert e.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_k_sample_elbo_warms_its_kl_up_too(tiny, tmp_path):
+    """The k-sample ELBO's KL is analytic, as the one-sample ELBO's: its weight rises."""
+    run = tmp_path / "run"
+    assert train.main(["--dataset", tiny, "--k", "3", "--objective", "elbo", "--kl-warmup", "2",
+                       "--hidden", "16", "--latent-dim", "2", "--batch-size", "32", "--epochs",
+                       "2", "--threads", "1", "--quiet", "--no-plots", "--out", str(run)]) == 0
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    betas = [float(row["train_beta"]) for row in rows]
+    assert 0 < betas[0] < betas[1] <= 1.0
 
 
 def test_toml_keys_are_checked_like_the_options(tmp_path, capsys):
