@@ -48,6 +48,15 @@ def positive_int(name, value):
     return int(value)
 
 
+def positive_ints(name, values, example):
+    """``values``, a list or tuple of positive integers, as a tuple; a string or one number
+    is refused as a whole, not entry by entry (``"400"`` is not 4, 0, 0)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a list or tuple of positive integers, e.g. {example}; "
+                         f"got {values!r}")
+    return tuple(positive_int(f"{name} entry", v) for v in values)
+
+
 def check_architecture(input_dim, latent_dim, heads, arch, image_shape, channels, kernel_size,
                        stride, padding, decoder_activation, pixel_range):
     """The options that choose the layers, checked; returns them as the model keeps them:
@@ -62,7 +71,7 @@ def check_architecture(input_dim, latent_dim, heads, arch, image_shape, channels
     kernel_size, stride = positive_int("kernel_size", kernel_size), positive_int("stride", stride)
     if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
         raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
-    channels = tuple(positive_int("channels entry", c) for c in channels)
+    channels = positive_ints("channels", channels, "(32, 64)")
     if arch == "conv":
         if image_shape is None:              # a square grey image: 784 -> (1, 28, 28)
             side = math.isqrt(input_dim or 784)

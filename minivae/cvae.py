@@ -203,6 +203,7 @@ class CVAE(VAE):
 
         z ~ N(0, I), decoded with the label: (n, D).
         """
+        n = positive_int("n", n)
         if y is None:
             y = np.arange(n) % self.num_classes
         elif isinstance(y, (int, np.integer)):

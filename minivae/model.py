@@ -17,8 +17,7 @@ from __future__ import annotations
 import math
 
 from .architecture import (NO_ACTIVATION, InputLayer, activation_list, check_architecture,
-                           conv_activation_count, conv_decoder, conv_encoder)
-from .architecture import positive_int as _positive_int
+                           conv_activation_count, conv_decoder, conv_encoder, positive_ints)
 from .backend import Generator, get_xp, resolve_device, resolve_dtype
 from .fast.forms import choose_ops
 from .layers import (INITS, Chain, Dense, Identity, Spec, activation_spec,
@@ -66,7 +65,7 @@ class BaseModel(Saving):
          self.padding, self.channels, self.image_shape, self.input_dim, self.latent_dim,
          self.code_is_feature_map) = check_architecture(input_dim, latent_dim, self.heads,
                                                         **{**ARCH_DEFAULTS, **arch})
-        self.hidden_dims = tuple(_positive_int("hidden_dims entry", h) for h in hidden_dims)
+        self.hidden_dims = positive_ints("hidden_dims", hidden_dims, "(400,)")
         if not self.hidden_dims and self.arch == "dense":   # the encoder would have no layer
             raise ValueError("a dense model needs at least one hidden layer, e.g. "
                              "hidden_dims=(400,); an empty encoder is for arch='conv'")
@@ -75,8 +74,8 @@ class BaseModel(Saving):
                              f"encoder ends there: give hidden_dims=() (got {self.hidden_dims})")
         if decoder_hidden_dims is None:   # mirror the encoder: 784-512-256-Z-256-512-784
             decoder_hidden_dims = tuple(reversed(self.hidden_dims))
-        self.decoder_hidden_dims = tuple(_positive_int("decoder_hidden_dims entry", h)
-                                         for h in decoder_hidden_dims)
+        self.decoder_hidden_dims = positive_ints("decoder_hidden_dims", decoder_hidden_dims,
+                                                 "(400,)")
         if not (isinstance(gaussian_std, (int, float)) and math.isfinite(gaussian_std)
                 and gaussian_std > 0):
             raise ValueError(f"gaussian_std must be a positive number, got {gaussian_std!r}")
@@ -203,6 +202,8 @@ class BaseModel(Saving):
             x = x.reshape(x.shape[0], width)   # images (B, 28, 28) -> (B, 784)
         if x.ndim != 2 or x.shape[1] != width:
             raise ValueError(f"{name} must have shape (B, {width}); got {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            raise ValueError(f"{name} holds no rows (shape {tuple(x.shape)}); give at least one")
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         return x

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+from .architecture import positive_int
 from .files.serialize import CheckpointError
 from .layers import forward_through
 from .model import BaseModel
@@ -217,5 +218,6 @@ class VAE(BaseModel):
 
     def sample(self, n: int):
         """n new examples: the mean of p(x | z) at z ~ N(0, I), (n, D)."""
+        n = positive_int("n", n)
         z = self.rng.normal((n, self.latent_dim), dtype=self.dtype)   # (n, Z)
         return self.decode(z)

@@ -130,11 +130,24 @@ def test_images_are_flattened_and_bad_shapes_are_clear_errors():
         model.loss(np.random.rand(3, 16), eps=np.zeros((3, 5)))
 
 
+def test_no_rows_or_no_samples_are_named_not_divided_by():
+    model = VAE(input_dim=16, hidden_dims=(8,), latent_dim=2)
+    for method in (model.loss_and_grads, model.loss):
+        with pytest.raises(ValueError, match=r"x holds no rows \(shape \(0, 16\)\)"):
+            method(np.zeros((0, 16)))
+    for n in (0, -1):
+        with pytest.raises(ValueError, match=f"n must be a positive integer, got {n}"):
+            model.sample(n)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"likelihood": "poisson"}, "likelihood must be one of"),
     ({"activation": "gelu"}, "activation must be one of"),
     ({"latent_dim": 0}, "latent_dim must be a positive integer"),
     ({"hidden_dims": (400, -1)}, "hidden_dims entry must be a positive integer"),
+    ({"hidden_dims": "400"}, r"hidden_dims must be a list or tuple .* got '400'"),  # not 4, 0, 0
+    ({"hidden_dims": 400}, r"hidden_dims must be a list or tuple .*e\.g\. \(400,\); got 400"),
+    ({"decoder_hidden_dims": "64"}, "decoder_hidden_dims must be a list or tuple"),
     ({"beta": float("nan")}, "beta must be"),
     ({"dtype": "float16"}, "dtype must be one of"),
     ({"device": "tpu"}, "device must be one of"),

@@ -100,7 +100,7 @@ def run_check(check, f, ref, files) -> CheckResult:
             result.status = "fail"
             result.message = (f"it calls {name} of exercise {n}, which is not written yet: "
                               f"do exercise {n} first")
-    except Exception as e:                   # noqa: BLE001  (anything the learner's code raises)
+    except (Exception, SystemExit) as e:     # noqa: BLE001  (anything the learner's code raises)
         result.status = "fail"
         result.message = their_error(e, files, "the check could not use what came back")
     return result

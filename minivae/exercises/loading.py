@@ -97,7 +97,7 @@ def load(path) -> Loaded:
             line = f":\n    {err.text.rstrip()}" if err.text else ""
             problems[e.n] = f"{where}{via}, line {err.lineno}: {err.msg}{line}"
             continue
-        except Exception as err:                 # the learner's top-level code raised
+        except (Exception, SystemExit) as err:   # their top-level code raised (or sys.exit)
             problems[e.n] = their_error(err, files, f"importing {e.file}")
             continue
         for name in e.functions:

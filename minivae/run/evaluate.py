@@ -21,13 +21,15 @@ Prints, in nats per test image:
 
 CKPT is a run directory or its checkpoint.npz. Ctrl-C or SIGTERM ends it
 with one line that says what was interrupted, status 130 or 143
-(signals.py); the CSV files are written atomically, never left in part.
+(signals.py); the CSV files are written atomically, never left in part, and
+replace only a table evaluate wrote before: never a run's own, nor a file of yours.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -46,6 +48,7 @@ from .console import flush_every_line
 from ..data.custom import fingerprint
 from ..files.budget import OverBudget
 from ..files.serialize import CheckpointError
+from .rundir import replace_refused
 from .runs import add_checkpoint_args, check_same_data, checkpoint_path, open_checkpoint
 from .signals import run_aborting_cleanly
 from .sweep import SWEEP_IMAGES, sweep_report
@@ -85,6 +88,23 @@ def build_parser():
                    help="write the labs' prediction.csv: row_id, then each test image's pixels "
                         "orig_px0.. and its reconstruction recon_px0.., in [0, 1]")
     return p
+
+
+RUN_TABLES = ("metrics.csv", "latents.csv", "reconstructions.csv")   # a run's own CSV files
+
+
+def check_tables_out(args) -> str | None:
+    """Why --per-image or --predictions may not be written (None if both may): each only
+    ever replaces a table of evaluate's (its first line begins "row_id,"), never a run's."""
+    if args.per_image and args.predictions and \
+            os.path.abspath(args.per_image) == os.path.abspath(args.predictions):
+        return f"--per-image and --predictions both name {args.per_image}; give each its own file"
+    for option, path in (("--per-image", args.per_image), ("--predictions", args.predictions)):
+        refused = path and replace_refused(option, path, RUN_TABLES, b"row_id,",
+                                           "a table that evaluate wrote", "scores.csv")
+        if refused:
+            return refused
+    return None
 
 
 def check_test_set(model, images, image_shape, meta, dataset, args):
@@ -128,6 +148,10 @@ def command(argv, progress) -> int:
         return 1
     model, image_shape, meta = opened
     threads = BlasThreads(args.threads).start()      # matrix-product threads: threads.py
+    refused = check_tables_out(args)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
     if args.iw or args.iw_sweep:
         try:
             require_vae(model, "--iw-sweep" if args.iw_sweep else "--iw")   # before the ELBO

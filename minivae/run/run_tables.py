@@ -74,11 +74,6 @@ def _columns(row) -> tuple:
     return METRIC_COLUMNS + tuple(c for group in optional if group[0] in row for c in group)
 
 
-def _header(run_dir: str) -> list:
-    with open(os.path.join(run_dir, "metrics.csv"), encoding="utf-8") as f:
-        return f.readline().strip().split(",")
-
-
 def read_metrics(run_dir: str) -> list[dict]:
     """The rows of metrics.csv as dicts of floats ("epoch" as int); a torn last line is skipped."""
     path = os.path.join(run_dir, "metrics.csv")
@@ -96,12 +91,18 @@ def read_metrics(run_dir: str) -> list[dict]:
     return rows
 
 
-def truncate_metrics(run_dir: str, last_epoch: int) -> None:
-    """Keep the rows of epochs 1..last_epoch (a killed run may have written one more)."""
+def truncate_metrics(run_dir: str, last_epoch: int, columns: tuple) -> int:
+    """Keep the rows of epochs 1..last_epoch (a killed run may have written one more);
+    return how many are kept.
+
+    ``columns``: the run's (metric_columns), the header when no row is left,
+    also when metrics.csv itself was deleted or emptied.
+    """
     rows = [r for r in read_metrics(run_dir) if r["epoch"] <= last_epoch]
-    columns = _columns(rows[0]) if rows else _columns(_header(run_dir))
+    columns = _columns(rows[0]) if rows else columns
     lines = [",".join(columns)] + [",".join(_cell(r[c]) for c in columns) for r in rows]
     write_text(os.path.join(run_dir, "metrics.csv"), "\n".join(lines) + "\n")
+    return len(rows)
 
 
 # -- latents.csv: posterior collapse, epoch by epoch -----------------------

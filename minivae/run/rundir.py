@@ -48,6 +48,33 @@ def is_run_dir(path) -> bool:
         os.path.isfile(os.path.join(path, CHECKPOINT))
 
 
+def replace_refused(option: str, path: str, run_files, magic: bytes, what: str,
+                    example: str) -> str | None:
+    """Why ``option path``, a file a command writes, may not be written (None if it may).
+
+    It only ever replaces a file that begins with ``magic`` (``what``: the
+    kind of file that does, as the message names it), and never one of a
+    run's own (``run_files``: their names), so no run file and no file of
+    the user's is lost. ``example``: a file name to suggest instead.
+    """
+    if os.path.isdir(path):
+        return f"{option} {path} is a directory; give a file name, e.g. {example}"
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(path) in run_files and is_run_dir(folder):
+        return (f"{option} {path} would replace a file of the run in {folder}; choose another "
+                f"name (e.g. {example})")
+    if os.path.lexists(path):
+        try:
+            with open(path, "rb") as f:
+                ours = f.read(len(magic)) == magic
+        except OSError as e:
+            return f"{option} {path} exists and cannot be read ({e.strerror}); choose another name"
+        if not ours:
+            return (f"{option} {path} exists and is not {what}; it is not replaced. Choose "
+                    "another name, or move the file away first")
+    return None
+
+
 def mark(run_dir) -> None:
     """Write the marker that makes ``run_dir`` a minivae run directory."""
     if not os.path.isfile(os.path.join(run_dir, MARKER)):

@@ -158,8 +158,11 @@ def _describe(c: dict) -> str:
 def check_architecture(meta: dict, model, path) -> None:
     """Refuse a checkpoint whose model differs from ``model``, naming every difference."""
     saved, wanted = meta["config"], model.config()
-    keys = ("model", "input_dim", "hidden_dims", "decoder_hidden_dims", "latent_dim",
-            "likelihood", "activation", "dtype", "gaussian_std")
+    saved, wanted = {"arch": "dense", **saved}, {"arch": "dense", **wanted}   # older: dense only
+    conv = saved["arch"] == wanted["arch"] == "conv"          # then its layers' shapes too
+    keys = ("model", "arch", "input_dim", "hidden_dims", "decoder_hidden_dims", "latent_dim",
+            "likelihood", "activation", "dtype", "gaussian_std") + (
+        ("channels", "kernel_size", "stride", "padding") if conv else ())
     diffs = [f"{k}: checkpoint {shown(saved.get(k))}, config {shown(wanted.get(k))}"
              for k in keys if saved.get(k) != wanted.get(k)]
     if diffs:

@@ -15,13 +15,12 @@ grid is written atomically, so it is never left half-written.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import numpy as np
 
 from ..backend import Generator, to_numpy
-from .rundir import is_run_dir
+from .rundir import replace_refused
 from .values import nonnegative_int, positive_int
 from .trained_budget import check_sample
 from .console import flush_every_line
@@ -57,22 +56,7 @@ def check_out(path: str, run_figures) -> str | None:
     """
     if not path.lower().endswith(".png"):
         return f"--out {path}: the grid is a PNG image; give a file name ending in .png"
-    if os.path.isdir(path):
-        return f"--out {path} is a directory; give a file name ending in .png"
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.basename(path) in run_figures and is_run_dir(folder):
-        return (f"--out {path} would replace a figure of the run in {folder}; choose "
-                "another name (e.g. grid.png)")
-    if os.path.lexists(path):
-        try:
-            with open(path, "rb") as f:
-                is_png = f.read(len(PNG_MAGIC)) == PNG_MAGIC
-        except OSError as e:
-            return f"--out {path} exists and cannot be read ({e.strerror}); choose another name"
-        if not is_png:
-            return (f"--out {path} exists and is not a PNG image; it is not replaced. Choose "
-                    "another name, or move the file away first")
-    return None
+    return replace_refused("--out", path, run_figures, PNG_MAGIC, "a PNG image", "grid.png")
 
 
 def check_label(label, num_classes, checkpoint) -> str | None:

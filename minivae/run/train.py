@@ -44,8 +44,8 @@ from .signals import (MEMORY_ADVICE, Interrupted, StopOnSignal, TerminateAsInter
                       aborted_status, out_of_memory, ran_out_of_memory)
 from ..optim import SGD, Adam
 from .presets import check_fits
-from .run_tables import (append_latents, append_metrics, read_latents, read_metrics,
-                         truncate_latents, truncate_metrics, write_reconstructions)
+from .run_tables import (append_latents, append_metrics, metric_columns, read_latents,
+                         read_metrics, truncate_latents, truncate_metrics, write_reconstructions)
 from .runs import (RunError, check_same_data, check_same_run, create_run_dir, default_run_dir,
                    load_checkpoint, lock_run_dir, restore, save_checkpoint, write_config)
 from ..files.serialize import CheckpointError, WriteError
@@ -241,7 +241,11 @@ def open_run(cfg: TrainConfig, resume_dir, model, opt, batches, held, fingerprin
         batches.set_state(meta["data"])
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: its data position does not fit this dataset ({e})") from None
-    truncate_metrics(resume_dir, done)       # drop a row a killed run wrote after its checkpoint
+    kept = truncate_metrics(resume_dir, done, metric_columns(cfg))   # drop a row written after
+    if kept < done:                                  # the checkpoint; say if rows are missing
+        print(f"note: {os.path.join(resume_dir, 'metrics.csv')} holds the rows of {kept} of the "
+              f"{done} epochs done (it was cut short or deleted); the epochs trained from now on "
+              "are added to it", file=sys.stderr)
     truncate_latents(resume_dir, done)
     cfg.epochs = max(cfg.epochs, done)       # a lower --epochs trains no more, and undoes nothing
     write_config(resume_dir, cfg)            # records a raised --epochs

@@ -115,3 +115,14 @@ def test_their_code_changing_its_input_is_named(solved, capsys):
                                                           "    return x @ W + b / 2"))
     status, out = check(solved, 1, capsys=capsys)
     assert "dense_forward changed its argument b in place" in out
+
+
+def test_their_code_calling_sys_exit_is_shown_as_theirs_not_ending_the_check(solved, capsys):
+    replace(solved, "ex04_gaussian.py", "import sys\nsys.exit(3)\n")          # at import
+    replace(solved, "ex05_kl.py", "import sys\n\ndef gaussian_kl(mu, logvar):\n"
+            "    sys.exit('done')\n\ndef gaussian_kl_backward(mu, logvar):\n    return mu, mu\n")
+    status, out = check(solved, 4, 5, 6, capsys=capsys)
+    assert "exercise 4 (ex04_gaussian.py): your ex04_gaussian.py raised SystemExit: 3" in out
+    assert "exercise 5, shapes check: your gaussian_kl raised SystemExit: done" in out
+    assert "ex05_kl.py, line 4: sys.exit('done')" in out
+    assert status == 1 and "1 of 3 passing, 2 wrong" in out                   # 6 still graded

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from minivae.run import sample, train
+from minivae.run import evaluate, sample, train
 from minivae.run.rundir import LOCK, MARKER, RunError, RunLock
 from minivae.run.run_tables import read_metrics
 from minivae.run.runs import load_checkpoint
@@ -153,6 +153,38 @@ def test_sample_out_never_replaces_a_run_file(run_copy, capsys, name):
     err = capsys.readouterr().err
     assert err.startswith("error: --out") and "Traceback" not in err
     assert snapshot(run_copy) == before
+
+
+# -- evaluate --per-image and --predictions --------------------------------------------
+
+@pytest.mark.parametrize("option", ["--per-image", "--predictions"])
+@pytest.mark.parametrize("name", ["metrics.csv", "reconstructions.csv", "latents.csv",
+                                  "config.json", "notes.txt", "mine.csv"])
+def test_evaluate_tables_never_replace_a_run_file_or_one_of_the_users(run_copy, capsys, option,
+                                                                      name):
+    (run_copy / "notes.txt").write_text("mine\n")
+    (run_copy / "mine.csv").write_text("a,b\n1,2\n")
+    before = snapshot(run_copy)
+    assert evaluate.main([str(run_copy), option, str(run_copy / name), "--device", "cpu"]) == 1
+    out = capsys.readouterr()
+    assert out.err.startswith(f"error: {option} {run_copy / name}") and "Traceback" not in out.err
+    assert out.out == "" and snapshot(run_copy) == before        # refused before any work
+
+
+def test_evaluate_tables_replace_their_own_and_not_each_other(run_copy, tmp_path, capsys):
+    scores, table = tmp_path / "scores.csv", tmp_path / "prediction.csv"
+    assert evaluate.main([str(run_copy), "--per-image", str(scores), "--device", "cpu"]) == 0
+    assert evaluate.main([str(run_copy), "--per-image", str(scores), "--predictions", str(table),
+                          "--device", "cpu"]) == 0             # an old table of evaluate's: replaced
+    assert table.read_text().startswith("row_id,orig_px0,")
+    capsys.readouterr()
+    assert evaluate.main([str(run_copy), "--per-image", str(scores), "--predictions",
+                          str(scores), "--device", "cpu"]) == 1
+    assert capsys.readouterr().err == (f"error: --per-image and --predictions both name {scores}; "
+                                       "give each its own file\n")
+    assert evaluate.main([str(run_copy), "--predictions", str(tmp_path), "--device", "cpu"]) == 1
+    assert capsys.readouterr().err == (f"error: --predictions {tmp_path} is a directory; give a "
+                                       "file name, e.g. scores.csv\n")
 
 
 def test_sample_out_replaces_an_old_grid_and_reports_write_errors(run_copy, tmp_path, capsys,
@@ -324,6 +356,33 @@ def test_a_checkpoint_and_config_of_two_runs_are_not_resumed_together(run_copy, 
     assert "come from different runs" in err and "seed: checkpoint 1, config.json 7" in err
     assert "lr: checkpoint 0.001, config.json 0.002" in err
     assert snapshot(run_copy) == before
+
+
+def test_a_checkpoint_of_a_conv_model_in_a_dense_run_is_refused_naming_the_arch(
+        run_copy, tiny, tmp_path, capsys):
+    conv = tmp_path / "conv"
+    assert train.main(tiny_args(tiny, conv, "--epochs", "1", "--arch", "conv", "--channels",
+                                "4")) == 0
+    (run_copy / "checkpoint.npz").write_bytes((conv / "checkpoint.npz").read_bytes())
+    before = snapshot(run_copy)
+    capsys.readouterr()
+    assert train.main(["--resume", str(run_copy), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "they differ in arch: checkpoint 'conv', config 'dense'. A checkpoint only resumes " \
+           "the run that wrote it" in err and "Traceback" not in err
+    assert snapshot(run_copy) == before
+
+
+@pytest.mark.parametrize("damage", ["deleted", "emptied"])
+def test_a_resume_goes_on_when_metrics_csv_was_deleted_or_emptied(run_copy, capsys, damage):
+    metrics = run_copy / "metrics.csv"
+    metrics.unlink() if damage == "deleted" else metrics.write_text("")
+    assert train.main(["--resume", str(run_copy), "--epochs", "3", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {metrics} holds the rows of 0 of the 2 epochs done" in err
+    assert "Traceback" not in err
+    assert [r["epoch"] for r in read_metrics(str(run_copy))] == [3]
+    assert metrics.read_text().startswith("epoch,train_loss,")
 
 
 # -- nothing outside the run: a file of the run that is a symbolic link ---------------
