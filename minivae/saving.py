@@ -16,6 +16,8 @@ the right name and shape, floating-point and finite.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .files.budget import OverBudget
@@ -41,6 +43,9 @@ class Saving:
         ``VAE.load`` reads VAEs, ``Autoencoder.load`` autoencoders;
         ``minivae.load_model`` reads either.
         """
+        if os.path.isdir(path):     # a run directory: its checkpoint is for load_model
+            raise CheckpointError(f"{path} is a directory; minivae.load_model({str(path)!r}) "
+                                  "reads the model of a run directory")
         arrays, meta = load_npz(path)
         return cls.from_arrays(arrays, meta, path, device=device, dtype=dtype)
 

@@ -21,3 +21,9 @@ def test_load_model_reads_a_run_directory(tmp_path):
 def test_a_directory_without_a_checkpoint_is_named(tmp_path):
     with pytest.raises(minivae.CheckpointError, match="no checkpoint.npz in it"):
         minivae.load_model(str(tmp_path))
+
+
+def test_a_class_load_of_a_run_directory_points_to_load_model(tmp_path):
+    with pytest.raises(minivae.CheckpointError,
+                       match=r"is a directory; minivae.load_model\('.*'\) reads the model of a run"):
+        minivae.VAE.load(tmp_path)
