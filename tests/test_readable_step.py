@@ -140,7 +140,7 @@ def test_one_training_step_is_a_short_read():
 
 
 def test_building_the_default_model_stays_a_short_read():
-    """Today 40 functions (29 without comprehensions and lambdas) in 10 files; not more.
+    """Today 40 functions (30 without comprehensions and lambdas) in 10 files; not more.
 
     The model, the backend, the speed-up choice, the likelihood, the layers, the flat
     parameter vectors, the architecture's checks and the memory budget each take a file.
@@ -149,7 +149,7 @@ def test_building_the_default_model_stays_a_short_read():
     calls = default_build_trace()
     files = {f for f, _ in calls}
     listing = "\n".join(f"  {f}: {name}" for f, name in calls)
-    assert len(named(calls)) <= 29 and len(calls) <= 40 and len(files) <= 10, \
+    assert len(named(calls)) <= 30 and len(calls) <= 40 and len(files) <= 10, \
         f"building VAE() enters {len(calls)} functions in {len(files)} files:\n{listing}"
     assert ("vae.py", "VAE.__init__") in calls and ("model.py", "BaseModel._layer_specs") in calls
 
