@@ -14,7 +14,6 @@ test_cvae.py and test_iwae.py whole models. Here, what those leave out:
                                   VAE with mse, free bits and a warm-up beta
     Autoencoder                   dense with mse; conv with a Dense code, each likelihood
     IWAE                          the conv model, k > 1; the k-sample ELBO with beta != 1
-    SGD                           weight decay (not a gradient of the loss): its formula by hand
 
 Small models (a few dozen parameters) keep each test well under a second.
 """
@@ -22,7 +21,7 @@ Small models (a few dozen parameters) keep each test well under a second.
 import numpy as np
 import pytest
 
-from minivae import IWAE, SGD, VAE, Autoencoder, check_model, gradcheck
+from minivae import IWAE, VAE, Autoencoder, check_model, gradcheck
 from minivae.fast.forms import choose_ops
 from minivae.likelihoods import MSE, Gaussian, SymmetricRange
 from minivae.ops import Ops
@@ -194,21 +193,3 @@ def test_k_sample_elbo_with_a_kl_weight(likelihood):
     x, eps = data(model)
     result = check_model(model, x, eps)
     assert result.max_error < 1e-6 and result.checked == model.num_params + x.size
-
-
-# -- an optimizer's own term -------------------------------------------------------------
-
-@pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_sgd_weight_decay_matches_its_formula(momentum):
-    """buf = momentum buf + (g + wd p); p -= lr buf, as torch.optim.SGD."""
-    rng = np.random.default_rng(2)
-    p0 = rng.standard_normal((3, 4))
-    grads = [rng.standard_normal((3, 4)) for _ in range(4)]
-    params = {"w": p0.copy()}
-    opt = SGD(params, lr=0.1, momentum=momentum, weight_decay=0.05)
-    p, buf = p0.copy(), np.zeros_like(p0)
-    for g in grads:
-        opt.step({"w": g})
-        buf = momentum * buf + (g + 0.05 * p)
-        p = p - 0.1 * buf
-    np.testing.assert_allclose(params["w"], p, rtol=1e-12)
