@@ -8,9 +8,9 @@ and costs a higher loss. Two commands do the whole workflow:
     python -m minivae.evaluate runs/digits --per-image scores.csv              # every test image
 
 ``--train-labels`` keeps the training images of those labels (:func:`keep_labels`);
-the test set keeps all of them. ``evaluate --per-image`` writes each test
-image's scores (:func:`per_image_scores`), and when some test labels never
-occurred in training (:func:`unseen_labels`) it calls those images the
+the test set keeps all of them. ``evaluate --per-image`` (:func:`per_image_report`)
+writes each test image's scores (:func:`per_image_scores`), and when some test
+labels never occurred in training (:func:`unseen_labels`) it calls those images the
 anomalies and prints the ROC-AUC of each score (:func:`roc_auc`): the
 probability that a random anomaly scores higher than a random normal image
 (0.5 is chance, 1 a perfect detector). ``evaluate --predictions FILE`` writes
@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import to_numpy
-from ..data import DataError
+from ..data import DataError, load_labels
 from ..files.serialize import atomic_file
 from .evaluation import per_example_loss
 
@@ -146,3 +146,33 @@ def reconstructed_batches(model, x, labels=None, batch_size: int = 1000):
         xb = x[s:s + batch_size]                                           # (B, D)
         given = (labels[s:s + batch_size],) if cvae else ()
         yield to_numpy(xb), to_numpy(model.reconstruct(xb, *given))
+
+
+def per_image_report(model, x, test_labels, run: dict, path, rng) -> list[str]:
+    """``evaluate --per-image path``: write ``path`` (:func:`write_per_image`); return the
+    lines to print, with the ROC-AUC of each score when some test labels never occurred in
+    training. ``run``: the run's settings (its dataset, data_dir and train_labels)."""
+    given = None if test_labels is None or model.kind != "cvae" else \
+        model.xp.asarray(test_labels.astype(np.int64))      # a CVAE reads its labels
+    scores = per_image_scores(model, x, rng, labels=given)
+    train_labels = None
+    if test_labels is not None:   # the labels the model was trained on, as train.py chose them
+        train_labels = load_labels(run.get("dataset", "mnist"), "train", root=run.get("data_dir"))
+        keep = run.get("train_labels")
+        if keep is not None and train_labels is not None:
+            train_labels = train_labels[np.isin(train_labels, keep)]
+    found = unseen_labels(train_labels, test_labels)
+    unseen, names = found if found is not None else (None, [])
+    write_per_image(path, scores, test_labels, unseen)
+    lines = [f"  per image: {path}, {len(x)} rows ({', '.join(PER_IMAGE_COLUMNS)})"]
+    if found is None:
+        why = ("the test set has no labels" if test_labels is None else
+               "every test label occurs in training (train with --train-labels to leave some out)")
+        return lines + [f"  no anomalies marked, so no ROC-AUC: {why}"]
+    shown = ", ".join(map(str, names[:10])) + (", ..." if len(names) > 10 else "")
+    loss = "the loss" if model.kind != "ae" else f"the {model.likelihood.name} loss"
+    return lines + [
+        f"  anomalies: the {int(unseen.sum())} test images of label{'s' * (len(names) > 1)} "
+        f"{shown}, which training never saw ({int((~unseen).sum())} others)",
+        f"    ROC-AUC {roc_auc(scores['loss'], unseen):.4f} scored by {loss}, "
+        f"{roc_auc(scores['mse'], unseen):.4f} by the reconstruction's MSE"]

@@ -37,9 +37,8 @@ import numpy as np
 
 from ..backend import to_numpy
 from .values import dataset_name, nonnegative_int, positive_int
-from ..data import DataError, load_dataset, load_labels, to_unit_float
-from .anomaly import (PER_IMAGE_COLUMNS, per_image_scores, reconstructed_batches, roc_auc,
-                      unseen_labels, write_per_image, write_predictions)
+from ..data import DataError, load_dataset, to_unit_float
+from .anomaly import PER_IMAGE_COLUMNS, per_image_report, reconstructed_batches, write_predictions
 from .metrics import mse_scale
 from .evaluation import (binarize_test_set, eval_generator, iw_log_likelihood,
                          reconstruction_metrics, evaluate_elbo, require_vae)
@@ -214,8 +213,8 @@ def command(argv, progress) -> int:
     try:
         if args.per_image:
             progress.now("scoring each test image", target=args.per_image)
-            for line in per_image(model, x, test_labels, run, args.per_image,
-                                  eval_generator(model, seed)):
+            for line in per_image_report(model, x, test_labels, run, args.per_image,
+                                         eval_generator(model, seed)):
                 print(line)
         if args.predictions:
             progress.now("writing the predictions", target=args.predictions)
@@ -264,35 +263,6 @@ def cvae_labels(model, test_labels, dataset, args):
         raise ValueError(f"the test labels of {dataset} run from {lo} to {hi}; this cvae has "
                          f"{model.num_classes} classes, 0 to {model.num_classes - 1}")
     return model.xp.asarray(np.asarray(test_labels).astype(np.int64))
-
-
-def per_image(model, x, test_labels, run: dict, path, rng) -> list[str]:
-    """Write ``path`` (anomaly.write_per_image); return the lines to print, with the ROC-AUC
-    of each score when some test labels never occurred in training (anomaly.py)."""
-    given = None if test_labels is None or model.kind != "cvae" else \
-        model.xp.asarray(test_labels.astype(np.int64))      # a CVAE reads its labels
-    scores = per_image_scores(model, x, rng, labels=given)
-    train_labels = None
-    if test_labels is not None:   # the labels the model was trained on, as train.py chose them
-        train_labels = load_labels(run.get("dataset", "mnist"), "train", root=run.get("data_dir"))
-        keep = run.get("train_labels")
-        if keep is not None and train_labels is not None:
-            train_labels = train_labels[np.isin(train_labels, keep)]
-    found = unseen_labels(train_labels, test_labels)
-    unseen, names = found if found is not None else (None, [])
-    write_per_image(path, scores, test_labels, unseen)
-    lines = [f"  per image: {path}, {len(x)} rows ({', '.join(PER_IMAGE_COLUMNS)})"]
-    if found is None:
-        why = ("the test set has no labels" if test_labels is None else
-               "every test label occurs in training (train with --train-labels to leave some out)")
-        return lines + [f"  no anomalies marked, so no ROC-AUC: {why}"]
-    shown = ", ".join(map(str, names[:10])) + (", ..." if len(names) > 10 else "")
-    loss = "the loss" if model.kind != "ae" else f"the {model.likelihood.name} loss"
-    return lines + [
-        f"  anomalies: the {int(unseen.sum())} test images of label{'s' * (len(names) > 1)} "
-        f"{shown}, which training never saw ({int((~unseen).sum())} others)",
-        f"    ROC-AUC {roc_auc(scores['loss'], unseen):.4f} scored by {loss}, "
-        f"{roc_auc(scores['mse'], unseen):.4f} by the reconstruction's MSE"]
 
 
 def mse_constant(input_dim: int) -> float:
