@@ -204,6 +204,9 @@ class BaseModel(Saving):
             raise ValueError(f"{name} must have shape (B, {width}); got {tuple(x.shape)}")
         if x.shape[0] == 0:
             raise ValueError(f"{name} holds no rows (shape {tuple(x.shape)}); give at least one")
+        if name == "x" and x.dtype.kind in "ui" and int(x.max()) > 1:   # uint8 pixels, 0..255
+            raise ValueError(f"x holds integers up to {int(x.max())}, and the model reads pixels "
+                             "in [0, 1]: divide them by 255 (minivae.data.to_unit_float(images))")
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         return x

@@ -140,6 +140,20 @@ def test_no_rows_or_no_samples_are_named_not_divided_by():
             model.sample(n)
 
 
+def test_pixels_of_0_to_255_are_named_and_0_or_1_integers_train():
+    """MNIST loads as uint8 0..255; the model reads [0, 1]: a forgotten / 255 gave a loss of
+    -1423 without a word. Integer 0/1 pixels (binarized images) are data like any other."""
+    model = VAE(input_dim=16, hidden_dims=(8,), latent_dim=2, dtype="float64", seed=0)
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 4, 4)).astype(np.uint8)
+    for method in (model.loss_and_grads, model.loss, model.reconstruct, model.encode):
+        with pytest.raises(ValueError, match=r"x holds integers up to \d+, and the model reads "
+                                             r"pixels in \[0, 1\]: divide them by 255"):
+            method(pixels)
+    binary = (pixels > 127).astype(np.int64)
+    eps = np.zeros((3, 2))
+    assert float(model.loss(binary, eps)[0]) == float(model.loss(binary.astype(float), eps)[0])
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"likelihood": "poisson"}, "likelihood must be one of"),
     ({"activation": "gelu"}, "activation must be one of"),
