@@ -126,15 +126,18 @@ def command(argv, progress) -> int:
         print(f"wrote {C * cols} samples to {path}: one row per class 0 to {C - 1}, the same z "
               "down each column (--label Y draws one class)")
         return 0
+    title = "samples: decoder mean at z ~ N(0, I)"
     if model.kind == "cvae":                             # n images of class --label
         images = to_numpy(model.sample(args.n, args.label))   # (n, D)
+        title = f"samples of class {args.label}: decoder mean at z ~ N(0, I)"
     else:
         images = to_numpy(model.sample(args.n))          # (n, D) decoder means in [0, 1]
     try:
-        path = plot_samples(images, args.out, image_shape)
+        path = plot_samples(images, args.out, image_shape, title)
     except OSError as e:                                 # a full disk, no permission...
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {args.n} samples to {path}")
+    of_class = f" of class {args.label}" if model.kind == "cvae" else ""
+    print(f"wrote {args.n} samples{of_class} to {path}")
     return 0
 

@@ -59,7 +59,7 @@ def test_a_cvae_trains_on_the_labels_and_draws_its_class_grid(tiny, tmp_path, ca
     assert sample.main([str(out), "--label", "2", "-n", "9", "--out", str(tmp_path / "a.png")]) == 0
     assert sample.main([str(out), "-n", "12", "--out", str(tmp_path / "b.png")]) == 0
     printed = capsys.readouterr().out
-    assert "wrote 9 samples" in printed and "one row per class 0 to 3" in printed
+    assert "wrote 9 samples of class 2 to" in printed and "one row per class 0 to 3" in printed
 
 
 def test_sample_label_out_of_range_names_the_option(tiny, tmp_path, capsys):

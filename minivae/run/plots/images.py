@@ -123,9 +123,10 @@ def plot_reconstructions(originals, reconstructions, path, image_shape=(28, 28),
                        path)
 
 
-def plot_samples(images, path, image_shape) -> str:
+def plot_samples(images, path, image_shape,
+                 title="samples: decoder mean at z ~ N(0, I)") -> str:
     """Save :func:`samples_figure` as a PNG; return the path."""
-    return save_figure(samples_figure(images, image_shape), path)
+    return save_figure(samples_figure(images, image_shape, title), path)
 
 
 def plot_interpolation(decode_fn, z_start, z_end, path, image_shape, steps=10,
