@@ -8,7 +8,7 @@
 """
 
 from .autoencoder import Autoencoder
-from .checkpoints import load_model
+from .run.checkpoints import load_model
 from .conv import Conv2d, ConvTranspose2d
 from .cvae import CVAE
 from .data import BatchIterator, load_dataset, load_fashion_mnist, load_mnist

@@ -23,6 +23,8 @@ The VAE itself is in the package root; this subpackage only drives it.
                                        image (evaluate --per-image), ROC-AUC, prediction.csv
     runs.py, rundir.py, run_tables.py  the run directory: checkpoint, marker and lock,
                                        metrics.csv, latents.csv and reconstructions.csv
+    checkpoints.py                     minivae.load_model: a saved model of any kind, or a
+                                       run directory's
     console.py                         what the commands print
     plots/                             the figures and report.html
 """

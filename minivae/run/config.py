@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field, fields
 
 from ..backend import DEVICES, DTYPES
-from ..checkpoints import MODEL_CLASSES
+from .checkpoints import MODEL_CLASSES, RUN_CHECKPOINT
 from ..layers import INITS
 from ..likelihoods import LIKELIHOODS
 from .presets import PRESETS
@@ -28,7 +28,7 @@ from ..iwae import OBJECTIVES
 from ..fast.threads import THREADS_HELP, thread_count
 from ..files.metadata import shown
 
-CHECKPOINT = "checkpoint.npz"
+CHECKPOINT = RUN_CHECKPOINT   # what a run writes into its directory after each epoch
 
 
 def preset_name(value):

@@ -29,7 +29,7 @@ import sys
 import time
 
 from ..backend import resolve_device
-from ..checkpoints import model_from_arrays
+from .checkpoints import model_from_arrays
 from .config import CHECKPOINT, FIELDS, TrainConfig, check_value
 from .divergence import check_gaussian_std
 from .rundir import RunError, RunLock, check_new_run_dir, mark  # noqa: F401  (RunError re-exported)

@@ -12,7 +12,7 @@ import pytest
 from minivae.run import evaluate, train
 from minivae.run.evaluation import eval_generator, iw_log_likelihood
 from minivae.run.plots.summary import summary_rows
-from minivae.checkpoints import load_model
+from minivae.run.checkpoints import load_model
 from minivae.data import load_dataset, to_unit_float
 
 from conftest import make_tiny

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 
-from .autoencoder import Autoencoder
-from .cvae import CVAE
-from .files.serialize import CheckpointError, load_npz
-from .iwae import IWAE
-from .vae import VAE
+from ..autoencoder import Autoencoder
+from ..cvae import CVAE
+from ..files.serialize import CheckpointError, load_npz
+from ..iwae import IWAE
+from ..vae import VAE
 
 MODEL_CLASSES = {cls.kind: cls for cls in (VAE, Autoencoder, CVAE)}
 
