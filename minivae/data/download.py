@@ -12,7 +12,8 @@ Three rules make a download safe to trust:
    (``.train-images-idx3-ubyte.gz.XXXX.part``); only after the whole body has
    arrived *and* passed ``verify`` is it renamed onto the real name with
    ``os.replace``, which is atomic. An interrupted, truncated or corrupt
-   transfer therefore leaves nothing that looks like a dataset file.
+   transfer therefore leaves nothing that looks like a dataset file; what a
+   killed one leaves, :func:`remove_stale_temporaries` removes an hour later.
 3. Several mirrors. :func:`fetch_from_mirrors` tries each base URL in order
    and, if all fail, raises one error that lists every URL and its fault.
 """
@@ -24,6 +25,7 @@ import http.client
 import os
 import socket
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -31,7 +33,7 @@ from typing import Callable, Sequence
 
 from tqdm import tqdm
 
-from ..files.serialize import default_file_mode
+from ..files.serialize import TMP_PREFIX, default_file_mode
 from .errors import DataError, DownloadError
 
 DEFAULT_TIMEOUT = 30.0  # seconds one read may wait; tests use ~0.5
@@ -41,6 +43,7 @@ CONNECT_TIMEOUT = 5.0   # seconds opening a connection may take (a dropped SYN c
 NETWORK_DOWN = {errno.ENETUNREACH, errno.ENETDOWN, socket.EAI_AGAIN}
 CHUNK_BYTES = 1 << 16  # read the body 64 KiB at a time, to update the progress bar
 USER_AGENT = "minivae-data/1.0 (python urllib)"  # some servers refuse urllib's default
+STALE_SECONDS = 3600  # a temporary file this old in the cache was left by a killed download
 
 
 def download(url: str, dest, *, timeout: float = DEFAULT_TIMEOUT,
@@ -192,3 +195,21 @@ def fetch_from_mirrors(filename: str, mirrors: Sequence[str], dest, *,
     if not failures:
         raise DownloadError(f"no mirrors given for {filename}")
     raise DownloadError(f"could not download {filename}; tried:\n" + "\n".join(failures))
+
+
+def remove_stale_temporaries(directory: Path) -> list[str]:
+    """Delete the partial downloads and temporaries a kill left in a cache directory.
+
+    Only minivae's own names (``.NAME.XXXX.part``, ``.minivae-tmp-XXXX``) older
+    than STALE_SECONDS go: a download running in another process is younger.
+    """
+    if not directory.is_dir():
+        return []
+    gone, now = [], time.time()
+    for path in directory.iterdir():
+        ours = path.name.startswith(TMP_PREFIX) or (path.name.startswith(".")
+                                                    and path.name.endswith(".part"))
+        if ours and path.is_file() and now - path.stat().st_mtime > STALE_SECONDS:
+            path.unlink(missing_ok=True)
+            gone.append(path.name)
+    return gone

@@ -197,7 +197,7 @@ def test_a_gzip_file_still_loads_when_it_is_the_real_thing(tmp_path):
 
 
 def test_a_killed_downloads_leftovers_are_removed_from_the_cache_once_stale(tmp_path):
-    from minivae.data.datasets import STALE_SECONDS, remove_stale_temporaries
+    from minivae.data.download import STALE_SECONDS, remove_stale_temporaries
     old = time.time() - STALE_SECONDS - 10
     names = [".t10k-images-idx3-ubyte.gz.ab12cd.part", ".minivae-tmp-ab12cd", "notes.part",
              ".fresh.gz.ef34.part"]
