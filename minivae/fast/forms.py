@@ -75,8 +75,8 @@ class FastOps(Ops):
     subnormal numbers a hundred times slower, and the m of a weight whose
     gradient stays 0 gets stuck among them). It moves p by less than 1e-30 of a
     step. Here it takes six more passes over each chunk (zero_subnormals, for m
-    and v), 3.5 to 11% of the default model's step were it made at every step
-    (benchmarks/README.md), hence only at every 16th.
+    and v), 3.5 to 11% of the default model's step were it made at every step,
+    hence only at every 16th: about 1% (benchmarks/README.md).
     """
 
     name = "fast"
@@ -92,12 +92,12 @@ class FastOps(Ops):
                                        step=step, weight_decay=weight_decay)
         p, g, m, v = (arr.reshape(-1) for arr in (p, g, m, v))   # views, (P,)
         tmp = np.empty((min(chunk, p.size),), dtype=p.dtype)      # scratch, (chunk,)
-        low = np.empty((min(chunk, p.size),), dtype=bool)          # scratch, (chunk,)
-        flush = step % SUBNORMAL_EVERY == 0
+        flush = step % SUBNORMAL_EVERY == 0                       # m, v checked this step
+        low = np.empty(tmp.shape, dtype=bool) if flush else None   # scratch, (chunk,)
         for lo in range(0, p.size, chunk):
             s = slice(lo, min(lo + chunk, p.size))
             gs = g[s] + weight_decay * p[s] if weight_decay else g[s]   # the caller's g: unchanged
-            t, b = tmp[:s.stop - lo], low[:s.stop - lo]
+            t = tmp[:s.stop - lo]
             np.subtract(gs, m[s], out=t)
             t *= 1 - beta1
             m[s] += t                                  # m += (1 - beta1) (g - m)
@@ -106,8 +106,8 @@ class FastOps(Ops):
             t *= 1 - beta2
             v[s] += t                                  # v += (1 - beta2) (g^2 - v)
             if flush:                                  # m, v subnormal: 0 (see above)
-                zero_subnormals(m[s], t, b)
-                zero_subnormals(v[s], t, b)
+                zero_subnormals(m[s], t, low[:s.stop - lo])
+                zero_subnormals(v[s], t, low[:s.stop - lo])
             np.sqrt(v[s], out=t)
             t += e
             np.divide(m[s], t, out=t)
