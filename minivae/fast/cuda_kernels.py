@@ -124,11 +124,13 @@ SPECS = {
         for (int u = 0; u < k; u++) {
             const int hs = h + p - u;                    // s io, for the output row io
             const int io = hs / s;
-            for (int v = 0; v < k; v++) {
-                const int ws = w + p - v;                // s jo, for the output column jo
-                const int jo = ws / s;
-                if (hs >= 0 && hs % s == 0 && io < Ho && ws >= 0 && ws % s == 0 && jo < Wo)
-                    sum += cols[((((c * k + u) * k + v) * Ho + io) * Wo + jo) * B + b];
+            if (hs >= 0 && hs % s == 0 && io < Ho) {     // the row io exists: its columns
+                for (int v = 0; v < k; v++) {
+                    const int ws = w + p - v;            // s jo, for the output column jo
+                    const int jo = ws / s;
+                    if (ws >= 0 && ws % s == 0 && jo < Wo)
+                        sum += cols[((((c * k + u) * k + v) * Ho + io) * Wo + jo) * B + b];
+                }
             }
         }
         x = sum;
