@@ -7,6 +7,7 @@ end to end and writes its JSON, --device cuda without a GPU says so, and
 loss_curve.py passes a curve inside the band and fails one outside it.
 """
 
+import argparse
 import json
 import os
 import subprocess
@@ -105,6 +106,34 @@ def test_speed_on_cuda_without_a_gpu_says_so():
     r = run("speed/speed.py", "--device", "cuda", "--steps", "2", env={"MINIVAE_DATA_DIR": ""})
     assert r.returncode != 0
     assert "no CUDA device" in r.stderr
+
+
+def test_speed_cuda_table_prints_the_floors_and_each_batch_sizes_target(capsys):
+    """The GPU half's table, from rows shaped as run_cuda makes them (summarize, floors),
+    without a GPU: the target line of each batch size judges its own ratio."""
+    import speed                                  # benchmarks/speed/, on sys.path through conftest
+    side = {"device_ms_per_step": 0.8, "device_queued_in_time": True,
+            "launches": {"kernels": 41.0, "copies": 0.0, "memsets": 1.0},
+            "launch_floor_host_s": 0.9, "launch_floor_device_s": 0.1}
+    costs = {"cupy_raw_launch_host_us": 3.0, "cupy_elementwise_host_us": 6.0,
+             "torch_elementwise_host_us": 5.0, "empty_kernel_device_us": 1.5,
+             "empty_kernel_queued_in_time": True}
+    rows = []
+    for B, minivae_s, steps in ((128, 1.1, 469), (1024, 0.5, 59)):
+        row = speed.summarize({"minivae": [minivae_s], "unfused": [2.0], "torch": [1.0],
+                               "floor": [0.25]}, B, steps, flops_per_step=1e9)
+        row["memory"] = {"minivae": {"device_peak_mb": 30.0}, "torch": {"device_peak_mb": 40.0}}
+        row["floors"] = {"gemm_device_ms_per_step": 0.2, "gemm_device_queued_in_time": True,
+                         "gemm_device_s_per_epoch": 0.1, "minivae": side, "unfused": side,
+                         "torch": side}
+        rows.append(row)
+    info = {"device": "cuda", "threads": 1, "data": "synthetic", "numpy": "2", "torch": "2",
+            "machine": "test", "load_average": None, "launch_costs": costs}
+    speed.print_table(argparse.Namespace(device="cuda", threads=1), rows, info)
+    out = capsys.readouterr().out
+    assert "GEMMs alone, GPU time: 0.200 ms/step" in out and "minivae, unfused" in out
+    assert "target at batch 128: minivae's epoch <= 1.0x PyTorch eager's: 1.10x, not met" in out
+    assert "target at batch 1024: minivae's epoch <= 0.6x PyTorch eager's: 0.50x, met" in out
 
 
 def test_profile_step_runs():
