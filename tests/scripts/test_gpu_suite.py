@@ -17,15 +17,20 @@ SUITE = os.path.join(REPO, "benchmarks", "speed", "gpu_suite.sh")
 
 
 @pytest.mark.cuda
-def test_every_flow_matches_the_cpu_on_the_standin(standin, tmp_path, capsys):
+@pytest.mark.parametrize("size", ["small", "full"])   # full: the sizes the suite compares
+def test_every_flow_matches_the_cpu_on_the_standin(standin, tmp_path, capsys, size):
     out = tmp_path / "gpu_vs_cpu.json"
-    assert gpu_vs_cpu.main(["--json", str(out), "--size", "small"]) == 0, capsys.readouterr().out
+    assert gpu_vs_cpu.main(["--json", str(out), "--size", size]) == 0, capsys.readouterr().out
     rows = json.loads(out.read_text())["rows"]
     flows = {r["flow"] for r in rows}
     assert {f"step: {kind}" for kind in gpu_vs_cpu.MODELS} <= flows
     assert {"log p(x), K = 50", "saved on the GPU, loaded on the CPU"} <= flows
     assert len(rows) == 2 * len(flows)                       # float32 and float64 each
     assert f"{len(rows)} of {len(rows)} within tolerance" in capsys.readouterr().out
+    for r in rows:                                           # 1e-5, or twice float32's own error
+        own = r["float32_error"] or 0.0
+        assert r["tolerance"] == (max(1e-5, 2 * own) if r["dtype"] == "float32" else 1e-10)
+        assert (own > 0) == (r["flow"].startswith("step: "))
 
 
 @pytest.mark.skipif(cuda_available(), reason="a GPU is present: the suite would run")
