@@ -187,7 +187,8 @@ def main(argv=None):
     x_train = to_unit_float(load_mnist("train", root=args.data_dir)[0])   # (60000, 784) float32
     x_test = to_unit_float(load_mnist("test", root=args.data_dir)[0])     # (10000, 784)
     if args.device == "cuda":
-        from minivae.backend import cuda_available, enable_tf32
+        from minivae.backend import cuda_available
+        from minivae.fast.gpu import enable_tf32
         if not cuda_available():
             sys.exit("no CUDA device: --device cuda needs an NVIDIA GPU with CuPy")
         if args.tf32:

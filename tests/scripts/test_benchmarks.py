@@ -171,6 +171,24 @@ def test_loss_curve_exit_status(monkeypatch, tmp_path, offset, status):
     assert png.stat().st_size > 0
 
 
+@pytest.mark.cuda
+def test_loss_curve_on_cuda_with_tf32_reaches_training(monkeypatch, tmp_path):
+    """The suite's curve part up to the training it times: the GPU check and --tf32."""
+    monkeypatch.setattr(loss_curve, "read_reference", lambda path: fake_reference(1))
+    monkeypatch.setattr("minivae.data.load_mnist", lambda split, root=None: (
+        np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.uint8)))
+    devices = []
+
+    def fake_train(x_train, x_test, seed, epochs, device="cpu", **kw):
+        devices.append((device, os.environ.get("CUPY_TF32")))
+        return [{"seed": seed, "epoch": 1, "train_loss": 100.0, "test_loss": 90.0, "seconds": 1.0}]
+
+    monkeypatch.setattr(loss_curve, "train_minivae", fake_train)
+    argv = ["--epochs", "1", "--device", "cuda", "--tf32", "--png", str(tmp_path / "c.png")]
+    assert loss_curve.main(argv) == 0
+    assert devices == [("cuda", "1")]
+
+
 @pytest.mark.skipif(not os.environ.get("MINIVAE_DATA_DIR"), reason="needs MINIVAE_DATA_DIR (MNIST)")
 def test_iwae_benchmark_runs_both_implementations_and_reports(tmp_path):
     """benchmarks/paper/iwae.py end to end on a sliver of MNIST: results, the checks, the figure."""
