@@ -16,7 +16,7 @@ exit status is 1 if any exceeds its dtype's tolerance (float32 about 1e-5:
 the GPU's GEMMs sum in another order; float64 1e-10).
 
 A step's float32 tolerance is also at least twice float32's own error on
-that step: the CPU's float32 step against its float64 step from the same
+that step, up to ten times 1e-5: the CPU's float32 step against its float64 step from the same
 weights and inputs (the column "f32 error"). Each side is about that far
 from the exact result, so two correct sides may be twice that apart. It
 matters for IWAE: float32 holds its log w ~ -500 only to about 3e-5 (half
@@ -24,7 +24,7 @@ its spacing there), softmax(log w) makes that a relative error of the
 weights, and its float32 gradients come out about 1e-5 off.
 
 benchmarks/speed/gpu_suite.sh runs it on a GPU; the test suite runs it on the
-CPU stand-in for CuPy with --size small (tests/scripts/test_gpu_suite.py),
+CPU stand-in for CuPy at both sizes (tests/scripts/test_gpu_suite.py),
 where only the fused kernels' forms differ from NumPy's.
 """
 
@@ -167,6 +167,18 @@ def compare():
     return rows, {f"step: {kind}": float32_error(kind) for kind in MODELS}
 
 
+CAP = 10   # a float32 tolerance never widens past CAP x --rtol32, whatever float32's own error
+
+
+def tolerance(dtype, own_error, args):
+    """A row's tolerance: rtol64; rtol32, or twice float32's own error on the step (None:
+    not a step) where that is more, up to CAP x rtol32, so that a float32 bug on the CPU
+    side cannot widen the check without bound."""
+    if dtype == "float64":
+        return args.rtol64
+    return max(args.rtol32, min(2 * (own_error or 0.0), CAP * args.rtol32))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--json", metavar="OUT", help="also write the differences here")
@@ -181,8 +193,7 @@ def main(argv=None):
         print(f"gpu_vs_cpu: no GPU to compare with ({cuda_problem()})", file=sys.stderr)
         return 2
     rows, own = compare()
-    tol = {(flow, dtype): {"float32": max(args.rtol32, 2 * own.get(flow, 0.0)),
-                           "float64": args.rtol64}[dtype] for flow, dtype in rows}
+    tol = {(flow, dtype): tolerance(dtype, own.get(flow), args) for flow, dtype in rows}
     print(f"{'flow':42s} {'float32':>10s} {'float64':>10s} {'f32 error':>10s}   "
           "(max |gpu - cpu| / max |cpu|; f32 error: float32 against float64 on the CPU)")
     failed = []
@@ -196,12 +207,14 @@ def main(argv=None):
         cells.append(f"{own[flow]:9.1e}" if flow in own else f"{'-':>9s}")
         print(f"{flow:42s} {' '.join(cells)}")
     print(f"{len(rows) - len(failed)} of {len(rows)} within tolerance (float32 {args.rtol32:g}, or "
-          f"twice the f32 error where that is more; float64 {args.rtol64:g})"
+          f"twice the f32 error where that is more, up to {CAP * args.rtol32:g}; "
+          f"float64 {args.rtol64:g})"
           + (f"; over it: {', '.join(failed)}" if failed else ""))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": [{"flow": k[0], "dtype": k[1], "difference": v,
-                                 "tolerance": tol[k], "float32_error": own.get(k[0])}
+                                 "tolerance": tol[k],
+                                 "float32_error": own.get(k[0]) if k[1] == "float32" else None}
                                 for k, v in rows.items()]}, f, indent=1)
     return 1 if failed else 0
 

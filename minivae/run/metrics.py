@@ -17,7 +17,8 @@ from ..backend import get_array_module
 
 
 def _checked_pair(x, y):
-    """Both batches as arrays of module xp (x's), after checking the shapes."""
+    """Both batches as arrays of x's module xp (a host y beside a GPU x is uploaded), after
+    checking the shapes."""
     xp = get_array_module(x)
     x, y = xp.asarray(x), xp.asarray(y)
     if x.shape != y.shape:
@@ -45,7 +46,7 @@ def mse(x, y):
     xp, x, y = _checked_pair(x, y)
     axes = tuple(range(1, x.ndim))
     # x - y computed in float64 (each cast first: uint8 images would wrap around), then
-    # squared in place: the same numbers as ((x64 - y64) ** 2), with one temporary, not three
+    # squared in place: the same numbers as ((x64 - y64) ** 2), with one temporary
     diff = xp.subtract(x, y, dtype=xp.float64)               # (N, ...)
     return xp.mean(xp.square(diff, out=diff), axis=axes)     # (N, ...) -> (N,)
 
