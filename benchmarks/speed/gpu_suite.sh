@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What minivae's GPU path must show, in one command of under 5 minutes on a machine with an
-# NVIDIA GPU, CuPy and a CUDA build of PyTorch (15 minutes on an H200 or H100 leave room to run
-# it twice):
+# NVIDIA GPU, CuPy and a CUDA build of PyTorch (short enough to run twice within 15 minutes
+# on an H200 or H100):
 #
 #   0. versions  GPU, driver, CUDA, NVRTC, Python, NumPy, CuPy, PyTorch, and whether minivae
 #                can run on the GPU (if not, the suite stops there, saying why)
