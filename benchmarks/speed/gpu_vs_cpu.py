@@ -17,9 +17,9 @@ the GPU's GEMMs sum in another order; float64 1e-10).
 
 A step's float32 tolerance is also at least twice float32's own error on
 that step, up to ten times 1e-5: the CPU's float32 step against its float64
-step from the same weights and inputs (the column "f32 error"). Each side is about that
-far from the exact result, so two correct sides may be twice that apart. It
-matters for IWAE: float32 holds its log w ~ -500 only to about 3e-5 (half
+step from the same weights and inputs (the column "f32 error"). Each side is
+about that far from the exact result, so two correct sides may be twice that
+apart. It matters for IWAE: float32 holds its log w ~ -500 only to about 3e-5 (half
 its spacing there), softmax(log w) makes that a relative error of the
 weights, and its float32 gradients come out about 1e-5 off.
 
